@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Installs what building and running edgeback needs, idempotently, from crates.io and the
+# npm registry only (SPEC §12): the wasm32 target, worker-build 0.8.7, the wasm-bindgen
+# CLI at exactly Cargo.lock's wasm-bindgen version, and the npm packages (wrangler).
+# A second run checks versions and returns in about a second.
+#
+# Tools go to $EDGEBACK_TOOLS_DIR (default ~/.cache/edgeback-tools), outside the work
+# tree, so fresh clones on the same machine (CI) reuse them.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tools_dir="${EDGEBACK_TOOLS_DIR:-$HOME/.cache/edgeback-tools}"
+worker_build_version="0.8.7"
+
+say() { printf '[tools] %s\n' "$*" >&2; }
+
+wasm_bindgen_version() {
+  # The version of the wasm-bindgen crate locked in Cargo.lock.
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' \
+    "$repo_root/Cargo.lock"
+}
+
+ensure_wasm_target() {
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    say "adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown >&2
+  fi
+}
+
+ensure_cargo_tool() { # crate version binary [--locked]
+  local crate="$1" version="$2" binary="$3" locked="${4:-}"
+  local installed=""
+  if [ -x "$tools_dir/bin/$binary" ]; then
+    installed="$("$tools_dir/bin/$binary" --version 2>/dev/null | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -n 1)"
+  fi
+  if [ "$installed" != "$version" ]; then
+    say "installing $crate $version into $tools_dir (a few minutes, once per machine)"
+    cargo install "$crate" --version "$version" $locked --root "$tools_dir" --force >&2
+  fi
+}
+
+ensure_npm_packages() {
+  local stamp="$repo_root/node_modules/.edgeback-lock-sha"
+  local want
+  want="$(sha256sum "$repo_root/package-lock.json" | cut -d' ' -f1)"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] \
+      || [ ! -x "$repo_root/node_modules/.bin/wrangler" ]; then
+    say "installing npm packages (wrangler, workerd)"
+    (cd "$repo_root" && npm ci --no-audit --no-fund --loglevel=error >&2)
+    echo "$want" > "$stamp"
+  fi
+}
+
+main() {
+  if [ ! -f "$repo_root/Cargo.lock" ]; then
+    (cd "$repo_root" && cargo generate-lockfile >&2)
+  fi
+  local bindgen_version
+  bindgen_version="$(wasm_bindgen_version)"
+  if [ -z "$bindgen_version" ]; then
+    say "cannot find the wasm-bindgen version in Cargo.lock"; exit 1
+  fi
+  ensure_wasm_target
+  ensure_cargo_tool worker-build "$worker_build_version" worker-build --locked
+  # No --locked: one dependency version locked by wasm-bindgen-cli is gone from crates.io.
+  ensure_cargo_tool wasm-bindgen-cli "$bindgen_version" wasm-bindgen
+  ensure_npm_packages
+}
+
+main "$@"
+echo "$tools_dir/bin"

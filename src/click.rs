@@ -1,0 +1,576 @@
+//! The click flow (SPEC §2, §4): from a request on `/c/{campaign}` to a response and the
+//! click row to write after it. Pure: the clock, the random bytes and the request facts
+//! are passed in, and nothing here touches storage (a click makes 0 D1 queries before
+//! its response).
+
+use crate::click_id::{ClickIdError, ClickSecrets, RANDOM_LEN};
+use crate::config::{BotPolicy, Campaign, ClickField, RedirectKind};
+use crate::crypto::{hex, hmac_sha256};
+
+/// Longest stored value of a click parameter, in bytes (SPEC §4).
+pub const MAX_VALUE_BYTES: usize = 512;
+/// Longest stored User-Agent, in bytes.
+pub const MAX_USER_AGENT_BYTES: usize = 512;
+/// Query parameters looked at; the rest are ignored (they cannot change the outcome).
+pub const MAX_PARAMS: usize = 100;
+
+/// What the adapter knows about one click request.
+#[derive(Debug, Clone, Default)]
+pub struct ClickRequest<'a> {
+    pub is_head: bool,
+    /// Decoded query pairs, in order.
+    pub query: &'a [(String, String)],
+    pub user_agent: Option<&'a str>,
+    /// `Sec-Purpose` or `Purpose` header value, if any.
+    pub purpose: Option<&'a str>,
+    /// From `CF-Connecting-IP` only (SPEC §11).
+    pub client_ip: Option<&'a str>,
+    pub country: Option<&'a str>,
+    pub asn: Option<u32>,
+    pub colo: Option<&'a str>,
+    pub now_ms: u64,
+    pub random: [u8; RANDOM_LEN],
+}
+
+/// The response to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClickResponse {
+    /// `302` or `307` with this `Location`.
+    Redirect { status: u16, location: String },
+    /// `200` with a meta-refresh page to this URL.
+    MetaRefresh { location: String },
+    /// `404`: no such campaign, or paused without a fallback.
+    NotFound,
+    /// `302` to the campaign's fallback URL (paused campaign).
+    Fallback { location: String },
+    /// `403`: a bot or prefetch on a campaign with `bots = "block"`.
+    BotBlocked,
+    /// `400`: the filled offer URL is not on the campaign's allowed hosts.
+    TargetNotAllowed,
+    /// `503`: the clock is outside the click-ID range; nothing can be minted.
+    Unavailable,
+}
+
+/// The click row written after the response (SPEC §4's fields; never the raw IP).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClickRecord {
+    pub click_id: String,
+    pub campaign: String,
+    pub created_at_ms: u64,
+    pub subs: [Option<String>; 10],
+    pub external_id: Option<String>,
+    pub country: Option<String>,
+    pub asn: Option<u32>,
+    pub colo: Option<String>,
+    pub user_agent: Option<String>,
+    pub ip_hash: Option<String>,
+    /// Why the click counts as a bot or prefetch (`None` for a person).
+    pub bot_reason: Option<String>,
+}
+
+/// A response, and the row to store (none for unknown or paused campaigns).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClickPlan {
+    pub response: ClickResponse,
+    pub record: Option<ClickRecord>,
+}
+
+/// User-Agent substrings of well-known crawlers, link-preview fetchers and monitors,
+/// matched case-insensitively. Clicks from them are recorded with the bot flag and left
+/// out of report counts. The list is documented in `docs/clicks.md`.
+pub const BOT_USER_AGENT_MARKERS: &[&str] = &[
+    "googlebot",
+    "adsbot-google",
+    "mediapartners-google",
+    "google-inspectiontool",
+    "bingbot",
+    "bingpreview",
+    "msnbot",
+    "yandexbot",
+    "baiduspider",
+    "duckduckbot",
+    "slurp",
+    "applebot",
+    "petalbot",
+    "semrushbot",
+    "ahrefsbot",
+    "mj12bot",
+    "dotbot",
+    "facebookexternalhit",
+    "facebookcatalog",
+    "meta-externalagent",
+    "twitterbot",
+    "linkedinbot",
+    "slackbot",
+    "slack-imgproxy",
+    "discordbot",
+    "telegrambot",
+    "whatsapp",
+    "skypeuripreview",
+    "pinterestbot",
+    "redditbot",
+    "embedly",
+    "vkshare",
+    "iframely",
+    "outbrain",
+    "gptbot",
+    "chatgpt-user",
+    "claudebot",
+    "perplexitybot",
+    "bytespider",
+    "amazonbot",
+    "headlesschrome",
+    "phantomjs",
+    "curl/",
+    "wget/",
+    "python-requests",
+    "go-http-client",
+    "okhttp",
+    "uptimerobot",
+    "pingdom",
+    "statuscake",
+    "bot/",
+    "crawler",
+    "spider",
+];
+
+/// Why a request counts as a bot or prefetch, if it does.
+pub fn bot_reason(
+    is_head: bool,
+    user_agent: Option<&str>,
+    purpose: Option<&str>,
+) -> Option<String> {
+    if is_head {
+        return Some("head".into());
+    }
+    if purpose.is_some_and(|value| value.to_ascii_lowercase().contains("prefetch")) {
+        return Some("prefetch".into());
+    }
+    let agent = user_agent.map(str::trim).unwrap_or_default();
+    if agent.is_empty() {
+        return Some("empty_user_agent".into());
+    }
+    let lower = agent.to_ascii_lowercase();
+    BOT_USER_AGENT_MARKERS
+        .iter()
+        .find(|marker| lower.contains(*marker))
+        .map(|marker| format!("crawler:{}", marker.trim_end_matches('/')))
+}
+
+/// Trims and cuts a value to `max` bytes at a character boundary.
+pub fn clip(value: &str, max: usize) -> String {
+    let trimmed = value.trim();
+    if trimmed.len() <= max {
+        return trimmed.to_string();
+    }
+    let mut end = max;
+    while end > 0 && !trimmed.is_char_boundary(end) {
+        end -= 1;
+    }
+    trimmed.get(..end).unwrap_or_default().to_string()
+}
+
+/// A keyed hash of the client IP: lets reports count distinct visitors and lets an
+/// operator match a complaint to a click, without ever storing the address.
+pub fn ip_hash(secrets: &ClickSecrets, ip: &str) -> String {
+    let tag = hmac_sha256(
+        secrets.current_secret(),
+        &[b"edgeback/ip-hash/v1", ip.as_bytes()],
+    );
+    hex(&tag[..16])
+}
+
+/// The click fields a request carries: canonical names win over campaign aliases, and the
+/// first occurrence of a name wins over later ones.
+fn click_fields(
+    campaign: &Campaign,
+    query: &[(String, String)],
+) -> ([Option<String>; 10], Option<String>) {
+    let mut subs: [Option<String>; 10] = Default::default();
+    let mut external_id = None;
+    let mut from_alias: [bool; 11] = [false; 11];
+    for (name, value) in query.iter().take(MAX_PARAMS) {
+        let (field, is_alias) = match ClickField::from_name(name) {
+            Some(field) => (field, false),
+            None => match campaign.params.get(name) {
+                Some(field) => (*field, true),
+                None => continue,
+            },
+        };
+        let value = clip(value, MAX_VALUE_BYTES);
+        if value.is_empty() {
+            continue;
+        }
+        let (slot, flag) = match field {
+            ClickField::Sub(number) => {
+                let index = usize::from(number.saturating_sub(1)).min(9);
+                (&mut subs[index], &mut from_alias[index])
+            }
+            ClickField::ExternalId => (&mut external_id, &mut from_alias[10]),
+        };
+        let replace = slot.is_none() || (*flag && !is_alias);
+        if replace {
+            *slot = Some(value);
+            *flag = is_alias;
+        }
+    }
+    (subs, external_id)
+}
+
+/// Decides the response to a click and the row to store.
+pub fn plan_click(
+    secrets: &ClickSecrets,
+    campaign: Option<&Campaign>,
+    request: &ClickRequest<'_>,
+) -> ClickPlan {
+    let no_record = |response| ClickPlan {
+        response,
+        record: None,
+    };
+    let Some(campaign) = campaign else {
+        return no_record(ClickResponse::NotFound);
+    };
+    if campaign.paused {
+        return no_record(match &campaign.fallback_url {
+            Some(url) => ClickResponse::Fallback {
+                location: url.to_string(),
+            },
+            None => ClickResponse::NotFound,
+        });
+    }
+    let click_id = match secrets.mint(request.now_ms, request.random) {
+        Ok(id) => id,
+        Err(ClickIdError::ClockOutOfRange) | Err(_) => {
+            return no_record(ClickResponse::Unavailable)
+        }
+    };
+    let (subs, external_id) = click_fields(campaign, request.query);
+    let bot_reason = bot_reason(request.is_head, request.user_agent, request.purpose);
+    let record = ClickRecord {
+        click_id: click_id.clone(),
+        campaign: campaign.id.clone(),
+        created_at_ms: request.now_ms,
+        subs,
+        external_id,
+        country: request.country.map(|c| clip(c, 8)),
+        asn: request.asn,
+        colo: request.colo.map(|c| clip(c, 8)),
+        user_agent: request
+            .user_agent
+            .map(|agent| clip(agent, MAX_USER_AGENT_BYTES))
+            .filter(|agent| !agent.is_empty()),
+        ip_hash: request.client_ip.map(|ip| ip_hash(secrets, ip.trim())),
+        bot_reason,
+    };
+
+    if record.bot_reason.is_some() && campaign.bots == BotPolicy::Block {
+        return ClickPlan {
+            response: ClickResponse::BotBlocked,
+            record: Some(record),
+        };
+    }
+
+    let ts = (request.now_ms / 1000).to_string();
+    let location = campaign.offer.render(|name| match name {
+        "clickid" | "click_id" => Some(click_id.as_str()),
+        "campaign" => Some(campaign.id.as_str()),
+        "external_id" => record.external_id.as_deref(),
+        "country" => record.country.as_deref(),
+        "ts" => Some(ts.as_str()),
+        other => ClickField::from_name(other).and_then(|field| match field {
+            ClickField::Sub(number) => record
+                .subs
+                .get(usize::from(number.saturating_sub(1)))
+                .and_then(|value| value.as_deref()),
+            ClickField::ExternalId => record.external_id.as_deref(),
+        }),
+    });
+    let response = match checked_target(campaign, &location) {
+        Some(location) => match campaign.redirect {
+            RedirectKind::Found => ClickResponse::Redirect {
+                status: 302,
+                location,
+            },
+            RedirectKind::Temporary => ClickResponse::Redirect {
+                status: 307,
+                location,
+            },
+            RedirectKind::MetaRefresh => ClickResponse::MetaRefresh { location },
+        },
+        None => ClickResponse::TargetNotAllowed,
+    };
+    ClickPlan {
+        response,
+        record: Some(record),
+    }
+}
+
+/// The serialized URL if it is http(s) on an allowed host; `None` otherwise. Serializing
+/// through the URL parser also guarantees no control characters reach a header.
+fn checked_target(campaign: &Campaign, location: &str) -> Option<String> {
+    let url = url::Url::parse(location).ok()?;
+    let scheme_ok = matches!(url.scheme(), "http" | "https");
+    let host_ok = url
+        .host_str()
+        .is_some_and(|host| campaign.allows_host(host));
+    let no_userinfo = url.username().is_empty() && url.password().is_none();
+    (scheme_ok && host_ok && no_userinfo).then(|| url.to_string())
+}
+
+/// Escapes text for an HTML attribute or body.
+pub fn html_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// The meta-refresh page for `location`.
+pub fn meta_refresh_page(location: &str) -> String {
+    let escaped = html_escape(location);
+    format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\">\
+         <meta name=\"referrer\" content=\"no-referrer\">\
+         <meta http-equiv=\"refresh\" content=\"0;url={escaped}\">\
+         <title>Redirecting</title></head>\
+         <body><a href=\"{escaped}\">Continue</a></body></html>"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use serde_json::json;
+
+    const NOW: u64 = 1_790_000_000_000;
+
+    fn secrets() -> ClickSecrets {
+        ClickSecrets::new("test-click-secret-0123456789", None).unwrap()
+    }
+
+    fn config() -> Config {
+        Config::from_json(json!({
+            "networks": { "generic": {} },
+            "campaigns": {
+                "summer": {
+                    "offer_url": "https://offer.example/lp?aff_sub={clickid}&s2={sub1}&ext={external_id}&c={campaign}&t={ts}&geo={country}",
+                    "params": { "zoneid": "sub1", "visitor_id": "external_id" }
+                },
+                "hosted": {
+                    "offer_url": "https://{sub2}.offer.example/x",
+                    "allowed_hosts": ["*.offer.example"]
+                },
+                "blocky": { "offer_url": "https://offer.example/", "bots": "block", "redirect": "307" },
+                "paused": { "offer_url": "https://offer.example/", "paused": true },
+                "paused_fb": { "offer_url": "https://offer.example/", "paused": true, "fallback_url": "https://home.example/" },
+                "meta": { "offer_url": "https://offer.example/?a=1&b={sub1}", "redirect": "meta" }
+            }
+        }))
+        .unwrap()
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn click(campaign: &str, query: &[(String, String)]) -> ClickPlan {
+        let config = config();
+        let request = ClickRequest {
+            query,
+            user_agent: Some("Mozilla/5.0 (iPhone)"),
+            client_ip: Some("198.51.100.7"),
+            country: Some("DE"),
+            now_ms: NOW,
+            random: [1; 7],
+            ..Default::default()
+        };
+        plan_click(&secrets(), config.campaigns.get(campaign), &request)
+    }
+
+    #[test]
+    fn redirect_fills_macros_with_encoded_values() {
+        let query = pairs(&[
+            ("zoneid", "z 1&x=y"),
+            ("external_id", "ext#1"),
+            ("sub3", " kept "),
+        ]);
+        let plan = click("summer", &query);
+        let record = plan.record.unwrap();
+        let ClickResponse::Redirect { status, location } = plan.response else {
+            panic!("{:?}", plan.response)
+        };
+        assert_eq!(status, 302);
+        assert_eq!(
+            location,
+            format!(
+                "https://offer.example/lp?aff_sub={}&s2=z%201%26x%3Dy&ext=ext%231&c=summer&t={}&geo=DE",
+                record.click_id,
+                NOW / 1000
+            )
+        );
+        assert_eq!(record.subs[0].as_deref(), Some("z 1&x=y"));
+        assert_eq!(record.subs[2].as_deref(), Some("kept"));
+        assert_eq!(record.external_id.as_deref(), Some("ext#1"));
+        assert_eq!(record.ip_hash.as_ref().map(String::len), Some(32));
+        assert_eq!(record.bot_reason, None);
+        assert!(secrets().verify(&record.click_id, NOW, 1).is_ok());
+    }
+
+    #[test]
+    fn canonical_names_win_over_aliases_and_first_wins() {
+        let query = pairs(&[
+            ("zoneid", "alias"),
+            ("sub1", "canonical"),
+            ("sub1", "second"),
+        ]);
+        let record = click("summer", &query).record.unwrap();
+        assert_eq!(record.subs[0].as_deref(), Some("canonical"));
+    }
+
+    #[test]
+    fn values_are_clipped_to_512_bytes_on_a_char_boundary() {
+        let long = "é".repeat(400);
+        let record = click("summer", &pairs(&[("sub1", &long)])).record.unwrap();
+        let stored = record.subs[0].clone().unwrap();
+        assert_eq!(stored.len(), 512);
+        assert!(stored.chars().all(|c| c == 'é'));
+    }
+
+    #[test]
+    fn unknown_paused_and_fallback() {
+        assert_eq!(click("nope", &[]).response, ClickResponse::NotFound);
+        assert_eq!(click("paused", &[]).response, ClickResponse::NotFound);
+        assert_eq!(click("paused", &[]).record, None);
+        assert_eq!(
+            click("paused_fb", &[]).response,
+            ClickResponse::Fallback {
+                location: "https://home.example/".into()
+            }
+        );
+    }
+
+    #[test]
+    fn hostile_values_never_leave_the_allowed_hosts() {
+        let hostile = [
+            "//evil.example",
+            "@evil.example",
+            "\\\\evil.example",
+            "evil.example/",
+            "x.evil.example#",
+            "a\r\nLocation: https://evil.example/",
+            "%2F%2Fevil.example",
+            "evil.example%2F",
+            "..",
+            "",
+            &"a".repeat(5000),
+        ];
+        for value in hostile {
+            let query = pairs(&[("sub1", value), ("sub2", value), ("external_id", value)]);
+            for campaign in ["summer", "hosted", "meta"] {
+                let plan = click(campaign, &query);
+                let location = match plan.response {
+                    ClickResponse::Redirect { location, .. }
+                    | ClickResponse::MetaRefresh { location } => location,
+                    ClickResponse::TargetNotAllowed => continue,
+                    other => panic!("{other:?}"),
+                };
+                let url = url::Url::parse(&location).unwrap();
+                let host = url.host_str().unwrap();
+                assert!(
+                    host == "offer.example" || host.ends_with(".offer.example"),
+                    "{value:?} -> {location}"
+                );
+                assert!(!location.contains(['\r', '\n', '\\']), "{location}");
+                assert!(url.username().is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn bots_are_flagged_and_blocked_when_asked() {
+        let config = config();
+        let base = ClickRequest {
+            user_agent: Some("Mozilla/5.0"),
+            now_ms: NOW,
+            ..Default::default()
+        };
+        let cases: &[(ClickRequest, Option<&str>)] = &[
+            (
+                ClickRequest {
+                    is_head: true,
+                    ..base.clone()
+                },
+                Some("head"),
+            ),
+            (
+                ClickRequest {
+                    user_agent: None,
+                    ..base.clone()
+                },
+                Some("empty_user_agent"),
+            ),
+            (
+                ClickRequest {
+                    user_agent: Some("  "),
+                    ..base.clone()
+                },
+                Some("empty_user_agent"),
+            ),
+            (
+                ClickRequest {
+                    purpose: Some("prefetch;prerender"),
+                    ..base.clone()
+                },
+                Some("prefetch"),
+            ),
+            (
+                ClickRequest {
+                    user_agent: Some("facebookexternalhit/1.1"),
+                    ..base.clone()
+                },
+                Some("crawler:facebookexternalhit"),
+            ),
+            (
+                ClickRequest {
+                    user_agent: Some("Slackbot-LinkExpanding 1.0"),
+                    ..base.clone()
+                },
+                Some("crawler:slackbot"),
+            ),
+            (base.clone(), None),
+        ];
+        for (request, reason) in cases {
+            let plan = plan_click(&secrets(), config.campaigns.get("summer"), request);
+            assert_eq!(plan.record.as_ref().unwrap().bot_reason.as_deref(), *reason);
+            assert!(matches!(
+                plan.response,
+                ClickResponse::Redirect { status: 302, .. }
+            ));
+            let blocked = plan_click(&secrets(), config.campaigns.get("blocky"), request);
+            let expected_blocked = reason.is_some();
+            assert_eq!(
+                blocked.response == ClickResponse::BotBlocked,
+                expected_blocked,
+                "{reason:?}"
+            );
+            assert!(blocked.record.is_some());
+        }
+    }
+
+    #[test]
+    fn meta_refresh_page_escapes_the_location() {
+        let page = meta_refresh_page("https://offer.example/?a=1&b=\"<x>");
+        assert!(page.contains("url=https://offer.example/?a=1&amp;b=&quot;&lt;x&gt;"));
+    }
+}

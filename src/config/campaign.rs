@@ -1,0 +1,373 @@
+//! Campaigns (SPEC §4, §5): where a click goes and how.
+
+use super::{check_name, Problems};
+use crate::template::UrlTemplate;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// Macros an offer URL may use (SPEC §4).
+pub const OFFER_MACROS: &[&str] = &[
+    "clickid",
+    "click_id",
+    "campaign",
+    "sub1",
+    "sub2",
+    "sub3",
+    "sub4",
+    "sub5",
+    "sub6",
+    "sub7",
+    "sub8",
+    "sub9",
+    "sub10",
+    "external_id",
+    "country",
+    "ts",
+];
+
+/// How a click is sent on to the offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+pub enum RedirectKind {
+    #[default]
+    #[serde(rename = "302")]
+    Found,
+    #[serde(rename = "307")]
+    Temporary,
+    /// A small HTML page with `<meta http-equiv="refresh">`: hides the referrer chain
+    /// from some in-app browsers.
+    #[serde(rename = "meta")]
+    MetaRefresh,
+}
+
+/// What happens to a click flagged as a bot or a prefetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum BotPolicy {
+    /// Record it (flagged) and redirect as usual.
+    #[default]
+    Redirect,
+    /// Record it (flagged) and answer 403 without the offer URL.
+    Block,
+}
+
+/// A click parameter that a campaign alias can feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClickField {
+    /// `sub1`…`sub10`, stored as 1…10.
+    Sub(u8),
+    ExternalId,
+}
+
+impl ClickField {
+    /// The canonical parameter name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        if name == "external_id" {
+            return Some(ClickField::ExternalId);
+        }
+        let digits = name.strip_prefix("sub")?;
+        if digits.starts_with('0') || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let number: u8 = digits.parse().ok()?;
+        (1..=10)
+            .contains(&number)
+            .then_some(ClickField::Sub(number))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCampaign {
+    offer_url: String,
+    #[serde(default)]
+    allowed_hosts: Option<Vec<String>>,
+    #[serde(default)]
+    redirect: RedirectKind,
+    #[serde(default)]
+    network: Option<String>,
+    #[serde(default)]
+    params: BTreeMap<String, String>,
+    #[serde(default)]
+    payout: Option<serde_json::Number>,
+    #[serde(default)]
+    currency: Option<String>,
+    #[serde(default)]
+    bots: BotPolicy,
+    #[serde(default)]
+    paused: bool,
+    #[serde(default)]
+    fallback_url: Option<String>,
+}
+
+/// A validated campaign.
+#[derive(Debug, Clone)]
+pub struct Campaign {
+    pub id: String,
+    pub offer: UrlTemplate,
+    /// Lower-case host names the redirect may reach; `*.example.com` matches sub-domains.
+    pub allowed_hosts: Vec<String>,
+    pub redirect: RedirectKind,
+    pub network: Option<String>,
+    /// Alias parameter name → the click field it fills.
+    pub params: BTreeMap<String, ClickField>,
+    pub payout_micros: Option<i64>,
+    pub currency: Option<&'static str>,
+    pub bots: BotPolicy,
+    pub paused: bool,
+    pub fallback_url: Option<url::Url>,
+}
+
+impl Campaign {
+    /// Whether `host` may be redirected to (exact match, or a `*.` wildcard's sub-domain).
+    pub fn allows_host(&self, host: &str) -> bool {
+        let host = host.to_ascii_lowercase();
+        self.allowed_hosts
+            .iter()
+            .any(|allowed| match allowed.strip_prefix("*.") {
+                Some(parent) => host
+                    .strip_suffix(parent)
+                    .is_some_and(|prefix| prefix.len() > 1 && prefix.ends_with('.')),
+                None => *allowed == host,
+            })
+    }
+}
+
+fn valid_host_pattern(host: &str) -> bool {
+    let bare = host.strip_prefix("*.").unwrap_or(host);
+    !bare.is_empty()
+        && bare.len() <= 253
+        && bare.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+fn http_url(text: &str) -> Result<url::Url, String> {
+    let parsed = url::Url::parse(text).map_err(|error| format!("not a URL: {error}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err("must be an http:// or https:// URL".into());
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err("must have a host".into());
+    }
+    Ok(parsed)
+}
+
+pub(super) fn resolve(
+    problems: &mut Problems,
+    path: &str,
+    id: &str,
+    raw: RawCampaign,
+) -> Option<Campaign> {
+    let before = problems.0.len();
+    check_name(problems, path, id);
+
+    let offer = match UrlTemplate::parse(&raw.offer_url, OFFER_MACROS) {
+        Ok(template) => Some(template),
+        Err(error) => {
+            problems.push(format!("{path}.offer_url"), error.to_string());
+            None
+        }
+    };
+    // The template with every macro filled in must be an http(s) URL; its host is the
+    // default allowed host.
+    let default_host =
+        offer
+            .as_ref()
+            .and_then(|template| match http_url(&template.render(|_| Some("x"))) {
+                Ok(url) => url.host_str().map(str::to_ascii_lowercase),
+                Err(reason) => {
+                    problems.push(format!("{path}.offer_url"), reason);
+                    None
+                }
+            });
+    let macro_in_host = raw
+        .offer_url
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split(['/', '?', '#']).next())
+        .is_some_and(|authority| authority.contains('{'));
+
+    let allowed_hosts = match raw.allowed_hosts {
+        Some(hosts) => {
+            let mut normalized = Vec::with_capacity(hosts.len());
+            for (index, host) in hosts.iter().enumerate() {
+                let lower = host.trim().to_ascii_lowercase();
+                if valid_host_pattern(&lower) {
+                    normalized.push(lower);
+                } else {
+                    problems.push(
+                        format!("{path}.allowed_hosts[{index}]"),
+                        "must be a host name such as offer.example or *.offer.example",
+                    );
+                }
+            }
+            if hosts.is_empty() {
+                problems.push(format!("{path}.allowed_hosts"), "must not be empty");
+            }
+            normalized
+        }
+        None if macro_in_host => {
+            problems.push(
+                format!("{path}.allowed_hosts"),
+                "is required when offer_url has a macro in its host",
+            );
+            Vec::new()
+        }
+        None => default_host.into_iter().collect(),
+    };
+
+    let mut params = BTreeMap::new();
+    for (alias, target) in raw.params {
+        match ClickField::from_name(&target) {
+            Some(field) => {
+                params.insert(alias, field);
+            }
+            None => problems.push(
+                format!("{path}.params.{alias}"),
+                format!("\"{target}\" is not sub1…sub10 or external_id"),
+            ),
+        }
+    }
+
+    let payout_micros = raw.payout.and_then(|number| {
+        match crate::money::parse_payout_micros(&number.to_string(), false) {
+            Ok(micros) => Some(micros),
+            Err(error) => {
+                problems.push(format!("{path}.payout"), error.detail());
+                None
+            }
+        }
+    });
+    let currency = raw.currency.and_then(|code| {
+        let found = crate::money::normalize_currency(&code);
+        if found.is_none() {
+            problems.push(format!("{path}.currency"), "not an ISO 4217 currency code");
+        }
+        found
+    });
+    let fallback_url = raw.fallback_url.and_then(|text| match http_url(&text) {
+        Ok(url) => Some(url),
+        Err(reason) => {
+            problems.push(format!("{path}.fallback_url"), reason);
+            None
+        }
+    });
+    if let Some(network) = &raw.network {
+        check_name(problems, &format!("{path}.network"), network);
+    }
+
+    if problems.0.len() > before {
+        return None;
+    }
+    Some(Campaign {
+        id: id.to_string(),
+        offer: offer?,
+        allowed_hosts,
+        redirect: raw.redirect,
+        network: raw.network,
+        params,
+        payout_micros,
+        currency,
+        bots: raw.bots,
+        paused: raw.paused,
+        fallback_url,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Config;
+    use super::*;
+    use serde_json::json;
+
+    fn campaign(fields: serde_json::Value) -> Result<Campaign, Vec<String>> {
+        let value = json!({ "networks": { "generic": {} }, "campaigns": { "c": fields } });
+        Config::from_json(value)
+            .map(|config| config.campaigns["c"].clone())
+            .map_err(|errors| errors.0.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn click_fields_by_name() {
+        assert_eq!(ClickField::from_name("sub1"), Some(ClickField::Sub(1)));
+        assert_eq!(ClickField::from_name("sub10"), Some(ClickField::Sub(10)));
+        assert_eq!(
+            ClickField::from_name("external_id"),
+            Some(ClickField::ExternalId)
+        );
+        for bad in ["sub0", "sub11", "sub01", "sub", "sub+1", "subid"] {
+            assert_eq!(ClickField::from_name(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn full_campaign() {
+        let found = campaign(json!({
+            "offer_url": "https://offer.example/lp?aff_sub={clickid}&s2={sub1}",
+            "allowed_hosts": ["offer.example", "*.Offer.example"],
+            "redirect": "meta",
+            "network": "generic",
+            "params": { "zoneid": "sub1", "visitor_id": "external_id" },
+            "payout": 2.5,
+            "bots": "block",
+            "paused": true,
+            "fallback_url": "https://home.example/"
+        }))
+        .unwrap();
+        assert_eq!(found.redirect, RedirectKind::MetaRefresh);
+        assert_eq!(found.params["zoneid"], ClickField::Sub(1));
+        assert_eq!(found.params["visitor_id"], ClickField::ExternalId);
+        assert_eq!(found.payout_micros, Some(2_500_000));
+        assert_eq!(found.bots, BotPolicy::Block);
+        assert!(found.paused);
+        assert!(found.allows_host("offer.example"));
+        assert!(found.allows_host("www.OFFER.example"));
+        assert!(!found.allows_host("evil.example"));
+        assert!(!found.allows_host("offer.example.evil"));
+        assert!(!found.allows_host("xoffer.example"));
+    }
+
+    #[test]
+    fn macro_in_host_needs_allowed_hosts() {
+        let errors = campaign(json!({ "offer_url": "https://{sub1}.offer.example/" })).unwrap_err();
+        assert_eq!(
+            errors,
+            ["EDGEBACK.campaigns.c.allowed_hosts: is required when offer_url has a macro in its host"]
+        );
+        assert!(campaign(json!({
+            "offer_url": "https://{sub1}.offer.example/",
+            "allowed_hosts": ["*.offer.example"]
+        }))
+        .is_ok());
+    }
+
+    #[test]
+    fn bad_values_name_their_keys() {
+        let errors = campaign(json!({
+            "offer_url": "https://offer.example/",
+            "allowed_hosts": ["ok.example", "bad host/"],
+            "params": { "zoneid": "sub11" },
+            "payout": -1,
+            "currency": "ZZZ",
+            "fallback_url": "javascript:alert(1)"
+        }))
+        .unwrap_err();
+        let expect = [
+            "EDGEBACK.campaigns.c.allowed_hosts[1]: ",
+            "EDGEBACK.campaigns.c.params.zoneid: ",
+            "EDGEBACK.campaigns.c.payout: ",
+            "EDGEBACK.campaigns.c.currency: ",
+            "EDGEBACK.campaigns.c.fallback_url: ",
+        ];
+        for prefix in expect {
+            assert!(
+                errors.iter().any(|e| e.starts_with(prefix)),
+                "{prefix} in {errors:?}"
+            );
+        }
+        assert_eq!(errors.len(), expect.len(), "{errors:?}");
+    }
+}

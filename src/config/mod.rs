@@ -1,0 +1,355 @@
+//! Static configuration (SPEC §5): `[vars.EDGEBACK]` from `wrangler.toml`, read by the
+//! adapter as JSON, turned here into typed values and validated as a whole. Every error
+//! names the exact key path (`EDGEBACK.campaigns.summer.redirect`) and the reason.
+
+mod campaign;
+mod network;
+
+pub use campaign::{BotPolicy, Campaign, ClickField, RedirectKind, OFFER_MACROS};
+pub use network::{is_event_slug, DedupMode, FieldAliases, Network, ResponseFormat, Status};
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// The name of the `[vars]` entry that holds the configuration.
+pub const VAR_NAME: &str = "EDGEBACK";
+
+/// One configuration problem: where, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub path: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.reason)
+    }
+}
+
+/// Every problem found in one configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl std::fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (index, error) in self.0.iter().enumerate() {
+            if index > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{error}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Collects errors with their key paths while a configuration is checked.
+#[derive(Debug, Default)]
+pub(crate) struct Problems(Vec<ConfigError>);
+
+impl Problems {
+    pub(crate) fn push(&mut self, path: impl Into<String>, reason: impl Into<String>) {
+        self.0.push(ConfigError {
+            path: path.into(),
+            reason: reason.into(),
+        });
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub default_network: String,
+    pub lookback_days: u32,
+    pub retention_days: u32,
+    pub currency: &'static str,
+    pub timezone: String,
+    pub campaigns: BTreeMap<String, Campaign>,
+    pub networks: BTreeMap<String, Network>,
+    pub diagnostics: Diagnostics,
+}
+
+/// Switches for tests and local runs; all off by default.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Diagnostics {
+    /// Adds `x-edgeback-d1-queries` to responses: the D1 round trips made before the
+    /// response (SPEC §10 budgets). Harmless, but noise in production.
+    #[serde(default)]
+    pub d1_query_header: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default = "default_network")]
+    default_network: String,
+    #[serde(default = "default_lookback_days")]
+    lookback_days: u32,
+    #[serde(default = "default_retention_days")]
+    retention_days: u32,
+    #[serde(default = "default_currency")]
+    currency: String,
+    #[serde(default = "default_timezone")]
+    timezone: String,
+    #[serde(default)]
+    campaigns: BTreeMap<String, campaign::RawCampaign>,
+    #[serde(default)]
+    networks: BTreeMap<String, network::RawNetwork>,
+    #[serde(default)]
+    destinations: Vec<serde_json::Value>,
+    #[serde(default)]
+    diagnostics: Diagnostics,
+}
+
+fn default_network() -> String {
+    "generic".into()
+}
+fn default_lookback_days() -> u32 {
+    30
+}
+fn default_retention_days() -> u32 {
+    90
+}
+fn default_currency() -> String {
+    "USD".into()
+}
+fn default_timezone() -> String {
+    "UTC".into()
+}
+
+/// Longest lookback or retention accepted, in days (ten years).
+pub const MAX_DAYS: u32 = 3650;
+const MS_PER_DAY: u64 = 86_400_000;
+
+/// Milliseconds in `days` days.
+pub fn days_to_ms(days: u32) -> u64 {
+    u64::from(days) * MS_PER_DAY
+}
+
+/// Campaign and network names: what may appear in a URL path segment.
+pub(crate) fn check_name(problems: &mut Problems, path: &str, name: &str) {
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if !valid {
+        problems.push(path, "name must be 1-64 characters of a-z, 0-9, '_' or '-'");
+    }
+}
+
+pub(crate) fn check_days(problems: &mut Problems, path: &str, days: u32) {
+    if days == 0 || days > MAX_DAYS {
+        problems.push(path, format!("must be between 1 and {MAX_DAYS} days"));
+    }
+}
+
+impl Config {
+    /// Parses and validates the configuration from its JSON form.
+    pub fn from_json(value: serde_json::Value) -> Result<Self, ConfigErrors> {
+        let raw: RawConfig = serde_path_to_error::deserialize(value).map_err(|error| {
+            let inner = error.path().to_string();
+            let path = if inner == "." {
+                VAR_NAME.to_string()
+            } else {
+                format!("{VAR_NAME}.{inner}")
+            };
+            ConfigErrors(vec![ConfigError {
+                path,
+                reason: error.into_inner().to_string(),
+            }])
+        })?;
+        let mut problems = Problems::default();
+        let root = VAR_NAME;
+
+        check_days(
+            &mut problems,
+            &format!("{root}.lookback_days"),
+            raw.lookback_days,
+        );
+        check_days(
+            &mut problems,
+            &format!("{root}.retention_days"),
+            raw.retention_days,
+        );
+        let currency = crate::money::normalize_currency(&raw.currency).unwrap_or_else(|| {
+            problems.push(format!("{root}.currency"), "not an ISO 4217 currency code");
+            "USD"
+        });
+        if raw.timezone != "UTC" {
+            // Report time zones arrive with the report (issue 7); until then only UTC.
+            problems.push(
+                format!("{root}.timezone"),
+                "only \"UTC\" is supported in this version",
+            );
+        }
+        if !raw.destinations.is_empty() {
+            problems.push(
+                format!("{root}.destinations"),
+                "forwarding to destinations is not implemented in this version",
+            );
+        }
+
+        let mut networks = BTreeMap::new();
+        for (name, raw_network) in raw.networks {
+            let path = format!("{root}.networks.{name}");
+            if let Some(network) =
+                network::resolve(&mut problems, &path, &name, raw_network, raw.lookback_days)
+            {
+                networks.insert(name, network);
+            }
+        }
+        if !networks.contains_key(&raw.default_network) {
+            problems.push(
+                format!("{root}.default_network"),
+                format!(
+                    "names network \"{}\", which is not configured under {root}.networks",
+                    raw.default_network
+                ),
+            );
+        }
+
+        let mut campaigns = BTreeMap::new();
+        for (id, raw_campaign) in raw.campaigns {
+            let path = format!("{root}.campaigns.{id}");
+            if let Some(campaign) = campaign::resolve(&mut problems, &path, &id, raw_campaign) {
+                if let Some(network) = &campaign.network {
+                    if !networks.contains_key(network) {
+                        problems.push(
+                            format!("{path}.network"),
+                            format!("names network \"{network}\", which is not configured"),
+                        );
+                    }
+                }
+                campaigns.insert(id, campaign);
+            }
+        }
+
+        if !problems.0.is_empty() {
+            return Err(ConfigErrors(problems.0));
+        }
+        Ok(Config {
+            default_network: raw.default_network,
+            lookback_days: raw.lookback_days,
+            retention_days: raw.retention_days,
+            currency,
+            timezone: raw.timezone,
+            campaigns,
+            networks,
+            diagnostics: raw.diagnostics,
+        })
+    }
+
+    /// Parses and validates the configuration from JSON text.
+    pub fn from_json_str(text: &str) -> Result<Self, ConfigErrors> {
+        let value = serde_json::from_str(text).map_err(|error| {
+            ConfigErrors(vec![ConfigError {
+                path: VAR_NAME.into(),
+                reason: format!("not valid JSON: {error}"),
+            }])
+        })?;
+        Self::from_json(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn minimal() -> serde_json::Value {
+        json!({
+            "networks": { "generic": {} },
+            "campaigns": { "summer": { "offer_url": "https://offer.example/lp?c={clickid}" } }
+        })
+    }
+
+    fn errors(value: serde_json::Value) -> Vec<String> {
+        Config::from_json(value)
+            .unwrap_err()
+            .0
+            .into_iter()
+            .map(|e| e.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn minimal_configuration_gets_defaults() {
+        let config = Config::from_json(minimal()).unwrap();
+        assert_eq!(config.default_network, "generic");
+        assert_eq!(config.lookback_days, 30);
+        assert_eq!(config.retention_days, 90);
+        assert_eq!(config.currency, "USD");
+        let summer = &config.campaigns["summer"];
+        assert_eq!(summer.allowed_hosts, ["offer.example"]);
+        assert_eq!(summer.redirect, RedirectKind::Found);
+    }
+
+    #[test]
+    fn type_errors_name_the_key_path() {
+        let mut value = minimal();
+        value["campaigns"]["summer"]["redirect"] = json!("301");
+        let found = errors(value);
+        assert_eq!(found.len(), 1);
+        assert!(
+            found[0].starts_with("EDGEBACK.campaigns.summer.redirect: "),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_path() {
+        let mut value = minimal();
+        value["campaigns"]["summer"]["offer_ur1"] = json!("x");
+        let found = errors(value);
+        assert!(
+            found[0].starts_with("EDGEBACK.campaigns.summer"),
+            "{found:?}"
+        );
+        assert!(found[0].contains("offer_ur1"), "{found:?}");
+    }
+
+    #[test]
+    fn all_semantic_errors_are_reported_together() {
+        let value = json!({
+            "lookback_days": 0,
+            "currency": "DOLLARS",
+            "default_network": "nope",
+            "networks": { "generic": {} },
+            "campaigns": {
+                "a": { "offer_url": "ftp://offer.example/" },
+                "b": { "offer_url": "https://offer.example/?x={subid}" },
+                "c": { "offer_url": "https://offer.example/", "network": "missing" },
+                "Bad Name": { "offer_url": "https://offer.example/" }
+            }
+        });
+        let found = errors(value);
+        let expect = [
+            "EDGEBACK.lookback_days: ",
+            "EDGEBACK.currency: ",
+            "EDGEBACK.default_network: ",
+            "EDGEBACK.campaigns.a.offer_url: ",
+            "EDGEBACK.campaigns.b.offer_url: unknown macro {subid}",
+            "EDGEBACK.campaigns.c.network: ",
+            "EDGEBACK.campaigns.Bad Name: ",
+        ];
+        for prefix in expect {
+            assert!(
+                found.iter().any(|e| e.starts_with(prefix)),
+                "missing {prefix} in {found:?}"
+            );
+        }
+        assert_eq!(found.len(), expect.len(), "{found:?}");
+    }
+
+    #[test]
+    fn destinations_are_refused_until_forwarding_exists() {
+        let mut value = minimal();
+        value["destinations"] = json!([{ "name": "crm" }]);
+        assert_eq!(
+            errors(value),
+            ["EDGEBACK.destinations: forwarding to destinations is not implemented in this version"]
+        );
+    }
+}

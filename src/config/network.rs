@@ -1,0 +1,378 @@
+//! Network profiles (SPEC §5): how one affiliate network names its postback fields, which
+//! status words it sends, and how its conversions are deduplicated.
+//!
+//! This version ships the `generic` preset only; the platform presets (`tune`, `everflow`,
+//! …) and authentication arrive with their own issues, and until then configuring them is
+//! an error rather than a silent no-op.
+
+use super::{check_days, Problems};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// Canonical conversion statuses (SPEC §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pending,
+    Approved,
+    Rejected,
+    Reversed,
+}
+
+impl Status {
+    pub const ALL: [Status; 4] = [
+        Status::Pending,
+        Status::Approved,
+        Status::Rejected,
+        Status::Reversed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Approved => "approved",
+            Status::Rejected => "rejected",
+            Status::Reversed => "reversed",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Status::ALL
+            .into_iter()
+            .find(|status| status.as_str() == name)
+    }
+}
+
+/// How repeated postbacks are recognised (SPEC §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DedupMode {
+    #[default]
+    Transaction,
+    ClickEvent,
+    None,
+}
+
+/// The reply format a network receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ResponseFormat {
+    #[default]
+    Json,
+    Text,
+}
+
+/// Accepted parameter names for each canonical field, most preferred first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldAliases {
+    pub click_id: Vec<String>,
+    pub payout: Vec<String>,
+    pub transaction_id: Vec<String>,
+    pub status: Vec<String>,
+    pub event: Vec<String>,
+    pub currency: Vec<String>,
+}
+
+const CANONICAL_FIELDS: &[&str] = &[
+    "click_id",
+    "payout",
+    "transaction_id",
+    "status",
+    "event",
+    "currency",
+];
+
+fn names(list: &[&str]) -> Vec<String> {
+    list.iter().map(|name| (*name).to_string()).collect()
+}
+
+/// The `generic` preset: the parameter names most trackers and networks use.
+fn generic_aliases() -> FieldAliases {
+    FieldAliases {
+        click_id: names(&["clickid", "click_id", "subid", "cid"]),
+        payout: names(&["payout", "amount", "sum", "revenue"]),
+        transaction_id: names(&["txid", "transaction_id", "tid", "order_id"]),
+        status: names(&["status"]),
+        event: names(&["event", "goal", "et"]),
+        currency: names(&["currency"]),
+    }
+}
+
+/// Presets this version knows.
+pub const PRESETS: &[&str] = &["generic"];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNetwork {
+    #[serde(default)]
+    preset: Option<String>,
+    #[serde(default)]
+    default_status: Option<String>,
+    #[serde(default)]
+    default_event: Option<String>,
+    #[serde(default)]
+    dedup: DedupMode,
+    #[serde(default)]
+    lookback_days: Option<u32>,
+    #[serde(default)]
+    payout_max: Option<serde_json::Number>,
+    #[serde(default)]
+    allow_negative_payout: bool,
+    #[serde(default)]
+    response: ResponseFormat,
+    #[serde(default)]
+    currency: Option<String>,
+    #[serde(default)]
+    params: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    status_map: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    event_map: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    auth: Option<serde_json::Value>,
+}
+
+/// A validated network profile.
+#[derive(Debug, Clone)]
+pub struct Network {
+    pub name: String,
+    pub preset: String,
+    pub default_status: Status,
+    pub default_event: String,
+    pub dedup: DedupMode,
+    pub lookback_days: u32,
+    pub payout_max_micros: i64,
+    pub allow_negative_payout: bool,
+    pub response: ResponseFormat,
+    pub currency: Option<&'static str>,
+    pub aliases: FieldAliases,
+    /// Lower-case network value → canonical status.
+    pub status_map: BTreeMap<String, Status>,
+    /// Lower-case network value → canonical event.
+    pub event_map: BTreeMap<String, String>,
+}
+
+/// A canonical event name: `[a-z0-9_]{1,32}`.
+pub fn is_event_slug(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 32
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+pub(super) fn resolve(
+    problems: &mut Problems,
+    path: &str,
+    name: &str,
+    raw: RawNetwork,
+    global_lookback_days: u32,
+) -> Option<Network> {
+    let before = problems.0.len();
+    super::check_name(problems, path, name);
+
+    let preset = raw.preset.unwrap_or_else(|| "generic".into());
+    if !PRESETS.contains(&preset.as_str()) {
+        problems.push(
+            format!("{path}.preset"),
+            format!(
+                "unknown preset \"{preset}\"; this version has: {}",
+                PRESETS.join(", ")
+            ),
+        );
+    }
+    if raw.auth.is_some() {
+        problems.push(
+            format!("{path}.auth"),
+            "postback authentication is not implemented in this version; \
+             refusing to run a network whose checks would be skipped",
+        );
+    }
+
+    let mut status_from_config = |key: &str, text: &str| {
+        Status::from_name(text).or_else(|| {
+            problems.push(
+                format!("{path}.{key}"),
+                "must be one of pending, approved, rejected, reversed",
+            );
+            None
+        })
+    };
+    let default_status = match raw.default_status {
+        Some(text) => status_from_config("default_status", &text),
+        None => Some(Status::Approved),
+    };
+    let mut status_map = BTreeMap::new();
+    for (canonical, values) in &raw.status_map {
+        let Some(status) = status_from_config(&format!("status_map.{canonical}"), canonical) else {
+            continue;
+        };
+        for value in values {
+            status_map.insert(value.trim().to_lowercase(), status);
+        }
+    }
+
+    let default_event = raw.default_event.unwrap_or_else(|| "conversion".into());
+    if !is_event_slug(&default_event) {
+        problems.push(
+            format!("{path}.default_event"),
+            "must be 1-32 characters of a-z, 0-9 or '_'",
+        );
+    }
+    let mut event_map = BTreeMap::new();
+    for (canonical, values) in &raw.event_map {
+        if !is_event_slug(canonical) {
+            problems.push(
+                format!("{path}.event_map.{canonical}"),
+                "event names must be 1-32 characters of a-z, 0-9 or '_'",
+            );
+        }
+        for value in values {
+            event_map.insert(value.trim().to_lowercase(), canonical.clone());
+        }
+    }
+
+    let mut aliases = generic_aliases();
+    for (field, list) in raw.params {
+        let slot = match field.as_str() {
+            "click_id" => &mut aliases.click_id,
+            "payout" => &mut aliases.payout,
+            "transaction_id" => &mut aliases.transaction_id,
+            "status" => &mut aliases.status,
+            "event" => &mut aliases.event,
+            "currency" => &mut aliases.currency,
+            _ => {
+                problems.push(
+                    format!("{path}.params.{field}"),
+                    format!("unknown field; known: {}", CANONICAL_FIELDS.join(", ")),
+                );
+                continue;
+            }
+        };
+        if list.is_empty() {
+            problems.push(
+                format!("{path}.params.{field}"),
+                "must name at least one parameter",
+            );
+        }
+        *slot = list;
+    }
+
+    // Only an explicit value is checked here; the inherited global one is checked once.
+    if let Some(days) = raw.lookback_days {
+        check_days(problems, &format!("{path}.lookback_days"), days);
+    }
+    let lookback_days = raw.lookback_days.unwrap_or(global_lookback_days);
+
+    let payout_max_micros = match raw.payout_max {
+        Some(number) => match crate::money::parse_payout_micros(&number.to_string(), false) {
+            Ok(micros) => micros,
+            Err(error) => {
+                problems.push(format!("{path}.payout_max"), error.detail());
+                0
+            }
+        },
+        None => 1_000_000 * crate::money::MICROS_PER_UNIT,
+    };
+    let currency = raw.currency.and_then(|code| {
+        let found = crate::money::normalize_currency(&code);
+        if found.is_none() {
+            problems.push(format!("{path}.currency"), "not an ISO 4217 currency code");
+        }
+        found
+    });
+
+    if problems.0.len() > before {
+        return None;
+    }
+    Some(Network {
+        name: name.to_string(),
+        preset,
+        default_status: default_status?,
+        default_event,
+        dedup: raw.dedup,
+        lookback_days,
+        payout_max_micros,
+        allow_negative_payout: raw.allow_negative_payout,
+        response: raw.response,
+        currency,
+        aliases,
+        status_map,
+        event_map,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Config;
+    use super::*;
+    use serde_json::json;
+
+    fn network(fields: serde_json::Value) -> Result<Network, Vec<String>> {
+        let value = json!({ "default_network": "n", "networks": { "n": fields } });
+        Config::from_json(value)
+            .map(|config| config.networks["n"].clone())
+            .map_err(|errors| errors.0.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        let found = network(json!({
+            "default_status": "pending",
+            "default_event": "lead",
+            "dedup": "click_event",
+            "lookback_days": 7,
+            "payout_max": 500,
+            "response": "text",
+            "params": { "click_id": ["aff_sub"] },
+            "status_map": { "approved": ["1", "Confirmed"], "rejected": ["3"] },
+            "event_map": { "ftd": ["First_Deposit"] }
+        }))
+        .unwrap();
+        assert_eq!(found.default_status, Status::Pending);
+        assert_eq!(found.default_event, "lead");
+        assert_eq!(found.dedup, DedupMode::ClickEvent);
+        assert_eq!(found.lookback_days, 7);
+        assert_eq!(found.payout_max_micros, 500_000_000);
+        assert_eq!(found.response, ResponseFormat::Text);
+        assert_eq!(found.aliases.click_id, ["aff_sub"]);
+        assert_eq!(found.aliases.payout, ["payout", "amount", "sum", "revenue"]);
+        assert_eq!(found.status_map["confirmed"], Status::Approved);
+        assert_eq!(found.event_map["first_deposit"], "ftd");
+    }
+
+    #[test]
+    fn unimplemented_features_are_errors_not_silent() {
+        let errors = network(json!({ "preset": "tune", "auth": { "token": {} } })).unwrap_err();
+        assert!(
+            errors[0].starts_with("EDGEBACK.networks.n.preset: unknown preset"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1].starts_with("EDGEBACK.networks.n.auth: "),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn bad_maps_name_their_keys() {
+        let errors = network(json!({
+            "default_status": "ok",
+            "status_map": { "done": ["1"] },
+            "event_map": { "First Deposit": ["x"] },
+            "params": { "clickid": ["x"] }
+        }))
+        .unwrap_err();
+        for prefix in [
+            "EDGEBACK.networks.n.default_status: ",
+            "EDGEBACK.networks.n.status_map.done: ",
+            "EDGEBACK.networks.n.event_map.First Deposit: ",
+            "EDGEBACK.networks.n.params.clickid: ",
+        ] {
+            assert!(
+                errors.iter().any(|e| e.starts_with(prefix)),
+                "{prefix} in {errors:?}"
+            );
+        }
+    }
+}

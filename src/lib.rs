@@ -1,0 +1,22 @@
+//! edgeback: an S2S postback receiver for Cloudflare Workers.
+//!
+//! The crate is a pure core (every module but `runtime`) and a thin adapter (`runtime`,
+//! compiled only for `wasm32`). The core decides: click IDs, configuration, parsing,
+//! outcome codes, SQL statements. It holds no `worker` type, reads no clock and no random
+//! source (they are passed in) and performs no I/O, so it tests natively in milliseconds.
+
+pub mod base32;
+pub mod click;
+pub mod click_id;
+pub mod config;
+pub mod crypto;
+pub mod money;
+pub mod postback;
+pub mod store;
+pub mod template;
+
+#[cfg(target_arch = "wasm32")]
+mod runtime;
+
+/// The version reported by `/healthz`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,433 @@
+//! Postbacks (SPEC §6, §7): from the parameters a network sent to a conversion draft, or to
+//! a refusal with its outcome code. Pure; the record step's SQL lives in [`crate::store`].
+
+pub mod outcome;
+pub mod placeholder;
+
+pub use outcome::{reply, Outcome, Reply};
+
+use crate::base32;
+use crate::click_id::ClickSecrets;
+use crate::config::{days_to_ms, is_event_slug, DedupMode, Network, Status};
+use crate::money::{normalize_currency, parse_payout_micros, PayoutError};
+
+/// Longest accepted parameter value, in bytes (SPEC §6).
+pub const MAX_VALUE_BYTES: usize = 1024;
+/// Most parameters accepted in one postback (SPEC §6).
+pub const MAX_PARAMS: usize = 100;
+/// Longest accepted URL, in bytes (SPEC §6).
+pub const MAX_URL_BYTES: usize = 8 * 1024;
+/// Largest accepted body, in bytes (SPEC §6).
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// A refused postback: the outcome, a human-readable detail and, when known, the click ID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub outcome: Outcome,
+    pub detail: String,
+    pub click_id: Option<String>,
+}
+
+impl Refusal {
+    pub fn new(outcome: Outcome, detail: impl Into<String>) -> Self {
+        Self {
+            outcome,
+            detail: detail.into(),
+            click_id: None,
+        }
+    }
+}
+
+/// A verified conversion, ready for the record step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversionDraft {
+    /// Fresh ID; used only if this postback creates the conversion.
+    pub conversion_id: String,
+    pub dedup_key: String,
+    pub click_id: String,
+    pub clicked_at_ms: u64,
+    pub network: String,
+    pub event: String,
+    pub status: Status,
+    pub raw_status: Option<String>,
+    /// `None`: the postback carried no payout (the click's campaign payout applies).
+    pub payout_micros: Option<i64>,
+    /// `None`: the postback carried no currency (campaign, then network, then global).
+    pub currency: Option<&'static str>,
+    pub fallback_currency: &'static str,
+    pub transaction_id: Option<String>,
+    pub received_at_ms: u64,
+    /// Optional fields that held a placeholder and were treated as absent.
+    pub notes: Vec<String>,
+}
+
+/// A time-ordered identifier for conversions and log rows: 48 bits of unix milliseconds,
+/// then 112 random bits, as 32 symbols of base32.
+pub fn new_record_id(now_ms: u64, random: [u8; 14]) -> String {
+    let mut bytes = [0u8; base32::RAW_LEN];
+    bytes[..6].copy_from_slice(&now_ms.to_be_bytes()[2..]);
+    bytes[6..].copy_from_slice(&random);
+    base32::encode(&bytes)
+}
+
+/// The first non-empty value among `aliases`, trimmed.
+fn field<'a>(params: &'a [(String, String)], aliases: &[String]) -> Option<(&'a str, &'a str)> {
+    aliases.iter().find_map(|alias| {
+        params
+            .iter()
+            .find(|(name, value)| name == alias && !value.trim().is_empty())
+            .map(|(name, value)| (name.as_str(), value.trim()))
+    })
+}
+
+/// Checks the parameters of one postback for `network`, in SPEC §6's order (after the
+/// request shape and authentication, which the caller has done).
+pub fn evaluate(
+    network: &Network,
+    secrets: &ClickSecrets,
+    global_currency: &'static str,
+    params: &[(String, String)],
+    now_ms: u64,
+    conversion_id: String,
+) -> Result<ConversionDraft, Refusal> {
+    let mut notes = Vec::new();
+
+    // An optional field holding a placeholder counts as absent, and is noted in the log.
+    let mut optional = |aliases: &[String], label: &str| -> Option<String> {
+        let (name, value) = field(params, aliases)?;
+        if placeholder::is_placeholder(value) {
+            notes.push(format!(
+                "{label} parameter {name}={value} is an unreplaced macro; ignored"
+            ));
+            return None;
+        }
+        Some(value.to_string())
+    };
+    let payout_text = optional(&network.aliases.payout, "payout");
+    let transaction_id = optional(&network.aliases.transaction_id, "transaction_id");
+    let status_text = optional(&network.aliases.status, "status");
+    let event_text = optional(&network.aliases.event, "event");
+    let currency_text = optional(&network.aliases.currency, "currency");
+
+    let Some((click_param, click_text)) = field(params, &network.aliases.click_id) else {
+        return Err(Refusal::new(
+            Outcome::MissingClickId,
+            format!(
+                "no click ID in any of: {}",
+                network.aliases.click_id.join(", ")
+            ),
+        ));
+    };
+    if placeholder::is_placeholder(click_text) {
+        return Err(Refusal::new(
+            Outcome::UnreplacedMacro,
+            format!("{click_param}={click_text} is an unreplaced macro: the sender did not fill in the click ID"),
+        ));
+    }
+    let lookback_ms = days_to_ms(network.lookback_days);
+    let click = secrets
+        .verify(click_text, now_ms, lookback_ms)
+        .map_err(|error| Refusal {
+            outcome: match error.outcome_code() {
+                "click_expired" => Outcome::ClickExpired,
+                _ => Outcome::InvalidClickId,
+            },
+            detail: error.detail(),
+            click_id: None,
+        })?;
+    let with_click = |outcome, detail: String| Refusal {
+        outcome,
+        detail,
+        click_id: Some(click.id.clone()),
+    };
+
+    let payout_micros = match payout_text {
+        None => None,
+        Some(text) => match parse_payout_micros(&text, network.allow_negative_payout) {
+            Ok(micros) if micros > network.payout_max_micros => {
+                return Err(with_click(
+                    Outcome::PayoutOutOfRange,
+                    format!("payout {text} is above this network's payout_max"),
+                ))
+            }
+            Ok(micros) => Some(micros),
+            Err(PayoutError::Negative) => {
+                return Err(with_click(
+                    Outcome::PayoutOutOfRange,
+                    format!("payout {text} is negative and this network does not allow it"),
+                ))
+            }
+            Err(error) => {
+                return Err(with_click(
+                    Outcome::InvalidPayout,
+                    format!("payout {text:?}: {}", error.detail()),
+                ))
+            }
+        },
+    };
+
+    let currency = match currency_text {
+        None => None,
+        Some(text) => Some(normalize_currency(&text).ok_or_else(|| {
+            with_click(
+                Outcome::InvalidCurrency,
+                format!("currency {text:?} is not an ISO 4217 code"),
+            )
+        })?),
+    };
+
+    let status = match &status_text {
+        None => network.default_status,
+        Some(text) => {
+            let lower = text.to_lowercase();
+            network
+                .status_map
+                .get(&lower)
+                .copied()
+                .or_else(|| Status::from_name(&lower))
+                .ok_or_else(|| {
+                    with_click(
+                        Outcome::UnknownStatus,
+                        format!("status {text:?} is not in this network's status_map"),
+                    )
+                })?
+        }
+    };
+
+    let event = match &event_text {
+        None => network.default_event.clone(),
+        Some(text) => {
+            let lower = text.to_lowercase();
+            match network.event_map.get(&lower) {
+                Some(mapped) => mapped.clone(),
+                None if is_event_slug(&lower) => lower,
+                None => {
+                    return Err(with_click(
+                        Outcome::UnknownEvent,
+                        format!("event {text:?} is not in event_map nor a slug of a-z, 0-9, '_'"),
+                    ))
+                }
+            }
+        }
+    };
+
+    let dedup_key = match (network.dedup, &transaction_id) {
+        (DedupMode::Transaction, Some(txid)) => {
+            format!("t\u{1f}{}\u{1f}{event}\u{1f}{txid}", network.name)
+        }
+        (DedupMode::Transaction, None) | (DedupMode::ClickEvent, _) => {
+            format!("c\u{1f}{}\u{1f}{event}", click.id)
+        }
+        (DedupMode::None, _) => format!("n\u{1f}{conversion_id}"),
+    };
+
+    Ok(ConversionDraft {
+        conversion_id,
+        dedup_key,
+        click_id: click.id,
+        clicked_at_ms: click.issued_at_ms,
+        network: network.name.clone(),
+        event,
+        status,
+        raw_status: status_text,
+        payout_micros,
+        currency,
+        fallback_currency: network.currency.unwrap_or(global_currency),
+        transaction_id,
+        received_at_ms: now_ms,
+        notes,
+    })
+}
+
+/// Parameter names whose values are never stored (SPEC §6): personal data and secrets.
+pub const ALWAYS_REDACTED: &[&str] = &[
+    "email",
+    "phone",
+    "token",
+    "sig",
+    "signature",
+    "secret",
+    "secure",
+];
+
+/// The parameters as stored in the postback log: secrets and personal data redacted,
+/// values clipped.
+pub fn redacted_params(
+    params: &[(String, String)],
+    extra_secret_names: &[&str],
+) -> serde_json::Value {
+    let pairs = params
+        .iter()
+        .take(MAX_PARAMS)
+        .map(|(name, value)| {
+            let lower = name.to_ascii_lowercase();
+            let secret = ALWAYS_REDACTED.contains(&lower.as_str())
+                || extra_secret_names
+                    .iter()
+                    .any(|n| n.eq_ignore_ascii_case(name));
+            let shown = if secret {
+                "[redacted]".to_string()
+            } else {
+                crate::click::clip(value, MAX_VALUE_BYTES)
+            };
+            serde_json::json!([name, shown])
+        })
+        .collect();
+    serde_json::Value::Array(pairs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use serde_json::json;
+
+    const NOW: u64 = 1_790_000_000_000;
+
+    fn secrets() -> ClickSecrets {
+        ClickSecrets::new("test-click-secret-0123456789", None).unwrap()
+    }
+
+    fn network() -> Network {
+        Config::from_json(json!({
+            "networks": { "generic": {
+                "status_map": { "approved": ["1", "confirmed"], "rejected": ["3"] },
+                "event_map": { "ftd": ["first_deposit"] },
+                "payout_max": 1000
+            }}
+        }))
+        .unwrap()
+        .networks["generic"]
+            .clone()
+    }
+
+    fn run(pairs: &[(&str, &str)]) -> Result<ConversionDraft, Refusal> {
+        let params: Vec<_> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        evaluate(&network(), &secrets(), "USD", &params, NOW, "cv1".into())
+    }
+
+    fn click_id() -> String {
+        secrets().mint(NOW - 1000, [5; 7]).unwrap()
+    }
+
+    #[test]
+    fn a_full_postback() {
+        let id = click_id().to_uppercase();
+        let draft = run(&[
+            ("clickid", &id),
+            ("payout", "12,50"),
+            ("status", "Confirmed"),
+            ("txid", "T1"),
+            ("goal", "First_Deposit"),
+            ("currency", "eur"),
+        ])
+        .unwrap();
+        assert_eq!(draft.click_id, click_id());
+        assert_eq!(draft.payout_micros, Some(12_500_000));
+        assert_eq!(draft.status, Status::Approved);
+        assert_eq!(draft.raw_status.as_deref(), Some("Confirmed"));
+        assert_eq!(draft.event, "ftd");
+        assert_eq!(draft.currency, Some("EUR"));
+        assert_eq!(draft.dedup_key, "t\u{1f}generic\u{1f}ftd\u{1f}T1");
+    }
+
+    #[test]
+    fn defaults_when_fields_are_absent() {
+        let draft = run(&[("subid", &click_id())]).unwrap();
+        assert_eq!(draft.payout_micros, None);
+        assert_eq!(draft.status, Status::Approved);
+        assert_eq!(draft.event, "conversion");
+        assert_eq!(draft.currency, None);
+        assert_eq!(draft.fallback_currency, "USD");
+        assert_eq!(
+            draft.dedup_key,
+            format!("c\u{1f}{}\u{1f}conversion", click_id())
+        );
+    }
+
+    #[test]
+    fn refusals_in_order() {
+        let id = click_id();
+        let cases: &[(&[(&str, &str)], Outcome)] = &[
+            (&[("payout", "1")], Outcome::MissingClickId),
+            (&[("clickid", "  ")], Outcome::MissingClickId),
+            (&[("clickid", "{subid}")], Outcome::UnreplacedMacro),
+            (&[("cid", "REPLACE")], Outcome::UnreplacedMacro),
+            (&[("clickid", "abc")], Outcome::InvalidClickId),
+            (
+                &[("clickid", &id), ("payout", "$5")],
+                Outcome::InvalidPayout,
+            ),
+            (
+                &[("clickid", &id), ("payout", "1001")],
+                Outcome::PayoutOutOfRange,
+            ),
+            (
+                &[("clickid", &id), ("payout", "-1")],
+                Outcome::PayoutOutOfRange,
+            ),
+            (
+                &[("clickid", &id), ("currency", "dollars")],
+                Outcome::InvalidCurrency,
+            ),
+            (
+                &[("clickid", &id), ("status", "maybe")],
+                Outcome::UnknownStatus,
+            ),
+            (
+                &[("clickid", &id), ("event", "First Deposit!")],
+                Outcome::UnknownEvent,
+            ),
+        ];
+        for (pairs, expected) in cases {
+            assert_eq!(run(pairs).unwrap_err().outcome, *expected, "{pairs:?}");
+        }
+    }
+
+    #[test]
+    fn expired_click() {
+        let old = secrets().mint(NOW - days_to_ms(31), [5; 7]).unwrap();
+        assert_eq!(
+            run(&[("clickid", &old)]).unwrap_err().outcome,
+            Outcome::ClickExpired
+        );
+    }
+
+    #[test]
+    fn placeholders_in_optional_fields_are_absent_and_noted() {
+        let draft = run(&[
+            ("clickid", &click_id()),
+            ("payout", "OPTIONAL"),
+            ("txid", "{trans_id}"),
+        ])
+        .unwrap();
+        assert_eq!(draft.payout_micros, None);
+        assert_eq!(draft.transaction_id, None);
+        assert_eq!(draft.notes.len(), 2);
+    }
+
+    #[test]
+    fn redaction() {
+        let params = vec![
+            ("clickid".to_string(), "x".to_string()),
+            ("Email".to_string(), "a@b.c".to_string()),
+            ("security_token".to_string(), "s3cret".to_string()),
+        ];
+        let stored = redacted_params(&params, &["security_token"]).to_string();
+        assert!(
+            !stored.contains("a@b.c") && !stored.contains("s3cret"),
+            "{stored}"
+        );
+        assert!(stored.contains("clickid"));
+    }
+
+    #[test]
+    fn record_ids_are_time_ordered() {
+        let a = new_record_id(NOW, [0xff; 14]);
+        let b = new_record_id(NOW + 1, [0; 14]);
+        assert!(a < b);
+    }
+}

@@ -1,0 +1,267 @@
+//! Postback outcomes (SPEC §6): one stable code per result, its HTTP status, and the reply.
+
+use crate::config::ResponseFormat;
+
+/// Every result a postback can have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    MethodNotAllowed,
+    BodyTooLarge,
+    UnsupportedMediaType,
+    MalformedBody,
+    UnknownNetwork,
+    IpNotAllowed,
+    MissingToken,
+    BadToken,
+    MissingSignature,
+    BadSignature,
+    StaleTimestamp,
+    Replayed,
+    RateLimited,
+    MissingClickId,
+    UnreplacedMacro,
+    InvalidClickId,
+    ClickExpired,
+    InvalidPayout,
+    PayoutOutOfRange,
+    InvalidCurrency,
+    UnknownStatus,
+    UnknownEvent,
+    Accepted,
+    Updated,
+    Duplicate,
+    InvalidTransition,
+    InternalError,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 27] = [
+        Outcome::MethodNotAllowed,
+        Outcome::BodyTooLarge,
+        Outcome::UnsupportedMediaType,
+        Outcome::MalformedBody,
+        Outcome::UnknownNetwork,
+        Outcome::IpNotAllowed,
+        Outcome::MissingToken,
+        Outcome::BadToken,
+        Outcome::MissingSignature,
+        Outcome::BadSignature,
+        Outcome::StaleTimestamp,
+        Outcome::Replayed,
+        Outcome::RateLimited,
+        Outcome::MissingClickId,
+        Outcome::UnreplacedMacro,
+        Outcome::InvalidClickId,
+        Outcome::ClickExpired,
+        Outcome::InvalidPayout,
+        Outcome::PayoutOutOfRange,
+        Outcome::InvalidCurrency,
+        Outcome::UnknownStatus,
+        Outcome::UnknownEvent,
+        Outcome::Accepted,
+        Outcome::Updated,
+        Outcome::Duplicate,
+        Outcome::InvalidTransition,
+        Outcome::InternalError,
+    ];
+
+    /// The stable code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Outcome::MethodNotAllowed => "method_not_allowed",
+            Outcome::BodyTooLarge => "body_too_large",
+            Outcome::UnsupportedMediaType => "unsupported_media_type",
+            Outcome::MalformedBody => "malformed_body",
+            Outcome::UnknownNetwork => "unknown_network",
+            Outcome::IpNotAllowed => "ip_not_allowed",
+            Outcome::MissingToken => "missing_token",
+            Outcome::BadToken => "bad_token",
+            Outcome::MissingSignature => "missing_signature",
+            Outcome::BadSignature => "bad_signature",
+            Outcome::StaleTimestamp => "stale_timestamp",
+            Outcome::Replayed => "replayed",
+            Outcome::RateLimited => "rate_limited",
+            Outcome::MissingClickId => "missing_click_id",
+            Outcome::UnreplacedMacro => "unreplaced_macro",
+            Outcome::InvalidClickId => "invalid_click_id",
+            Outcome::ClickExpired => "click_expired",
+            Outcome::InvalidPayout => "invalid_payout",
+            Outcome::PayoutOutOfRange => "payout_out_of_range",
+            Outcome::InvalidCurrency => "invalid_currency",
+            Outcome::UnknownStatus => "unknown_status",
+            Outcome::UnknownEvent => "unknown_event",
+            Outcome::Accepted => "accepted",
+            Outcome::Updated => "updated",
+            Outcome::Duplicate => "duplicate",
+            Outcome::InvalidTransition => "invalid_transition",
+            Outcome::InternalError => "internal_error",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Outcome::ALL
+            .into_iter()
+            .find(|outcome| outcome.code() == code)
+    }
+
+    /// The HTTP status of SPEC §6's table.
+    pub fn http_status(self) -> u16 {
+        match self {
+            Outcome::MethodNotAllowed => 405,
+            Outcome::BodyTooLarge => 413,
+            Outcome::UnsupportedMediaType => 415,
+            Outcome::MalformedBody => 400,
+            Outcome::UnknownNetwork => 404,
+            Outcome::IpNotAllowed => 403,
+            Outcome::MissingToken => 401,
+            Outcome::BadToken => 403,
+            Outcome::MissingSignature => 401,
+            Outcome::BadSignature => 403,
+            Outcome::StaleTimestamp => 403,
+            Outcome::Replayed => 409,
+            Outcome::RateLimited => 429,
+            Outcome::ClickExpired => 410,
+            Outcome::PayoutOutOfRange => 422,
+            Outcome::MissingClickId
+            | Outcome::UnreplacedMacro
+            | Outcome::InvalidClickId
+            | Outcome::InvalidPayout
+            | Outcome::InvalidCurrency
+            | Outcome::UnknownStatus
+            | Outcome::UnknownEvent => 400,
+            Outcome::Accepted | Outcome::Updated | Outcome::Duplicate => 200,
+            Outcome::InvalidTransition => 409,
+            Outcome::InternalError => 503,
+        }
+    }
+
+    /// Whether the conversion is recorded (the only outcomes answered 200).
+    pub fn is_recorded(self) -> bool {
+        matches!(
+            self,
+            Outcome::Accepted | Outcome::Updated | Outcome::Duplicate
+        )
+    }
+}
+
+/// A reply body and its content type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
+}
+
+/// Builds the reply for `outcome` (SPEC §6): JSON by default, `OK …`/`ERROR …` as text.
+pub fn reply(
+    format: ResponseFormat,
+    outcome: Outcome,
+    detail: Option<&str>,
+    conversion_id: Option<&str>,
+    click_id: Option<&str>,
+) -> Reply {
+    let status = outcome.http_status();
+    match format {
+        ResponseFormat::Json => {
+            let mut body = serde_json::Map::new();
+            body.insert("ok".into(), outcome.is_recorded().into());
+            body.insert("outcome".into(), outcome.code().into());
+            if let Some(id) = conversion_id {
+                body.insert("conversion_id".into(), id.into());
+            }
+            if let Some(id) = click_id {
+                body.insert("click_id".into(), id.into());
+            }
+            if let Some(detail) = detail {
+                body.insert("detail".into(), detail.into());
+            }
+            Reply {
+                status,
+                content_type: "application/json",
+                body: serde_json::Value::Object(body).to_string(),
+            }
+        }
+        ResponseFormat::Text => {
+            let body = match (outcome.is_recorded(), detail) {
+                (true, _) => format!("OK {}", outcome.code()),
+                (false, Some(detail)) => {
+                    format!("ERROR {}: {}", outcome.code(), single_line(detail))
+                }
+                (false, None) => format!("ERROR {}", outcome.code()),
+            };
+            Reply {
+                status,
+                content_type: "text/plain; charset=utf-8",
+                body,
+            }
+        }
+    }
+}
+
+fn single_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_are_unique() {
+        for outcome in Outcome::ALL {
+            assert_eq!(Outcome::from_code(outcome.code()), Some(outcome));
+        }
+        let mut codes: Vec<_> = Outcome::ALL.iter().map(|o| o.code()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), Outcome::ALL.len());
+    }
+
+    #[test]
+    fn only_recorded_outcomes_answer_200() {
+        for outcome in Outcome::ALL {
+            assert_eq!(
+                outcome.http_status() == 200,
+                outcome.is_recorded(),
+                "{outcome:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn replies() {
+        let json = reply(
+            ResponseFormat::Json,
+            Outcome::Accepted,
+            None,
+            Some("cv"),
+            Some("ck"),
+        );
+        assert_eq!(json.status, 200);
+        assert_eq!(
+            json.body,
+            r#"{"click_id":"ck","conversion_id":"cv","ok":true,"outcome":"accepted"}"#
+        );
+        let text = reply(
+            ResponseFormat::Text,
+            Outcome::BadToken,
+            Some("wrong\r\ntoken"),
+            None,
+            None,
+        );
+        assert_eq!(
+            (text.status, text.body.as_str()),
+            (403, "ERROR bad_token: wrong  token")
+        );
+        let ok = reply(
+            ResponseFormat::Text,
+            Outcome::Duplicate,
+            None,
+            Some("cv"),
+            None,
+        );
+        assert_eq!(ok.body, "OK duplicate");
+    }
+}

@@ -1,0 +1,18 @@
+//! The cron trigger (every minute): records that it ran and purges rows past retention
+//! in bounded chunks (SPEC §10). Delivery retries join it with forwarding.
+
+use super::d1::Db;
+use crate::config::days_to_ms;
+use crate::store::{mark_cron_run, purge_expired};
+use worker::{Env, Result};
+
+pub async fn run(env: &Env) -> Result<()> {
+    let now = super::now_ms();
+    let db = Db::from_env(env)?;
+    let mut statements = vec![mark_cron_run(now)];
+    if let Ok(app) = super::app(env) {
+        let cutoff = now.saturating_sub(days_to_ms(app.config.retention_days));
+        statements.extend(purge_expired(cutoff));
+    }
+    db.batch(&statements).await.map(|_| ())
+}

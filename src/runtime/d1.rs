@@ -1,0 +1,76 @@
+//! D1 glue: sends the core's [`Statement`]s and counts round trips, so responses can
+//! report the SPEC §10 budget (`x-edgeback-d1-queries`) and tests can hold us to it.
+
+use crate::store::{SqlValue, Statement};
+use serde::de::DeserializeOwned;
+use std::cell::Cell;
+use std::rc::Rc;
+use worker::wasm_bindgen::JsValue;
+use worker::{D1Database, D1PreparedStatement, D1Result, Env, Result};
+
+/// The D1 binding's name in `wrangler.toml`.
+pub const BINDING: &str = "DB";
+
+/// A D1 handle that counts its round trips (one per statement run or batch).
+#[derive(Clone)]
+pub struct Db {
+    database: Rc<D1Database>,
+    round_trips: Rc<Cell<u32>>,
+}
+
+fn to_js(value: &SqlValue) -> JsValue {
+    match value {
+        SqlValue::Null => JsValue::NULL,
+        // Within ±2^53 by construction (see `SqlValue`), so exact as a JS number.
+        SqlValue::Integer(number) => JsValue::from_f64(*number as f64),
+        SqlValue::Text(text) => JsValue::from_str(text),
+    }
+}
+
+impl Db {
+    pub fn from_env(env: &Env) -> Result<Self> {
+        Ok(Self {
+            database: Rc::new(env.d1(BINDING)?),
+            round_trips: Rc::new(Cell::new(0)),
+        })
+    }
+
+    /// Round trips made so far through this handle and its clones.
+    pub fn round_trips(&self) -> u32 {
+        self.round_trips.get()
+    }
+
+    fn count(&self) {
+        self.round_trips
+            .set(self.round_trips.get().saturating_add(1));
+    }
+
+    fn prepare(&self, statement: &Statement) -> Result<D1PreparedStatement> {
+        let values: Vec<JsValue> = statement.params.iter().map(to_js).collect();
+        self.database.prepare(statement.sql).bind(&values)
+    }
+
+    /// Runs one statement and returns its rows.
+    pub async fn all<T: DeserializeOwned>(&self, statement: &Statement) -> Result<Vec<T>> {
+        let prepared = self.prepare(statement)?;
+        self.count();
+        prepared.all().await?.results()
+    }
+
+    /// Runs one statement for its effect.
+    pub async fn run(&self, statement: &Statement) -> Result<()> {
+        let prepared = self.prepare(statement)?;
+        self.count();
+        prepared.run().await.map(|_| ())
+    }
+
+    /// Runs statements as one batch: one round trip, one transaction.
+    pub async fn batch(&self, statements: &[Statement]) -> Result<Vec<D1Result>> {
+        let prepared = statements
+            .iter()
+            .map(|statement| self.prepare(statement))
+            .collect::<Result<Vec<_>>>()?;
+        self.count();
+        self.database.batch(prepared).await
+    }
+}

@@ -1,0 +1,180 @@
+//! The adapter: binds the pure core to the Workers runtime. Routing, request facts
+//! (headers, `cf`, clock, randomness), D1, and responses live here and nowhere else.
+
+mod admin;
+mod click;
+mod cron;
+mod d1;
+mod postback;
+
+use crate::click_id::ClickSecrets;
+use crate::config::{Config, ConfigErrors, VAR_NAME};
+use d1::Db;
+use std::rc::Rc;
+use worker::{event, Context, Env, Headers, Method, Request, Response, Result};
+
+/// Everything a request needs that comes from the deployment: configuration and secrets.
+pub struct App {
+    pub config: Config,
+    pub click_secrets: ClickSecrets,
+    pub admin_token: String,
+}
+
+/// Why the deployment cannot serve: the key or secret at fault.
+pub struct Misconfigured(pub String);
+
+thread_local! {
+    // Configuration and secrets are fixed for the life of an isolate, so they are parsed
+    // and validated once, not per request.
+    static APP: std::cell::OnceCell<std::result::Result<Rc<App>, String>> =
+        const { std::cell::OnceCell::new() };
+}
+
+fn load_app(env: &Env) -> std::result::Result<Rc<App>, String> {
+    let value: serde_json::Value = env
+        .object_var(VAR_NAME)
+        .map_err(|error| format!("{VAR_NAME}: missing or not a table in [vars]: {error}"))?;
+    let config = Config::from_json(value).map_err(|errors: ConfigErrors| errors.to_string())?;
+    let secret = |name: &str| env.secret(name).ok().map(|value| value.to_string());
+    let current = secret("CLICK_SECRET").ok_or("CLICK_SECRET: secret is not set")?;
+    let previous = secret("CLICK_SECRET_PREVIOUS");
+    let click_secrets =
+        ClickSecrets::new(&current, previous.as_deref()).map_err(|error| error.to_string())?;
+    let admin_token = secret("ADMIN_TOKEN")
+        .filter(|token| token.len() >= 16)
+        .ok_or("ADMIN_TOKEN: secret is not set or shorter than 16 bytes")?;
+    Ok(Rc::new(App {
+        config,
+        click_secrets,
+        admin_token,
+    }))
+}
+
+/// The validated configuration, or the reason it is not valid.
+pub fn app(env: &Env) -> std::result::Result<Rc<App>, Misconfigured> {
+    APP.with(|cell| cell.get_or_init(|| load_app(env)).clone())
+        .map_err(Misconfigured)
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> u64 {
+    worker::Date::now().as_millis()
+}
+
+/// Random bytes from the runtime's CSPRNG. A failure is an error value, never a panic.
+pub fn random<const N: usize>() -> Result<[u8; N]> {
+    let mut bytes = [0u8; N];
+    getrandom::getrandom(&mut bytes)
+        .map_err(|error| worker::Error::RustError(format!("random source failed: {error}")))?;
+    Ok(bytes)
+}
+
+/// The client IP, from `CF-Connecting-IP` only (SPEC §11).
+pub fn client_ip(request: &Request) -> Option<String> {
+    request
+        .headers()
+        .get("cf-connecting-ip")
+        .ok()
+        .flatten()
+        .filter(|ip| !ip.is_empty())
+}
+
+/// A response with a body, a status and a content type, and `Cache-Control: no-store`.
+pub fn respond(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Result<Response> {
+    let headers = Headers::new();
+    headers.set("content-type", content_type)?;
+    Ok(Response::from_bytes(body.into())?
+        .with_status(status)
+        .with_headers(headers))
+}
+
+/// A JSON response.
+pub fn respond_json(status: u16, value: &serde_json::Value) -> Result<Response> {
+    respond(status, "application/json", value.to_string())
+}
+
+/// Adds the headers every response carries, and the D1 count when diagnostics ask for it.
+fn finish(mut response: Response, db: Option<&Db>, expose_d1: bool) -> Result<Response> {
+    let headers = response.headers_mut();
+    headers.set("cache-control", "no-store")?;
+    headers.set("x-content-type-options", "nosniff")?;
+    if expose_d1 {
+        let count = db.map_or(0, Db::round_trips);
+        headers.set("x-edgeback-d1-queries", &count.to_string())?;
+    }
+    Ok(response)
+}
+
+fn healthz(env: &Env) -> Result<Response> {
+    match app(env) {
+        Ok(_) => respond_json(
+            200,
+            &serde_json::json!({ "ok": true, "version": crate::VERSION }),
+        ),
+        Err(Misconfigured(reason)) => respond_json(
+            500,
+            &serde_json::json!({ "ok": false, "version": crate::VERSION, "error": reason }),
+        ),
+    }
+}
+
+fn misconfigured(reason: &str) -> Result<Response> {
+    worker::console_error!("edgeback configuration error: {reason}");
+    respond_json(
+        500,
+        &serde_json::json!({ "ok": false, "error": "misconfigured", "detail": "the configuration is not valid; see /healthz" }),
+    )
+}
+
+async fn route(request: Request, env: &Env, ctx: &Context, db: &Db) -> Result<Response> {
+    let path = request.path();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    if let ["healthz"] = segments.as_slice() {
+        return healthz(env);
+    }
+    let app = match app(env) {
+        Ok(app) => app,
+        Err(Misconfigured(reason)) => return misconfigured(&reason),
+    };
+    match segments.as_slice() {
+        ["c", campaign] if !campaign.is_empty() => {
+            if matches!(request.method(), Method::Get | Method::Head) {
+                click::handle(&request, &app, ctx, env, campaign).await
+            } else {
+                respond(405, "text/plain; charset=utf-8", "method not allowed")
+            }
+        }
+        ["postback"] => postback::handle(request, &app, ctx, env, db, None).await,
+        ["postback", network] => {
+            let network = network.to_string();
+            postback::handle(request, &app, ctx, env, db, Some(network)).await
+        }
+        ["api", rest @ ..] => admin::handle(&request, &app, db, rest).await,
+        _ => respond(404, "text/plain; charset=utf-8", "not found"),
+    }
+}
+
+#[event(fetch)]
+async fn fetch(request: Request, env: Env, ctx: Context) -> Result<Response> {
+    let db = Db::from_env(&env)?;
+    let expose_d1 = app(&env).is_ok_and(|app| app.config.diagnostics.d1_query_header);
+    let response = match route(request, &env, &ctx, &db).await {
+        Ok(response) => response,
+        Err(error) => {
+            // Errors are logged, never shown: no stack trace reaches a client.
+            worker::console_error!("edgeback internal error: {error}");
+            respond_json(
+                500,
+                &serde_json::json!({ "ok": false, "error": "internal_error" }),
+            )?
+        }
+    };
+    finish(response, Some(&db), expose_d1)
+}
+
+#[event(scheduled)]
+async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
+    if let Err(error) = cron::run(&env).await {
+        worker::console_error!("edgeback cron run failed: {error}");
+    }
+}

@@ -1,0 +1,279 @@
+//! `GET`/`POST /postback[/{network}]`: the postback receiver (SPEC §6). Refusals make no
+//! D1 query before the response (their log row is written afterwards); an accepted
+//! postback makes exactly one round trip, the record-step batch.
+
+use super::d1::Db;
+use super::{client_ip, random, respond, App};
+use crate::config::{Network, ResponseFormat};
+use crate::postback::{
+    evaluate, new_record_id, redacted_params, reply, Outcome, Refusal, MAX_BODY_BYTES, MAX_PARAMS,
+    MAX_URL_BYTES, MAX_VALUE_BYTES,
+};
+use crate::store::{insert_refusal_log, record_conversion, LogEntry, RecordedConversion};
+use worker::{Context, Env, Method, Request, Response, Result};
+
+type Params = Vec<(String, String)>;
+
+/// Reads the parameters from the query string and, for POST, a form or flat JSON body.
+async fn read_params(request: &mut Request) -> std::result::Result<Params, Refusal> {
+    let method = request.method();
+    if !matches!(method, Method::Get | Method::Post) {
+        return Err(Refusal::new(Outcome::MethodNotAllowed, "use GET or POST"));
+    }
+    let url = request
+        .url()
+        .map_err(|_| Refusal::new(Outcome::MalformedBody, "unreadable URL"))?;
+    if url.as_str().len() > MAX_URL_BYTES {
+        return Err(Refusal::new(Outcome::BodyTooLarge, "URL longer than 8 KiB"));
+    }
+    let mut params: Params = url
+        .query_pairs()
+        .take(MAX_PARAMS + 1)
+        .map(|(name, value)| (name.into_owned(), value.into_owned()))
+        .collect();
+    if method == Method::Post {
+        let declared = request
+            .headers()
+            .get("content-length")
+            .ok()
+            .flatten()
+            .and_then(|length| length.parse::<usize>().ok());
+        if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
+            return Err(Refusal::new(
+                Outcome::BodyTooLarge,
+                "body larger than 16 KiB",
+            ));
+        }
+        let content_type = request
+            .headers()
+            .get("content-type")
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let body = request
+            .bytes()
+            .await
+            .map_err(|_| Refusal::new(Outcome::MalformedBody, "unreadable body"))?;
+        if body.len() > MAX_BODY_BYTES {
+            return Err(Refusal::new(
+                Outcome::BodyTooLarge,
+                "body larger than 16 KiB",
+            ));
+        }
+        let media = content_type.split(';').next().unwrap_or_default().trim();
+        match media {
+            _ if body.is_empty() => {}
+            "application/x-www-form-urlencoded" => params.extend(
+                url::form_urlencoded::parse(&body)
+                    .take(MAX_PARAMS + 1)
+                    .map(|(name, value)| (name.into_owned(), value.into_owned())),
+            ),
+            "application/json" => params.extend(flat_json(&body)?),
+            _ => {
+                return Err(Refusal::new(
+                    Outcome::UnsupportedMediaType,
+                    "send application/x-www-form-urlencoded or application/json",
+                ))
+            }
+        }
+    }
+    if params.len() > MAX_PARAMS {
+        return Err(Refusal::new(
+            Outcome::MalformedBody,
+            "more than 100 parameters",
+        ));
+    }
+    if let Some((name, _)) = params
+        .iter()
+        .find(|(_, value)| value.len() > MAX_VALUE_BYTES)
+    {
+        return Err(Refusal::new(
+            Outcome::MalformedBody,
+            format!("value of {name} is longer than 1 KiB"),
+        ));
+    }
+    Ok(params)
+}
+
+/// A flat JSON object: strings, numbers and booleans become parameters; null is absent.
+fn flat_json(body: &[u8]) -> std::result::Result<Params, Refusal> {
+    let malformed = |detail: &str| Refusal::new(Outcome::MalformedBody, detail);
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|_| malformed("body is not valid JSON"))?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| malformed("JSON body must be an object"))?;
+    let mut params = Vec::with_capacity(object.len());
+    for (name, value) in object.iter().take(MAX_PARAMS + 1) {
+        let text = match value {
+            serde_json::Value::String(text) => text.clone(),
+            serde_json::Value::Number(number) => number.to_string(),
+            serde_json::Value::Bool(flag) => flag.to_string(),
+            serde_json::Value::Null => continue,
+            _ => {
+                return Err(malformed(
+                    "JSON body must be flat: no nested objects or arrays",
+                ))
+            }
+        };
+        params.push((name.clone(), text));
+    }
+    Ok(params)
+}
+
+fn resolve_network<'a>(
+    app: &'a App,
+    from_path: Option<&str>,
+    params: &Params,
+) -> std::result::Result<&'a Network, Refusal> {
+    let name = from_path
+        .map(str::to_string)
+        .or_else(|| {
+            params
+                .iter()
+                .find(|(name, _)| name == "network")
+                .map(|(_, value)| value.trim().to_string())
+        })
+        .unwrap_or_else(|| app.config.default_network.clone());
+    app.config.networks.get(&name).ok_or_else(|| {
+        Refusal::new(
+            Outcome::UnknownNetwork,
+            format!(
+                "no network profile named {:?}",
+                crate::click::clip(&name, 64)
+            ),
+        )
+    })
+}
+
+pub async fn handle(
+    mut request: Request,
+    app: &App,
+    ctx: &Context,
+    env: &Env,
+    db: &Db,
+    network_in_path: Option<String>,
+) -> Result<Response> {
+    let now = super::now_ms();
+    let method = request.method().to_string();
+    let source_ip = client_ip(&request);
+    let mut log = LogEntry {
+        postback_id: new_record_id(now, random()?),
+        received_at_ms: now,
+        network: None,
+        source_ip,
+        method,
+        params: "[]".into(),
+        detail: None,
+        click_id: None,
+    };
+
+    let params = match read_params(&mut request).await {
+        Ok(params) => params,
+        Err(refusal) => return refuse(ctx, env, log, ResponseFormat::Json, refusal),
+    };
+    log.params = redacted_params(&params, &[]).to_string();
+    let network = match resolve_network(app, network_in_path.as_deref(), &params) {
+        Ok(network) => network,
+        Err(refusal) => return refuse(ctx, env, log, ResponseFormat::Json, refusal),
+    };
+    log.network = Some(network.name.clone());
+
+    let draft = match evaluate(
+        network,
+        &app.click_secrets,
+        app.config.currency,
+        &params,
+        now,
+        new_record_id(now, random()?),
+    ) {
+        Ok(draft) => draft,
+        Err(refusal) => return refuse(ctx, env, log, network.response, refusal),
+    };
+
+    let recorded = db
+        .batch(&record_conversion(&draft, &log))
+        .await
+        .and_then(|results| {
+            let last = results
+                .last()
+                .ok_or_else(|| worker::Error::RustError("empty batch result".into()))?;
+            last.results::<RecordedConversion>()
+        });
+    match recorded {
+        Ok(rows) => match rows.into_iter().next() {
+            Some(row) => {
+                let outcome = Outcome::from_code(&row.outcome).unwrap_or(Outcome::Duplicate);
+                let answer = reply(
+                    network.response,
+                    outcome,
+                    None,
+                    Some(&row.conversion.conversion_id),
+                    Some(&row.conversion.click_id),
+                );
+                respond(answer.status, answer.content_type, answer.body)
+            }
+            None => storage_failure(
+                ctx,
+                env,
+                log,
+                network.response,
+                "conversion not found after write".into(),
+            ),
+        },
+        Err(error) => storage_failure(ctx, env, log, network.response, error.to_string()),
+    }
+}
+
+/// Answers a refusal at once and logs it afterwards: no D1 query before the response.
+fn refuse(
+    ctx: &Context,
+    env: &Env,
+    mut log: LogEntry,
+    format: ResponseFormat,
+    refusal: Refusal,
+) -> Result<Response> {
+    let answer = reply(
+        format,
+        refusal.outcome,
+        Some(&refusal.detail),
+        None,
+        refusal.click_id.as_deref(),
+    );
+    log.detail = Some(refusal.detail);
+    log.click_id = refusal.click_id;
+    log_after_response(ctx, env, log, refusal.outcome);
+    respond(answer.status, answer.content_type, answer.body)
+}
+
+/// The batch failed as a whole (D1 batches are transactions): nothing was written, and
+/// the sender is told to retry (503).
+fn storage_failure(
+    ctx: &Context,
+    env: &Env,
+    mut log: LogEntry,
+    format: ResponseFormat,
+    error: String,
+) -> Result<Response> {
+    worker::console_error!("edgeback: record step failed: {error}");
+    let detail = "storage unavailable; retry later";
+    let answer = reply(format, Outcome::InternalError, Some(detail), None, None);
+    log.detail = Some(detail.into());
+    log_after_response(ctx, env, log, Outcome::InternalError);
+    respond(answer.status, answer.content_type, answer.body)
+}
+
+fn log_after_response(ctx: &Context, env: &Env, log: LogEntry, outcome: Outcome) {
+    let statement = insert_refusal_log(&log, outcome.code());
+    let env = env.clone();
+    ctx.wait_until(async move {
+        let stored = match Db::from_env(&env) {
+            Ok(db) => db.run(&statement).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = stored {
+            worker::console_error!("edgeback: postback log row not stored: {error}");
+        }
+    });
+}

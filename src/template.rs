@@ -1,0 +1,136 @@
+//! URL templates with `{macro}` placeholders: offer URLs (SPEC §4) and, later, traffic-source
+//! postback URLs (SPEC §8). A template is parsed once, when the configuration is validated,
+//! so unknown macros are configuration errors and rendering cannot fail.
+
+/// One piece of a parsed template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Literal(String),
+    Macro(String),
+}
+
+/// A parsed template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlTemplate {
+    segments: Vec<Segment>,
+}
+
+/// Why a template was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TemplateError {
+    UnknownMacro(String),
+    UnclosedBrace,
+}
+
+impl std::fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TemplateError::UnknownMacro(name) => write!(f, "unknown macro {{{name}}}"),
+            TemplateError::UnclosedBrace => f.write_str("'{' without a closing '}'"),
+        }
+    }
+}
+
+impl UrlTemplate {
+    /// Parses `text`, accepting only the macro names in `known`.
+    pub fn parse(text: &str, known: &[&str]) -> Result<Self, TemplateError> {
+        let mut segments = Vec::new();
+        let mut rest = text;
+        while let Some(open) = rest.find('{') {
+            let (literal, after_open) = rest.split_at(open);
+            if !literal.is_empty() {
+                segments.push(Segment::Literal(literal.to_string()));
+            }
+            let inner = &after_open[1..];
+            let close = inner.find('}').ok_or(TemplateError::UnclosedBrace)?;
+            let name = &inner[..close];
+            if !known.contains(&name) {
+                return Err(TemplateError::UnknownMacro(name.to_string()));
+            }
+            segments.push(Segment::Macro(name.to_string()));
+            rest = &inner[close + 1..];
+        }
+        if !rest.is_empty() {
+            segments.push(Segment::Literal(rest.to_string()));
+        }
+        Ok(Self { segments })
+    }
+
+    /// The macro names the template uses, in order.
+    pub fn macros(&self) -> impl Iterator<Item = &str> {
+        self.segments.iter().filter_map(|segment| match segment {
+            Segment::Macro(name) => Some(name.as_str()),
+            Segment::Literal(_) => None,
+        })
+    }
+
+    /// Fills every macro with `value(name)` percent-encoded (absent values become empty).
+    pub fn render<'a>(&self, value: impl Fn(&str) -> Option<&'a str>) -> String {
+        let mut out = String::new();
+        for segment in &self.segments {
+            match segment {
+                Segment::Literal(text) => out.push_str(text),
+                Segment::Macro(name) => out.push_str(&percent_encode(value(name).unwrap_or(""))),
+            }
+        }
+        out
+    }
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters, so that a value can
+/// never add a path, a query, a fragment, a user-info or a line break to a URL.
+pub fn percent_encode(value: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KNOWN: &[&str] = &["clickid", "sub1"];
+
+    #[test]
+    fn parses_and_renders_with_encoding() {
+        let template =
+            UrlTemplate::parse("https://o.example/?a={clickid}&b={sub1}&c=1", KNOWN).unwrap();
+        assert_eq!(template.macros().collect::<Vec<_>>(), ["clickid", "sub1"]);
+        let rendered = template.render(|name| match name {
+            "clickid" => Some("abc"),
+            "sub1" => Some("x y/&?#@\r\n\\é"),
+            _ => None,
+        });
+        assert_eq!(
+            rendered,
+            "https://o.example/?a=abc&b=x%20y%2F%26%3F%23%40%0D%0A%5C%C3%A9&c=1"
+        );
+    }
+
+    #[test]
+    fn absent_values_render_empty() {
+        let template = UrlTemplate::parse("https://o.example/?b={sub1}", KNOWN).unwrap();
+        assert_eq!(template.render(|_| None), "https://o.example/?b=");
+    }
+
+    #[test]
+    fn refuses_unknown_macros_and_unclosed_braces() {
+        assert_eq!(
+            UrlTemplate::parse("https://o.example/?a={subid}", KNOWN),
+            Err(TemplateError::UnknownMacro("subid".into()))
+        );
+        assert_eq!(
+            UrlTemplate::parse("https://o.example/?a={clickid", KNOWN),
+            Err(TemplateError::UnclosedBrace)
+        );
+    }
+}

@@ -1,0 +1,376 @@
+//! One real worker per test binary: built once, run in workerd by `wrangler dev` with a
+//! fresh persist directory (local D1 migrated, local KV), shared by every test, and
+//! always stopped when the test process ends, even when it is killed.
+//!
+//! Stopping relies on a guardian shell that holds wrangler's process group and kills it
+//! as soon as its stdin (a pipe owned by this process) reaches end-of-file: the kernel
+//! closes that pipe whenever this process exits, whatever the reason.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+pub const ADMIN_TOKEN: &str = "e2e-admin-token-0123456789";
+pub const CLICK_SECRET: &str = "e2e-click-secret-0123456789abcdef";
+
+pub struct Worker {
+    pub base_url: String,
+    pub persist_dir: PathBuf,
+    pub log_path: PathBuf,
+    // Kept open for the life of the process; its end-of-file stops the worker.
+    _guardian_stdin: Mutex<ChildStdin>,
+    _guardian: Mutex<Child>,
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn tools_dir() -> PathBuf {
+    std::env::var_os("EDGEBACK_TOOLS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/edgeback-tools")
+        })
+}
+
+/// Fails (never skips) with the command to run when the toolchain is missing.
+fn require_toolchain() {
+    let root = repo_root();
+    let missing: Vec<String> = [
+        tools_dir().join("bin/worker-build"),
+        tools_dir().join("bin/wasm-bindgen"),
+        root.join("node_modules/.bin/wrangler"),
+    ]
+    .into_iter()
+    .filter(|path| !path.exists())
+    .map(|path| path.display().to_string())
+    .collect();
+    assert!(
+        missing.is_empty(),
+        "the end-to-end toolchain is missing ({}). Run `make tools` (or `make test`, which \
+         installs it first) and try again.",
+        missing.join(", ")
+    );
+}
+
+fn run(command: &mut Command, what: &str) {
+    let output = command
+        .output()
+        .unwrap_or_else(|error| panic!("{what}: cannot start: {error}"));
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\n{}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("no free local port")
+}
+
+fn wrangler(root: &Path) -> Command {
+    let mut command = Command::new(root.join("node_modules/.bin/wrangler"));
+    command
+        .current_dir(root)
+        .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("CI", "true")
+        .env("NO_COLOR", "1");
+    command
+}
+
+impl Worker {
+    fn start() -> Worker {
+        require_toolchain();
+        let root = repo_root();
+        let config = root.join("tests/e2e/wrangler.toml");
+        if std::env::var_os("EDGEBACK_E2E_SKIP_BUILD").is_none() {
+            run(
+                Command::new("bash")
+                    .arg(root.join("scripts/build-worker.sh"))
+                    .current_dir(&root),
+                "building the worker (scripts/build-worker.sh)",
+            );
+        }
+        let unique = format!(
+            "edgeback-e2e-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default()
+        );
+        let persist_dir = std::env::temp_dir().join(unique);
+        std::fs::create_dir_all(&persist_dir).expect("temporary persist directory");
+        run(
+            wrangler(&root)
+                .args(["d1", "migrations", "apply", "DB", "--local", "--config"])
+                .arg(&config)
+                .arg("--persist-to")
+                .arg(&persist_dir),
+            "applying D1 migrations",
+        );
+
+        let port = free_port();
+        let inspector_port = free_port();
+        let log_path = persist_dir.join("wrangler.log");
+        let dev_command = format!(
+            "exec '{wrangler}' dev --config '{config}' --persist-to '{persist}' --ip 127.0.0.1 \
+             --port {port} --inspector-port {inspector_port} --show-interactive-dev-session=false \
+             --log-level info",
+            wrangler = root.join("node_modules/.bin/wrangler").display(),
+            config = config.display(),
+            persist = persist_dir.display(),
+        );
+        // The guardian: start wrangler in its own process group, wait for end-of-file on
+        // stdin, then stop the whole group (wrangler and workerd).
+        let guardian_script = format!(
+            "setsid bash -c \"{dev_command}\" > '{log}' 2>&1 < /dev/null &\n\
+             group=$!\n\
+             cat > /dev/null\n\
+             kill -TERM -- -$group 2>/dev/null\n\
+             for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 -- -$group 2>/dev/null || exit 0; sleep 0.2; done\n\
+             kill -KILL -- -$group 2>/dev/null\n",
+            log = log_path.display(),
+        );
+        let mut guardian = Command::new("bash")
+            .arg("-c")
+            .arg(guardian_script)
+            .current_dir(&root)
+            .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting the wrangler guardian");
+        let guardian_stdin = guardian.stdin.take().expect("guardian stdin");
+        let worker = Worker {
+            base_url: format!("http://127.0.0.1:{port}"),
+            persist_dir,
+            log_path,
+            _guardian_stdin: Mutex::new(guardian_stdin),
+            _guardian: Mutex::new(guardian),
+        };
+        worker.wait_until_ready();
+        worker
+    }
+
+    fn wait_until_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while Instant::now() < deadline {
+            if let Ok(response) = agent().get(&format!("{}/healthz", self.base_url)).call() {
+                if response.status() == 200 {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        panic!(
+            "the worker did not answer /healthz within 90 s; log:\n{}",
+            self.log_tail()
+        );
+    }
+
+    pub fn log_tail(&self) -> String {
+        let mut text = String::new();
+        if let Ok(mut file) = std::fs::File::open(&self.log_path) {
+            let _ = file.read_to_string(&mut text);
+        }
+        let start = text.len().saturating_sub(4000);
+        text.get(start..).unwrap_or_default().to_string()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+
+    /// The local D1 database file of this run.
+    fn database_file(&self) -> PathBuf {
+        let dir = self.persist_dir.join("v3/d1/miniflare-D1DatabaseObject");
+        std::fs::read_dir(&dir)
+            .unwrap_or_else(|error| panic!("no local D1 in {}: {error}", dir.display()))
+            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+            .find(|path| {
+                path.extension().is_some_and(|ext| ext == "sqlite")
+                    && path.file_stem().is_some_and(|stem| stem != "metadata")
+            })
+            .unwrap_or_else(|| panic!("no .sqlite file in {}", dir.display()))
+    }
+
+    /// Reads rows from the worker's local D1 (the same SQLite file workerd uses).
+    pub fn query(&self, sql: &str, params: &[&dyn rusqlite::ToSql]) -> Vec<serde_json::Value> {
+        use rusqlite::types::ValueRef;
+        let connection = rusqlite::Connection::open_with_flags(
+            self.database_file(),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .expect("open local D1");
+        connection.busy_timeout(Duration::from_secs(5)).ok();
+        let mut statement = connection.prepare(sql).expect("prepare");
+        let names: Vec<String> = statement
+            .column_names()
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        let rows = statement
+            .query_map(params, |row| {
+                let mut object = serde_json::Map::new();
+                for (index, name) in names.iter().enumerate() {
+                    let value = match row.get_ref(index)? {
+                        ValueRef::Null => serde_json::Value::Null,
+                        ValueRef::Integer(n) => n.into(),
+                        ValueRef::Real(f) => f.into(),
+                        ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned().into(),
+                        ValueRef::Blob(b) => format!("<{} bytes>", b.len()).into(),
+                    };
+                    object.insert(name.clone(), value);
+                }
+                Ok(serde_json::Value::Object(object))
+            })
+            .expect("query");
+        rows.map(|row| row.expect("row")).collect()
+    }
+
+    /// Polls until `sql` returns at least one row (rows written after a response arrive
+    /// a moment later), or gives up after 10 s and returns what it last saw.
+    pub fn wait_for_rows(
+        &self,
+        sql: &str,
+        params: &[&dyn rusqlite::ToSql],
+    ) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let rows = self.query(sql, params);
+            if !rows.is_empty() || Instant::now() > deadline {
+                return rows;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Triggers one run of the cron handler.
+    pub fn trigger_cron(&self) -> Reply {
+        self.get("/cdn-cgi/handler/scheduled?cron=*+*+*+*+*", &[])
+    }
+
+    pub fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        self.send("GET", path, headers, None)
+    }
+
+    /// Sends a request and returns the reply whatever its status; never follows redirects.
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Reply {
+        let mut request = agent().request(method, &self.url(path));
+        for (name, value) in headers {
+            request = request.set(name, value);
+        }
+        let result = match body {
+            Some(bytes) => request.send_bytes(bytes),
+            None => request.call(),
+        };
+        let response = match result {
+            Ok(response) => response,
+            Err(ureq::Error::Status(_, response)) => response,
+            Err(error) => panic!("{method} {path}: {error}\nworker log:\n{}", self.log_tail()),
+        };
+        Reply::from(response)
+    }
+}
+
+/// An HTTP reply, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    fn from(response: ureq::Response) -> Self {
+        let status = response.status();
+        let headers = response
+            .headers_names()
+            .into_iter()
+            .filter_map(|name| {
+                response
+                    .header(&name)
+                    .map(|value| (name.clone(), value.to_string()))
+            })
+            .collect();
+        let mut body = String::new();
+        let _ = BufReader::new(response.into_reader()).read_to_string(&mut body);
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|error| panic!("not JSON ({error}): {}", self.body))
+    }
+
+    /// The D1 round trips the worker made before this response (SPEC §10).
+    pub fn d1_queries(&self) -> u32 {
+        self.header("x-edgeback-d1-queries")
+            .and_then(|value| value.parse().ok())
+            .unwrap_or_else(|| panic!("no x-edgeback-d1-queries header in {:?}", self.headers))
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .redirects(0)
+        .timeout(Duration::from_secs(30))
+        .build()
+}
+
+static WORKER: OnceLock<Result<Worker, String>> = OnceLock::new();
+
+/// The shared worker, started by the first test that asks for it. A start that failed
+/// fails every test with the same message instead of being retried by each.
+pub fn worker() -> &'static Worker {
+    let started = WORKER.get_or_init(|| {
+        std::panic::catch_unwind(Worker::start).map_err(|panic| {
+            panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "the worker failed to start".into())
+        })
+    });
+    match started {
+        Ok(worker) => worker,
+        Err(message) => panic!("{message}"),
+    }
+}
+
+/// Reads lines of a child's output (used by tests of the README commands).
+#[allow(dead_code)]
+pub fn lines(reader: impl Read) -> impl Iterator<Item = String> {
+    BufReader::new(reader).lines().map_while(Result::ok)
+}

@@ -1,0 +1,7 @@
+//! End-to-end tests: the real worker in workerd (`wrangler dev`), real local D1 and KV,
+//! driven over HTTP. One worker is shared by all tests of this binary; each test uses
+//! its own campaigns, click IDs and transaction IDs so they can run in parallel.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod harness;
+mod slice;
