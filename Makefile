@@ -1,0 +1,28 @@
+# edgeback: every command installs what it needs first (scripts/tools.sh, idempotent).
+.PHONY: dev test tools check lint check-config build
+
+## Run the worker locally at http://127.0.0.1:8787 and print URLs to try.
+dev:
+	bash scripts/dev.sh
+
+## Run every test: native unit tests of the core and end-to-end tests in workerd.
+test: tools
+	cargo test --all-targets
+
+## Install the toolchain (wasm target, worker-build, wasm-bindgen CLI, npm packages).
+tools:
+	@bash scripts/tools.sh > /dev/null
+
+## Build the worker into build/.
+build:
+	bash scripts/build-worker.sh
+
+## Check every environment's [vars.EDGEBACK] in wrangler.toml (run before deploying).
+check-config:
+	cargo run --quiet --bin edgeback-cli -- check-config wrangler.toml
+
+## Formatting and lints for the native and the wasm32 targets.
+lint: tools
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --all-targets --target wasm32-unknown-unknown -- -D warnings

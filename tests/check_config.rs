@@ -1,0 +1,72 @@
+//! The pre-deploy configuration check, run as a user runs it.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::process::Command;
+
+fn check(toml: &str) -> (i32, String, String) {
+    let dir = std::env::temp_dir().join(format!("edgeback-check-{}-{}", std::process::id(), toml.len()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("wrangler.toml");
+    std::fs::write(&path, toml).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_edgeback-cli"))
+        .arg("check-config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_shipped_wrangler_toml_is_valid() {
+    let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/wrangler.toml")).unwrap();
+    let (code, stdout, stderr) = check(&shipped);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("[top level]: ok"), "{stdout}");
+}
+
+#[test]
+fn every_environment_is_checked_and_errors_name_the_key_path() {
+    let (code, stdout, stderr) = check(
+        r#"
+name = "x"
+[vars.EDGEBACK.networks.generic]
+[vars.EDGEBACK.campaigns.good]
+offer_url = "https://offer.example/?c={clickid}"
+
+[env.staging.vars.EDGEBACK.networks.generic]
+[env.staging.vars.EDGEBACK.campaigns.bad]
+offer_url = "https://offer.example/?c={clikcid}"
+redirect = "301"
+
+[env.production]
+name = "y"
+"#,
+    );
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stdout.contains("[top level]: ok (1 campaigns, 1 networks)"), "{stdout}");
+    assert!(
+        stderr.contains("[env.staging]: EDGEBACK.campaigns.bad.redirect: "),
+        "{stderr}"
+    );
+    assert!(stderr.contains("[env.production]: EDGEBACK: missing [vars.EDGEBACK] table"), "{stderr}");
+}
+
+#[test]
+fn semantic_errors_in_one_environment_are_all_listed() {
+    let (code, _, stderr) = check(
+        r#"
+[vars.EDGEBACK]
+currency = "DOLLARS"
+[vars.EDGEBACK.networks.generic]
+[vars.EDGEBACK.campaigns.bad]
+offer_url = "https://offer.example/?c={clikcid}"
+"#,
+    );
+    assert_eq!(code, 1);
+    assert!(stderr.contains("EDGEBACK.currency: not an ISO 4217 currency code"), "{stderr}");
+    assert!(stderr.contains("EDGEBACK.campaigns.bad.offer_url: unknown macro {clikcid}"), "{stderr}");
+}
