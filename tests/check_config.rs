@@ -4,7 +4,11 @@
 use std::process::Command;
 
 fn check(toml: &str) -> (i32, String, String) {
-    let dir = std::env::temp_dir().join(format!("edgeback-check-{}-{}", std::process::id(), toml.len()));
+    let dir = std::env::temp_dir().join(format!(
+        "edgeback-check-{}-{}",
+        std::process::id(),
+        toml.len()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("wrangler.toml");
     std::fs::write(&path, toml).unwrap();
@@ -22,7 +26,8 @@ fn check(toml: &str) -> (i32, String, String) {
 
 #[test]
 fn the_shipped_wrangler_toml_is_valid() {
-    let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/wrangler.toml")).unwrap();
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/wrangler.toml")).unwrap();
     let (code, stdout, stderr) = check(&shipped);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.contains("[top level]: ok"), "{stdout}");
@@ -47,12 +52,18 @@ name = "y"
 "#,
     );
     assert_eq!(code, 1, "{stdout}{stderr}");
-    assert!(stdout.contains("[top level]: ok (1 campaigns, 1 networks)"), "{stdout}");
+    assert!(
+        stdout.contains("[top level]: ok (1 campaigns, 1 networks)"),
+        "{stdout}"
+    );
     assert!(
         stderr.contains("[env.staging]: EDGEBACK.campaigns.bad.redirect: "),
         "{stderr}"
     );
-    assert!(stderr.contains("[env.production]: EDGEBACK: missing [vars.EDGEBACK] table"), "{stderr}");
+    assert!(
+        stderr.contains("[env.production]: EDGEBACK: missing [vars.EDGEBACK] table"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -67,6 +78,12 @@ offer_url = "https://offer.example/?c={clikcid}"
 "#,
     );
     assert_eq!(code, 1);
-    assert!(stderr.contains("EDGEBACK.currency: not an ISO 4217 currency code"), "{stderr}");
-    assert!(stderr.contains("EDGEBACK.campaigns.bad.offer_url: unknown macro {clikcid}"), "{stderr}");
+    assert!(
+        stderr.contains("EDGEBACK.currency: not an ISO 4217 currency code"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("EDGEBACK.campaigns.bad.offer_url: unknown macro {clikcid}"),
+        "{stderr}"
+    );
 }

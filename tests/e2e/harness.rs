@@ -88,19 +88,45 @@ fn wrangler(root: &Path) -> Command {
     command
 }
 
-impl Worker {
-    fn start() -> Worker {
-        require_toolchain();
-        let root = repo_root();
-        let config = root.join("tests/e2e/wrangler.toml");
-        if std::env::var_os("EDGEBACK_E2E_SKIP_BUILD").is_none() {
+/// Builds the worker once per test run, however many workers the tests start.
+fn build_once() {
+    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        std::panic::catch_unwind(|| {
+            require_toolchain();
+            if std::env::var_os("EDGEBACK_E2E_SKIP_BUILD").is_some() {
+                return;
+            }
+            let root = repo_root();
             run(
                 Command::new("bash")
                     .arg(root.join("scripts/build-worker.sh"))
                     .current_dir(&root),
                 "building the worker (scripts/build-worker.sh)",
-            );
-        }
+            )
+        })
+        .map_err(|panic| panic_message(&panic))
+    });
+    if let Err(message) = built {
+        panic!("{message}");
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "the worker failed to start".into())
+}
+
+impl Worker {
+    /// Starts a worker with `tests/e2e/{config_name}`; `ready_status` is what `/healthz`
+    /// answers once it is up (500 for a deliberately broken configuration).
+    fn start(config_name: &str, ready_status: u16) -> Worker {
+        build_once();
+        let root = repo_root();
+        let config = root.join("tests/e2e").join(config_name);
         let unique = format!(
             "edgeback-e2e-{}-{}",
             std::process::id(),
@@ -162,17 +188,20 @@ impl Worker {
             _guardian_stdin: Mutex::new(guardian_stdin),
             _guardian: Mutex::new(guardian),
         };
-        worker.wait_until_ready();
+        worker.wait_until_ready(ready_status);
         worker
     }
 
-    fn wait_until_ready(&self) {
+    fn wait_until_ready(&self, ready_status: u16) {
         let deadline = Instant::now() + Duration::from_secs(90);
         while Instant::now() < deadline {
-            if let Ok(response) = agent().get(&format!("{}/healthz", self.base_url)).call() {
-                if response.status() == 200 {
-                    return;
-                }
+            let status = match agent().get(&format!("{}/healthz", self.base_url)).call() {
+                Ok(response) => Some(response.status()),
+                Err(ureq::Error::Status(status, _)) => Some(status),
+                Err(_) => None,
+            };
+            if status == Some(ready_status) {
+                return;
             }
             std::thread::sleep(Duration::from_millis(250));
         }
@@ -257,6 +286,30 @@ impl Worker {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// Sends `request` byte for byte (for what an HTTP client would refuse to send:
+    /// raw non-UTF-8 bytes, odd request lines) and returns the status and raw head.
+    pub fn raw(&self, request: &[u8]) -> (u16, String) {
+        use std::io::Write;
+        let address = self.base_url.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(address).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(30))).ok();
+        stream.write_all(request).expect("write");
+        let mut reply = Vec::new();
+        let _ = stream.read_to_end(&mut reply);
+        let text = String::from_utf8_lossy(&reply).into_owned();
+        let status = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or(0);
+        let head = text
+            .split("\r\n\r\n")
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        (status, head)
     }
 
     /// Triggers one run of the cron handler.
@@ -349,24 +402,32 @@ fn agent() -> ureq::Agent {
         .build()
 }
 
-static WORKER: OnceLock<Result<Worker, String>> = OnceLock::new();
-
-/// The shared worker, started by the first test that asks for it. A start that failed
-/// fails every test with the same message instead of being retried by each.
-pub fn worker() -> &'static Worker {
-    let started = WORKER.get_or_init(|| {
-        std::panic::catch_unwind(Worker::start).map_err(|panic| {
-            panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "the worker failed to start".into())
-        })
+fn shared(
+    cell: &'static OnceLock<Result<Worker, String>>,
+    config: &str,
+    ready: u16,
+) -> &'static Worker {
+    let started = cell.get_or_init(|| {
+        std::panic::catch_unwind(|| Worker::start(config, ready))
+            .map_err(|panic| panic_message(&panic))
     });
     match started {
         Ok(worker) => worker,
         Err(message) => panic!("{message}"),
     }
+}
+
+/// The shared worker, started by the first test that asks for it. A start that failed
+/// fails every test with the same message instead of being retried by each.
+pub fn worker() -> &'static Worker {
+    static WORKER: OnceLock<Result<Worker, String>> = OnceLock::new();
+    shared(&WORKER, "wrangler.toml", 200)
+}
+
+/// A worker whose configuration is deliberately invalid (`wrangler.misconfigured.toml`).
+pub fn misconfigured_worker() -> &'static Worker {
+    static WORKER: OnceLock<Result<Worker, String>> = OnceLock::new();
+    shared(&WORKER, "wrangler.misconfigured.toml", 500)
 }
 
 /// Reads lines of a child's output (used by tests of the README commands).

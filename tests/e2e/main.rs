@@ -3,5 +3,6 @@
 //! its own campaigns, click IDs and transaction IDs so they can run in parallel.
 #![cfg(not(target_arch = "wasm32"))]
 
+mod clicks;
 mod harness;
 mod slice;
