@@ -581,7 +581,10 @@ mod documentation {
     fn docs_list_every_bot_marker() {
         let doc = include_str!("../docs/clicks.md");
         for marker in super::BOT_USER_AGENT_MARKERS {
-            assert!(doc.contains(&format!("| `{marker}` |")), "docs/clicks.md misses {marker}");
+            assert!(
+                doc.contains(&format!("| `{marker}` |")),
+                "docs/clicks.md misses {marker}"
+            );
         }
         let rows = doc.lines().filter(|line| line.starts_with("| `")).count();
         assert_eq!(rows, super::BOT_USER_AGENT_MARKERS.len());

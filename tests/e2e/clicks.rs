@@ -348,6 +348,22 @@ fn hostile_parameters_never_leave_the_allowed_hosts() {
 }
 
 #[test]
+fn very_long_hostile_values_are_clipped_and_stay_on_the_allowed_hosts() {
+    let long = format!("%2F%2Fevil.example%0D%0A{}", "b".repeat(6000));
+    for campaign in ["clicks-hosted", "clicks-macros"] {
+        let reply = browser(&format!(
+            "/c/{campaign}?sub1={long}&sub2={long}&sub9=long-{campaign}"
+        ));
+        assert_safe(&reply, &format!("{campaign} long"));
+        let rows = worker().wait_for_rows(
+            "SELECT sub1 FROM clicks WHERE sub9 = ?1",
+            &[&format!("long-{campaign}")],
+        );
+        assert_eq!(rows[0]["sub1"].as_str().unwrap().len(), 512, "{campaign}");
+    }
+}
+
+#[test]
 fn raw_non_utf8_and_control_bytes_never_redirect_elsewhere() {
     let probes: &[&[u8]] = &[
         b"\xff\xfe.evil.example",
