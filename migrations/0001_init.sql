@@ -40,6 +40,9 @@ CREATE TABLE conversions (
   currency       TEXT NOT NULL,
   transaction_id TEXT,
   version        INTEGER NOT NULL DEFAULT 1,
+  -- The postback that made the latest version: how the record step tells "this
+  -- postback changed it" (updated) from "it was already so" (duplicate).
+  last_postback_id TEXT NOT NULL,
   clicked_at     INTEGER NOT NULL,
   created_at     INTEGER NOT NULL,
   updated_at     INTEGER NOT NULL,

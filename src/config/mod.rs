@@ -4,6 +4,7 @@
 
 mod campaign;
 mod network;
+pub mod presets;
 
 pub use campaign::{BotPolicy, Campaign, ClickField, RedirectKind, OFFER_MACROS};
 pub use network::{is_event_slug, DedupMode, FieldAliases, Network, ResponseFormat, Status};
@@ -224,6 +225,16 @@ impl Config {
                 }
                 campaigns.insert(id, campaign);
             }
+        }
+
+        // A campaign restricted to one network refuses the others (SPEC §6): each network
+        // carries the campaigns it may not convert, for the record step's SQL.
+        for (name, network) in networks.iter_mut() {
+            network.forbidden_campaigns = campaigns
+                .values()
+                .filter(|campaign| campaign.network.as_ref().is_some_and(|only| only != name))
+                .map(|campaign| campaign.id.clone())
+                .collect();
         }
 
         if !problems.0.is_empty() {

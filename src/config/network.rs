@@ -1,9 +1,11 @@
 //! Network profiles (SPEC §5): how one affiliate network names its postback fields, which
 //! status words it sends, and how its conversions are deduplicated.
 //!
-//! This version ships the `generic` preset only; the platform presets (`tune`, `everflow`,
-//! …) and authentication arrive with their own issues, and until then configuring them is
-//! an error rather than a silent no-op.
+//! A profile starts from its preset (`super::presets`) and the keys in `wrangler.toml`
+//! override it: a `params` list replaces the preset's list for that field; `status_map`
+//! and `event_map` entries are added to (and win over) the preset's words. Authentication
+//! arrives with its own issue; until then configuring `auth` is an error rather than a
+//! silent no-op.
 
 use super::{check_days, Problems};
 use serde::Deserialize;
@@ -86,20 +88,18 @@ fn names(list: &[&str]) -> Vec<String> {
     list.iter().map(|name| (*name).to_string()).collect()
 }
 
-/// The `generic` preset: the parameter names most trackers and networks use.
-fn generic_aliases() -> FieldAliases {
-    FieldAliases {
-        click_id: names(&["clickid", "click_id", "subid", "cid"]),
-        payout: names(&["payout", "amount", "sum", "revenue"]),
-        transaction_id: names(&["txid", "transaction_id", "tid", "order_id"]),
-        status: names(&["status"]),
-        event: names(&["event", "goal", "et"]),
-        currency: names(&["currency"]),
+impl FieldAliases {
+    fn from_preset(preset: &super::presets::Preset) -> Self {
+        FieldAliases {
+            click_id: names(preset.click_id),
+            payout: names(preset.payout),
+            transaction_id: names(preset.transaction_id),
+            status: names(preset.status),
+            event: names(preset.event),
+            currency: names(preset.currency),
+        }
     }
 }
-
-/// Presets this version knows.
-pub const PRESETS: &[&str] = &["generic"];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -150,6 +150,10 @@ pub struct Network {
     pub status_map: BTreeMap<String, Status>,
     /// Lower-case network value → canonical event.
     pub event_map: BTreeMap<String, String>,
+    /// Per-request status words (Keitaro's `sale_status=…`): `(parameter, status)`.
+    pub status_word_params: Vec<(String, Status)>,
+    /// Campaigns restricted to another network: this one may not convert their clicks.
+    pub forbidden_campaigns: Vec<String>,
 }
 
 /// A canonical event name: `[a-z0-9_]{1,32}`.
@@ -171,16 +175,17 @@ pub(super) fn resolve(
     let before = problems.0.len();
     super::check_name(problems, path, name);
 
-    let preset = raw.preset.unwrap_or_else(|| "generic".into());
-    if !PRESETS.contains(&preset.as_str()) {
+    let preset_name = raw.preset.unwrap_or_else(|| "generic".into());
+    let preset = super::presets::find(&preset_name).unwrap_or_else(|| {
         problems.push(
             format!("{path}.preset"),
             format!(
-                "unknown preset \"{preset}\"; this version has: {}",
-                PRESETS.join(", ")
+                "unknown preset \"{preset_name}\"; known: {}",
+                super::presets::names().join(", ")
             ),
         );
-    }
+        &super::presets::PRESETS[0]
+    });
     if raw.auth.is_some() {
         problems.push(
             format!("{path}.auth"),
@@ -200,9 +205,13 @@ pub(super) fn resolve(
     };
     let default_status = match raw.default_status {
         Some(text) => status_from_config("default_status", &text),
-        None => Some(Status::Approved),
+        None => Some(preset.default_status),
     };
-    let mut status_map = BTreeMap::new();
+    let mut status_map: BTreeMap<String, Status> = super::presets::COMMON_STATUS_WORDS
+        .iter()
+        .chain(preset.statuses)
+        .map(|(word, status)| ((*word).to_string(), *status))
+        .collect();
     for (canonical, values) in &raw.status_map {
         let Some(status) = status_from_config(&format!("status_map.{canonical}"), canonical) else {
             continue;
@@ -219,7 +228,11 @@ pub(super) fn resolve(
             "must be 1-32 characters of a-z, 0-9 or '_'",
         );
     }
-    let mut event_map = BTreeMap::new();
+    let mut event_map: BTreeMap<String, String> = preset
+        .events
+        .iter()
+        .map(|(word, event)| ((*word).to_string(), (*event).to_string()))
+        .collect();
     for (canonical, values) in &raw.event_map {
         if !is_event_slug(canonical) {
             problems.push(
@@ -232,7 +245,7 @@ pub(super) fn resolve(
         }
     }
 
-    let mut aliases = generic_aliases();
+    let mut aliases = FieldAliases::from_preset(preset);
     for (field, list) in raw.params {
         let slot = match field.as_str() {
             "click_id" => &mut aliases.click_id,
@@ -287,7 +300,7 @@ pub(super) fn resolve(
     }
     Some(Network {
         name: name.to_string(),
-        preset,
+        preset: preset.name.to_string(),
         default_status: default_status?,
         default_event,
         dedup: raw.dedup,
@@ -299,6 +312,12 @@ pub(super) fn resolve(
         aliases,
         status_map,
         event_map,
+        status_word_params: preset
+            .status_word_params
+            .iter()
+            .map(|(param, status)| ((*param).to_string(), *status))
+            .collect(),
+        forbidden_campaigns: Vec::new(),
     })
 }
 
@@ -338,12 +357,14 @@ mod tests {
         assert_eq!(found.aliases.click_id, ["aff_sub"]);
         assert_eq!(found.aliases.payout, ["payout", "amount", "sum", "revenue"]);
         assert_eq!(found.status_map["confirmed"], Status::Approved);
+        // Common words come with every preset.
+        assert_eq!(found.status_map["chargeback"], Status::Reversed);
         assert_eq!(found.event_map["first_deposit"], "ftd");
     }
 
     #[test]
     fn unimplemented_features_are_errors_not_silent() {
-        let errors = network(json!({ "preset": "tune", "auth": { "token": {} } })).unwrap_err();
+        let errors = network(json!({ "preset": "nope", "auth": { "token": {} } })).unwrap_err();
         assert!(
             errors[0].starts_with("EDGEBACK.networks.n.preset: unknown preset"),
             "{errors:?}"
@@ -351,6 +372,28 @@ mod tests {
         assert!(
             errors[1].starts_with("EDGEBACK.networks.n.auth: "),
             "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn presets_supply_defaults_that_keys_override() {
+        let keitaro = network(json!({ "preset": "keitaro" })).unwrap();
+        assert_eq!(keitaro.aliases.click_id, ["subid", "sub_id"]);
+        assert_eq!(keitaro.status_map["lead"], Status::Pending);
+        assert_eq!(keitaro.status_word_params.len(), 3);
+        let affise = network(json!({
+            "preset": "affise",
+            "params": { "payout": ["revenue"] },
+            "status_map": { "rejected": ["5"] }
+        }))
+        .unwrap();
+        assert_eq!(affise.aliases.payout, ["revenue"]);
+        assert_eq!(affise.aliases.click_id, ["clickid", "click_id"]);
+        assert_eq!(affise.status_map["1"], Status::Approved);
+        assert_eq!(
+            affise.status_map["5"],
+            Status::Rejected,
+            "the configuration wins"
         );
     }
 

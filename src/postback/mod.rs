@@ -59,6 +59,8 @@ pub struct ConversionDraft {
     pub received_at_ms: u64,
     /// Optional fields that held a placeholder and were treated as absent.
     pub notes: Vec<String>,
+    /// Campaigns whose clicks this network may not convert (restricted to another one).
+    pub forbidden_campaigns: Vec<String>,
 }
 
 /// A time-ordered identifier for conversions and log rows: 48 bits of unix milliseconds,
@@ -78,6 +80,26 @@ fn field<'a>(params: &'a [(String, String)], aliases: &[String]) -> Option<(&'a 
             .find(|(name, value)| name == alias && !value.trim().is_empty())
             .map(|(name, value)| (name.as_str(), value.trim()))
     })
+}
+
+/// The status a sender assigned to `word` in this very request (Keitaro's
+/// `sale_status=lead,approved`), if the network's preset honours such parameters.
+fn request_status_word(
+    network: &Network,
+    params: &[(String, String)],
+    word: &str,
+) -> Option<Status> {
+    network
+        .status_word_params
+        .iter()
+        .find_map(|(param, status)| {
+            params
+                .iter()
+                .filter(|(name, _)| name == param)
+                .flat_map(|(_, list)| list.split(','))
+                .any(|listed| listed.trim().eq_ignore_ascii_case(word))
+                .then_some(*status)
+        })
 }
 
 /// Checks the parameters of one postback for `network`, in SPEC §6's order (after the
@@ -180,10 +202,8 @@ pub fn evaluate(
         None => network.default_status,
         Some(text) => {
             let lower = text.to_lowercase();
-            network
-                .status_map
-                .get(&lower)
-                .copied()
+            request_status_word(network, params, &lower)
+                .or_else(|| network.status_map.get(&lower).copied())
                 .or_else(|| Status::from_name(&lower))
                 .ok_or_else(|| {
                     with_click(
@@ -236,6 +256,7 @@ pub fn evaluate(
         transaction_id,
         received_at_ms: now_ms,
         notes,
+        forbidden_campaigns: network.forbidden_campaigns.clone(),
     })
 }
 

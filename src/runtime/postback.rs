@@ -199,31 +199,35 @@ pub async fn handle(
             let last = results
                 .last()
                 .ok_or_else(|| worker::Error::RustError("empty batch result".into()))?;
-            last.results::<RecordedConversion>()
+            last.results::<serde_json::Value>()
         });
-    match recorded {
-        Ok(rows) => match rows.into_iter().next() {
-            Some(row) => {
-                let outcome = Outcome::from_code(&row.outcome).unwrap_or(Outcome::Duplicate);
-                let answer = reply(
-                    network.response,
-                    outcome,
-                    None,
-                    Some(&row.conversion.conversion_id),
-                    Some(&row.conversion.click_id),
-                );
-                respond(answer.status, answer.content_type, answer.body)
-            }
-            None => storage_failure(
-                ctx,
-                env,
-                log,
-                network.response,
-                "conversion not found after write".into(),
-            ),
-        },
-        Err(error) => storage_failure(ctx, env, log, network.response, error.to_string()),
-    }
+    let row = match recorded {
+        Ok(rows) => rows.first().and_then(RecordedConversion::from_row),
+        Err(error) => {
+            return storage_failure(ctx, env, log, network.response, error.to_string());
+        }
+    };
+    let Some(recorded) = row else {
+        return storage_failure(ctx, env, log, network.response, "no record-step row".into());
+    };
+    let outcome = Outcome::from_code(&recorded.outcome).unwrap_or(Outcome::InternalError);
+    let detail = if outcome.is_recorded() {
+        None
+    } else {
+        recorded.detail.as_deref()
+    };
+    let conversion_id = recorded
+        .conversion
+        .as_ref()
+        .map(|conversion| conversion.conversion_id.as_str());
+    let answer = reply(
+        network.response,
+        outcome,
+        detail,
+        conversion_id,
+        Some(draft.click_id.as_str()),
+    );
+    respond(answer.status, answer.content_type, answer.body)
 }
 
 /// Answers a refusal at once and logs it afterwards: no D1 query before the response.

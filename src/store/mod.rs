@@ -106,33 +106,132 @@ pub fn insert_click(
     }
 }
 
-// The record step (SPEC §7), as one batch: insert-if-new, its history row, its log row,
-// then read back which conversion holds the key. D1 runs a batch as one transaction, so
-// the UNIQUE dedup_key decides exactly one winner among concurrent identical postbacks.
-// `WHERE true` keeps SQLite from reading ON CONFLICT as a join constraint.
-const INSERT_CONVERSION: &str = "INSERT INTO conversions (conversion_id, dedup_key, click_id, \
-     campaign, network, event, status, raw_status, payout_micros, currency, transaction_id, \
-     version, clicked_at, created_at, updated_at) \
-     SELECT ?1, ?2, ?3, c.campaign, ?4, ?5, ?6, ?7, COALESCE(?8, c.payout_micros, 0), \
-     COALESCE(?9, c.currency, ?10), ?11, 1, ?12, ?13, ?13 \
-     FROM (SELECT 1) LEFT JOIN clicks c ON c.click_id = ?3 WHERE true \
-     ON CONFLICT (dedup_key) DO NOTHING";
+// The record step (SPEC §7) is one batch: create-if-new, update-if-allowed, the history
+// row, the log row, and a read-back of the outcome. D1 runs a batch as one transaction,
+// so the UNIQUE dedup_key decides exactly one winner among concurrent identical
+// postbacks, and a failure anywhere leaves nothing written. Every statement starts with
+// the same `p` CTE, so all bind the same parameters and the decisions below read the
+// same values.
+macro_rules! record_params {
+    () => {
+        "WITH p (new_id, dedup_key, click_id, network, event, status, raw_status, payout, \
+         currency, fallback_currency, transaction_id, clicked_at, now, postback_id, \
+         forbidden, source_ip, method, params, detail) AS (VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, \
+         ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)) "
+    };
+}
 
-const INSERT_FIRST_HISTORY: &str = "INSERT INTO conversion_history (conversion_id, version, \
-     status, raw_status, payout_micros, currency, changed_at, postback_id) \
-     SELECT conversion_id, 1, status, raw_status, payout_micros, currency, created_at, ?2 \
-     FROM conversions WHERE conversion_id = ?1";
+// The click belongs to a campaign restricted to another network.
+macro_rules! forbidden_click {
+    () => {
+        "COALESCE((SELECT k.campaign FROM clicks k WHERE k.click_id = p.click_id) \
+         IN (SELECT value FROM json_each(p.forbidden)), 0)"
+    };
+}
 
-const INSERT_RECORD_LOG: &str = "INSERT INTO postback_log (postback_id, received_at, network, \
-     source_ip, method, params, outcome, detail, click_id, conversion_id) \
-     SELECT ?1, ?2, ?3, ?4, ?5, ?6, \
-     CASE WHEN c.conversion_id = ?9 THEN 'accepted' ELSE 'duplicate' END, ?7, ?8, c.conversion_id \
-     FROM conversions c WHERE c.dedup_key = ?10";
+// The allowed status changes (SPEC §7).
+macro_rules! allowed_change {
+    () => {
+        "(c.status = p.status OR c.status || '>' || p.status IN ('pending>approved', \
+         'pending>rejected', 'pending>reversed', 'approved>reversed', 'approved>rejected', \
+         'rejected>approved'))"
+    };
+}
 
-const SELECT_RECORDED: &str = "SELECT conversion_id, click_id, campaign, network, event, status, \
-     raw_status, payout_micros, currency, transaction_id, version, clicked_at, created_at, \
-     updated_at, CASE WHEN conversion_id = ?1 THEN 'accepted' ELSE 'duplicate' END AS outcome \
-     FROM conversions WHERE dedup_key = ?2";
+// What this postback did, read after the writes (`c` is the conversion holding the key).
+macro_rules! outcome {
+    () => {
+        concat!(
+            "CASE WHEN c.conversion_id IS NULL OR ",
+            forbidden_click!(),
+            " THEN 'invalid_click_id' \
+             WHEN c.conversion_id = p.new_id THEN 'accepted' \
+             WHEN c.last_postback_id = p.postback_id THEN 'updated' \
+             WHEN c.status = p.status AND (p.payout IS NULL OR c.payout_micros = p.payout) \
+             THEN 'duplicate' ELSE 'invalid_transition' END"
+        )
+    };
+}
+
+macro_rules! outcome_detail {
+    () => {
+        concat!(
+            "CASE WHEN c.conversion_id IS NULL OR ",
+            forbidden_click!(),
+            " THEN 'the click belongs to a campaign that only another network may convert' \
+             WHEN c.conversion_id = p.new_id OR c.last_postback_id = p.postback_id \
+             OR (c.status = p.status AND (p.payout IS NULL OR c.payout_micros = p.payout)) \
+             THEN p.detail \
+             ELSE 'status cannot change from ' || c.status || ' to ' || p.status END"
+        )
+    };
+}
+
+const CREATE_CONVERSION: &str = concat!(
+    record_params!(),
+    "INSERT INTO conversions (conversion_id, dedup_key, click_id, campaign, network, event, \
+     status, raw_status, payout_micros, currency, transaction_id, version, last_postback_id, \
+     clicked_at, created_at, updated_at) \
+     SELECT p.new_id, p.dedup_key, p.click_id, k.campaign, p.network, p.event, p.status, \
+     p.raw_status, COALESCE(p.payout, k.payout_micros, 0), \
+     COALESCE(p.currency, k.currency, p.fallback_currency), p.transaction_id, 1, \
+     p.postback_id, p.clicked_at, p.now, p.now \
+     FROM p LEFT JOIN clicks k ON k.click_id = p.click_id \
+     WHERE NOT COALESCE(k.campaign IN (SELECT value FROM json_each(p.forbidden)), 0) \
+     ON CONFLICT (dedup_key) DO NOTHING"
+);
+
+// A different status (allowed change) or a different payout (a commission adjustment)
+// makes a new version; an absent payout keeps the stored one.
+const UPDATE_CONVERSION: &str = concat!(
+    record_params!(),
+    "UPDATE conversions AS c SET status = p.status, raw_status = p.raw_status, \
+     payout_micros = COALESCE(p.payout, c.payout_micros), \
+     currency = COALESCE(p.currency, c.currency), version = c.version + 1, \
+     updated_at = p.now, last_postback_id = p.postback_id \
+     FROM p WHERE c.dedup_key = p.dedup_key AND c.conversion_id <> p.new_id \
+     AND (c.status <> p.status OR (p.payout IS NOT NULL AND c.payout_micros <> p.payout)) \
+     AND ",
+    allowed_change!(),
+    " AND NOT ",
+    forbidden_click!()
+);
+
+const INSERT_HISTORY: &str = concat!(
+    record_params!(),
+    "INSERT INTO conversion_history (conversion_id, version, status, raw_status, \
+     payout_micros, currency, changed_at, postback_id) \
+     SELECT c.conversion_id, c.version, c.status, c.raw_status, c.payout_micros, c.currency, \
+     p.now, p.postback_id FROM p JOIN conversions c \
+     ON c.dedup_key = p.dedup_key AND c.last_postback_id = p.postback_id"
+);
+
+const INSERT_RECORD_LOG: &str = concat!(
+    record_params!(),
+    "INSERT INTO postback_log (postback_id, received_at, network, source_ip, method, params, \
+     outcome, detail, click_id, conversion_id) \
+     SELECT p.postback_id, p.now, p.network, p.source_ip, p.method, p.params, ",
+    outcome!(),
+    ", ",
+    outcome_detail!(),
+    ", p.click_id, c.conversion_id \
+     FROM p LEFT JOIN conversions c ON c.dedup_key = p.dedup_key"
+);
+
+const SELECT_RECORDED: &str = concat!(
+    record_params!(),
+    "SELECT ",
+    outcome!(),
+    " AS outcome, ",
+    outcome_detail!(),
+    " AS detail, c.conversion_id, c.click_id, c.campaign, c.network, c.event, c.status, \
+     c.raw_status, c.payout_micros, c.currency, c.transaction_id, c.version, c.clicked_at, \
+     c.created_at, c.updated_at, \
+     h.status AS previous_status, h.payout_micros AS previous_payout_micros \
+     FROM p LEFT JOIN conversions c ON c.dedup_key = p.dedup_key \
+     LEFT JOIN conversion_history h ON h.conversion_id = c.conversion_id \
+     AND h.version = c.version - 1"
+);
 
 /// What the postback log records about a request besides its outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,62 +247,49 @@ pub struct LogEntry {
     pub click_id: Option<String>,
 }
 
-/// The record-step batch for `draft`. Its last statement returns one [`RecordedConversion`].
+/// The record-step batch for `draft`. Its last statement returns one row, read with
+/// [`RecordedConversion::from_row`].
 pub fn record_conversion(draft: &ConversionDraft, log: &LogEntry) -> Vec<Statement> {
     let detail = if draft.notes.is_empty() {
         log.detail.clone()
     } else {
         Some(draft.notes.join("; "))
     };
-    vec![
-        Statement {
-            sql: INSERT_CONVERSION,
-            params: vec![
-                draft.conversion_id.as_str().into(),
-                draft.dedup_key.as_str().into(),
-                draft.click_id.as_str().into(),
-                draft.network.as_str().into(),
-                draft.event.as_str().into(),
-                draft.status.as_str().into(),
-                draft.raw_status.clone().into(),
-                draft.payout_micros.into(),
-                draft.currency.into(),
-                draft.fallback_currency.into(),
-                draft.transaction_id.clone().into(),
-                draft.clicked_at_ms.into(),
-                draft.received_at_ms.into(),
-            ],
-        },
-        Statement {
-            sql: INSERT_FIRST_HISTORY,
-            params: vec![
-                draft.conversion_id.as_str().into(),
-                log.postback_id.as_str().into(),
-            ],
-        },
-        Statement {
-            sql: INSERT_RECORD_LOG,
-            params: vec![
-                log.postback_id.as_str().into(),
-                log.received_at_ms.into(),
-                log.network.clone().into(),
-                log.source_ip.clone().into(),
-                log.method.as_str().into(),
-                log.params.as_str().into(),
-                detail.into(),
-                draft.click_id.as_str().into(),
-                draft.conversion_id.as_str().into(),
-                draft.dedup_key.as_str().into(),
-            ],
-        },
-        Statement {
-            sql: SELECT_RECORDED,
-            params: vec![
-                draft.conversion_id.as_str().into(),
-                draft.dedup_key.as_str().into(),
-            ],
-        },
+    let forbidden = serde_json::Value::from(draft.forbidden_campaigns.clone()).to_string();
+    let params: Vec<SqlValue> = vec![
+        draft.conversion_id.as_str().into(),
+        draft.dedup_key.as_str().into(),
+        draft.click_id.as_str().into(),
+        draft.network.as_str().into(),
+        draft.event.as_str().into(),
+        draft.status.as_str().into(),
+        draft.raw_status.clone().into(),
+        draft.payout_micros.into(),
+        draft.currency.into(),
+        draft.fallback_currency.into(),
+        draft.transaction_id.clone().into(),
+        draft.clicked_at_ms.into(),
+        draft.received_at_ms.into(),
+        log.postback_id.as_str().into(),
+        forbidden.into(),
+        log.source_ip.clone().into(),
+        log.method.as_str().into(),
+        log.params.as_str().into(),
+        detail.into(),
+    ];
+    [
+        CREATE_CONVERSION,
+        UPDATE_CONVERSION,
+        INSERT_HISTORY,
+        INSERT_RECORD_LOG,
+        SELECT_RECORDED,
     ]
+    .into_iter()
+    .map(|sql| Statement {
+        sql,
+        params: params.clone(),
+    })
+    .collect()
 }
 
 const INSERT_REFUSAL_LOG: &str = "INSERT INTO postback_log (postback_id, received_at, network, \
@@ -271,12 +357,42 @@ impl ConversionRow {
 }
 
 /// The row the record step's last statement returns.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedConversion {
-    #[serde(flatten)]
-    pub conversion: ConversionRow,
-    /// `accepted` or `duplicate`.
+    /// `accepted`, `updated`, `duplicate`, `invalid_transition` or `invalid_click_id`.
     pub outcome: String,
+    pub detail: Option<String>,
+    /// The conversion holding the key; `None` when the postback was refused.
+    pub conversion: Option<ConversionRow>,
+    /// Status and payout before this postback, for `updated`.
+    pub previous: Option<(String, i64)>,
+}
+
+impl RecordedConversion {
+    /// Reads the row; `None` if it is not the record step's row.
+    pub fn from_row(row: &serde_json::Value) -> Option<Self> {
+        let outcome = row.get("outcome")?.as_str()?.to_string();
+        let detail = row
+            .get("detail")
+            .and_then(|d| d.as_str())
+            .map(str::to_string);
+        let conversion = serde_json::from_value::<ConversionRow>(row.clone()).ok();
+        let previous = match (
+            row.get("previous_status"),
+            row.get("previous_payout_micros"),
+        ) {
+            (Some(serde_json::Value::String(status)), Some(payout)) => {
+                payout.as_i64().map(|payout| (status.clone(), payout))
+            }
+            _ => None,
+        };
+        Some(Self {
+            outcome,
+            detail,
+            conversion,
+            previous,
+        })
+    }
 }
 
 const LIST_CONVERSIONS: &str = "SELECT conversion_id, click_id, campaign, network, event, status, \

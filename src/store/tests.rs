@@ -138,11 +138,12 @@ fn a_new_conversion_takes_the_clicks_campaign_payout_and_currency() {
         &mut db,
         &record_conversion(&draft(&click_id, "T1", "", "cv1"), &log("pb1")),
     );
-    let recorded: RecordedConversion = serde_json::from_value(rows[0].clone()).unwrap();
+    let recorded = RecordedConversion::from_row(&rows[0]).unwrap();
     assert_eq!(recorded.outcome, "accepted");
-    assert_eq!(recorded.conversion.campaign.as_deref(), Some("summer"));
-    assert_eq!(recorded.conversion.payout_micros, 2_500_000);
-    assert_eq!(recorded.conversion.currency, "EUR");
+    let conversion = recorded.conversion.unwrap();
+    assert_eq!(conversion.campaign.as_deref(), Some("summer"));
+    assert_eq!(conversion.payout_micros, 2_500_000);
+    assert_eq!(conversion.currency, "EUR");
     assert_eq!(count(&db, "SELECT COUNT(*) FROM conversion_history"), 1);
     assert_eq!(
         count(&db, "SELECT COUNT(*) FROM postback_log WHERE outcome = 'accepted' AND conversion_id = 'cv1'"),
@@ -162,9 +163,9 @@ fn the_same_key_again_is_a_duplicate_of_the_first() {
         &mut db,
         &record_conversion(&draft(&click_id, "T1", "5", "cv2"), &log("pb2")),
     );
-    let recorded: RecordedConversion = serde_json::from_value(rows[0].clone()).unwrap();
+    let recorded = RecordedConversion::from_row(&rows[0]).unwrap();
     assert_eq!(recorded.outcome, "duplicate");
-    assert_eq!(recorded.conversion.conversion_id, "cv1");
+    assert_eq!(recorded.conversion.unwrap().conversion_id, "cv1");
     assert_eq!(count(&db, "SELECT COUNT(*) FROM conversions"), 1);
     assert_eq!(count(&db, "SELECT COUNT(*) FROM conversion_history"), 1);
     assert_eq!(
@@ -250,4 +251,257 @@ fn cron_mark_upserts() {
         ),
         2
     );
+}
+
+#[test]
+fn status_changes_follow_the_allowed_transitions_and_keep_history() {
+    use crate::config::Status::*;
+    let mut db = database();
+    let click_id = secrets().mint(NOW - 1000, [9; 7]).unwrap();
+    let base = with_status(draft(&click_id, "LC", "5", "cv1"), Pending, "cv1");
+    assert_eq!(record(&mut db, &base, "pb1").outcome, "accepted");
+    // pending → approved: updated, version 2, previous kept.
+    let approved = record(&mut db, &with_status(base.clone(), Approved, "cv2"), "pb2");
+    assert_eq!(approved.outcome, "updated");
+    assert_eq!(approved.conversion.as_ref().unwrap().version, 2);
+    assert_eq!(approved.previous, Some(("pending".to_string(), 5_000_000)));
+    // approved again: duplicate.
+    assert_eq!(
+        record(&mut db, &with_status(base.clone(), Approved, "cv3"), "pb3").outcome,
+        "duplicate"
+    );
+    // approved → pending is not allowed.
+    let back = record(&mut db, &with_status(base.clone(), Pending, "cv4"), "pb4");
+    assert_eq!(back.outcome, "invalid_transition");
+    assert_eq!(
+        back.detail.as_deref(),
+        Some("status cannot change from approved to pending")
+    );
+    // approved → reversed, then reversed → approved is not allowed.
+    assert_eq!(
+        record(&mut db, &with_status(base.clone(), Reversed, "cv5"), "pb5").outcome,
+        "updated"
+    );
+    assert_eq!(
+        record(&mut db, &with_status(base.clone(), Approved, "cv6"), "pb6").outcome,
+        "invalid_transition"
+    );
+    // History: pending, approved, reversed.
+    let history: Vec<(i64, String)> = db
+        .prepare("SELECT version, status FROM conversion_history WHERE conversion_id = 'cv1' ORDER BY version")
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        history,
+        [
+            (1, "pending".into()),
+            (2, "approved".into()),
+            (3, "reversed".into())
+        ]
+    );
+    // One log row per postback, with the outcome.
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM postback_log"), 6);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM postback_log WHERE outcome = 'invalid_transition'"
+        ),
+        2
+    );
+}
+
+#[test]
+fn every_allowed_and_refused_transition() {
+    use crate::config::Status::{self, *};
+    let allowed = [
+        (Pending, Approved),
+        (Pending, Rejected),
+        (Pending, Reversed),
+        (Approved, Reversed),
+        (Approved, Rejected),
+        (Rejected, Approved),
+    ];
+    for from in Status::ALL {
+        for to in Status::ALL {
+            if from == to {
+                continue;
+            }
+            let mut db = database();
+            let click_id = secrets().mint(NOW - 1000, [1; 7]).unwrap();
+            let base = with_status(draft(&click_id, "TT", "5", "cv1"), from, "cv1");
+            record(&mut db, &base, "pb1");
+            let outcome = record(&mut db, &with_status(base, to, "cv2"), "pb2").outcome;
+            let expected = if allowed.contains(&(from, to)) {
+                "updated"
+            } else {
+                "invalid_transition"
+            };
+            assert_eq!(outcome, expected, "{from:?} -> {to:?}");
+        }
+    }
+}
+
+#[test]
+fn a_payout_change_is_an_update_and_an_absent_payout_keeps_the_stored_one() {
+    let mut db = database();
+    let click_id = secrets().mint(NOW - 1000, [4; 7]).unwrap();
+    record(&mut db, &draft(&click_id, "PC", "5", "cv1"), "pb1");
+    let adjusted = record(&mut db, &draft(&click_id, "PC", "7.5", "cv2"), "pb2");
+    assert_eq!(adjusted.outcome, "updated");
+    assert_eq!(adjusted.conversion.unwrap().payout_micros, 7_500_000);
+    let same = record(&mut db, &draft(&click_id, "PC", "", "cv3"), "pb3");
+    assert_eq!(same.outcome, "duplicate");
+    assert_eq!(same.conversion.unwrap().payout_micros, 7_500_000);
+}
+
+#[test]
+fn dedup_modes() {
+    let config = Config::from_json(serde_json::json!({ "networks": {
+        "generic": {},
+        "ce": { "dedup": "click_event" },
+        "none": { "dedup": "none" }
+    }}))
+    .unwrap();
+    let click_id = secrets().mint(NOW - 1000, [6; 7]).unwrap();
+    let make = |network: &str, txid: &str, id: &str| {
+        let params = vec![
+            ("clickid".to_string(), click_id.clone()),
+            ("txid".to_string(), txid.to_string()),
+        ];
+        evaluate(
+            &config.networks[network],
+            &secrets(),
+            "USD",
+            &params,
+            NOW,
+            id.into(),
+        )
+        .unwrap()
+    };
+    let mut db = database();
+    // transaction: another txid on one click is another conversion.
+    assert_eq!(
+        record(&mut db, &make("generic", "A", "g1"), "p1").outcome,
+        "accepted"
+    );
+    assert_eq!(
+        record(&mut db, &make("generic", "B", "g2"), "p2").outcome,
+        "accepted"
+    );
+    // click_event: the txid does not matter.
+    assert_eq!(
+        record(&mut db, &make("ce", "A", "c1"), "p3").outcome,
+        "accepted"
+    );
+    assert_eq!(
+        record(&mut db, &make("ce", "B", "c2"), "p4").outcome,
+        "duplicate"
+    );
+    // none: every postback is new.
+    assert_eq!(
+        record(&mut db, &make("none", "A", "n1"), "p5").outcome,
+        "accepted"
+    );
+    assert_eq!(
+        record(&mut db, &make("none", "A", "n2"), "p6").outcome,
+        "accepted"
+    );
+}
+
+#[test]
+fn a_campaign_restricted_to_one_network_refuses_the_others() {
+    let config = Config::from_json(serde_json::json!({
+        "networks": { "generic": {}, "tune": { "preset": "tune" } },
+        "campaigns": { "summer": { "offer_url": "https://offer.example/", "network": "tune" } }
+    }))
+    .unwrap();
+    assert_eq!(config.networks["generic"].forbidden_campaigns, ["summer"]);
+    assert!(config.networks["tune"].forbidden_campaigns.is_empty());
+    let mut db = database();
+    let click_id = secrets().mint(NOW - 1000, [8; 7]).unwrap();
+    run_batch(&mut db, &[insert_click(&click(&click_id), None, None)]);
+    let params = |name: &str| {
+        vec![
+            (name.to_string(), click_id.clone()),
+            ("txid".to_string(), "R1".to_string()),
+        ]
+    };
+    let refused = evaluate(
+        &config.networks["generic"],
+        &secrets(),
+        "USD",
+        &params("clickid"),
+        NOW,
+        "x1".into(),
+    )
+    .unwrap();
+    let recorded = record(&mut db, &refused, "p1");
+    assert_eq!(recorded.outcome, "invalid_click_id");
+    assert!(recorded.conversion.is_none());
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM conversions"), 0);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM postback_log WHERE outcome = 'invalid_click_id'"
+        ),
+        1
+    );
+    let allowed = evaluate(
+        &config.networks["tune"],
+        &secrets(),
+        "USD",
+        &params("aff_sub"),
+        NOW,
+        "x2".into(),
+    )
+    .unwrap();
+    assert_eq!(record(&mut db, &allowed, "p2").outcome, "accepted");
+}
+
+#[test]
+fn a_failure_inside_the_batch_leaves_nothing_written() {
+    let mut db = database();
+    db.execute_batch(
+        "CREATE TRIGGER fail_log BEFORE INSERT ON postback_log \
+         BEGIN SELECT RAISE(ABORT, 'injected'); END;",
+    )
+    .unwrap();
+    let click_id = secrets().mint(NOW - 1000, [2; 7]).unwrap();
+    let statements = record_conversion(&draft(&click_id, "F1", "5", "cv1"), &log("pb1"));
+    let transaction = db.transaction().unwrap();
+    let mut failed = false;
+    for statement in &statements {
+        let result = transaction.prepare(statement.sql).and_then(|mut prepared| {
+            prepared
+                .execute(rusqlite::params_from_iter(bind(statement)))
+                .map(|_| ())
+        });
+        if result.is_err() {
+            failed = true;
+            break;
+        }
+    }
+    drop(transaction); // rolled back, as D1 rolls back a failed batch
+    assert!(failed);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM conversions"), 0);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM conversion_history"), 0);
+}
+
+/// Runs the record step and reads its result row.
+fn record(db: &mut Connection, draft: &ConversionDraft, postback_id: &str) -> RecordedConversion {
+    let rows = run_batch(db, &record_conversion(draft, &log(postback_id)));
+    RecordedConversion::from_row(&rows[0]).unwrap()
+}
+
+fn with_status(
+    mut draft: ConversionDraft,
+    status: crate::config::Status,
+    conversion_id: &str,
+) -> ConversionDraft {
+    draft.status = status;
+    draft.conversion_id = conversion_id.into();
+    draft
 }
