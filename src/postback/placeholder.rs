@@ -26,7 +26,13 @@ fn is_macro_name(inner: &str) -> bool {
         && inner.bytes().any(|b| b.is_ascii_alphabetic())
 }
 
+/// Empty placeholders some templates use (Voluum documents `cid={}`).
+const EMPTY_PLACEHOLDERS: &[&str] = &["{}", "{{}}", "${}"];
+
 fn wrapped(value: &str) -> bool {
+    if EMPTY_PLACEHOLDERS.contains(&value) {
+        return true;
+    }
     WRAPPERS.iter().any(|(open, close)| {
         value
             .strip_prefix(open)
@@ -101,6 +107,9 @@ mod tests {
             "[subid]",
             "${SUBID}",
             "{click_id}",
+            "{}",
+            "{{}}",
+            "%7B%7D",
             "{adv-macro-for-action-id}",
             "<clickid>",
             "%subid%",
@@ -127,7 +136,7 @@ mod tests {
             "12.5",
             "approved",
             "#1",
-            "{}",
+            "[]",
             "[123]",
             "%",
             "100%",

@@ -271,6 +271,15 @@ impl Worker {
         rows.map(|row| row.expect("row")).collect()
     }
 
+    /// Changes the worker's local D1 from outside (for fault injection only).
+    pub fn execute(&self, sql: &str) {
+        let connection = rusqlite::Connection::open(self.database_file()).expect("open local D1");
+        connection.busy_timeout(Duration::from_secs(5)).ok();
+        connection
+            .execute_batch(sql)
+            .unwrap_or_else(|error| panic!("{sql}: {error}"));
+    }
+
     /// Polls until `sql` returns at least one row (rows written after a response arrive
     /// a moment later), or gives up after 10 s and returns what it last saw.
     pub fn wait_for_rows(

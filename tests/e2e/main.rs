@@ -5,4 +5,5 @@
 
 mod clicks;
 mod harness;
+mod postbacks;
 mod slice;
