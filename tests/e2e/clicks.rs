@@ -158,12 +158,14 @@ fn non_get_methods_are_refused() {
     assert_eq!(reply.status, 405);
 }
 
-/// (headers, method, expected bot_reason)
-fn bot_cases() -> Vec<(
+/// One bot probe: request headers, method, and the expected `bot_reason`.
+type BotCase = (
     Vec<(&'static str, &'static str)>,
     &'static str,
     &'static str,
-)> {
+);
+
+fn bot_cases() -> Vec<BotCase> {
     vec![
         (vec![("user-agent", BROWSER)], "HEAD", "head"),
         (vec![("user-agent", "")], "GET", "empty_user_agent"),
