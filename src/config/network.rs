@@ -3,11 +3,14 @@
 //!
 //! A profile starts from its preset (`super::presets`) and the keys in `wrangler.toml`
 //! override it: a `params` list replaces the preset's list for that field; `status_map`
-//! and `event_map` entries are added to (and win over) the preset's words. Authentication
-//! arrives with its own issue; until then configuring `auth` is an error rather than a
-//! silent no-op.
+//! and `event_map` entries are added to (and win over) the preset's words.
+//!
+//! `auth` names secrets (set with `wrangler secret put`), never holds them.
 
 use super::{check_days, Problems};
+use crate::postback::auth::{
+    parse_ip_rule, AuthChecks, HmacCheck, StandardWebhooksCheck, TokenCheck,
+};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -129,7 +132,165 @@ pub(super) struct RawNetwork {
     #[serde(default)]
     event_map: BTreeMap<String, Vec<String>>,
     #[serde(default)]
-    auth: Option<serde_json::Value>,
+    auth: Option<RawAuth>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuth {
+    #[serde(default)]
+    ip_allowlist: Option<Vec<String>>,
+    #[serde(default)]
+    token: Option<RawToken>,
+    #[serde(default)]
+    hmac: Option<RawHmac>,
+    #[serde(default)]
+    standard_webhooks: Option<RawStandardWebhooks>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawToken {
+    secret: String,
+    #[serde(default)]
+    param: Option<String>,
+    #[serde(default)]
+    header: Option<String>,
+}
+
+fn default_signature_param() -> String {
+    "sig".into()
+}
+fn default_timestamp_param() -> String {
+    "ts".into()
+}
+fn default_tolerance() -> u64 {
+    300
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHmac {
+    secret: String,
+    #[serde(default = "default_signature_param")]
+    param: String,
+    #[serde(default = "default_timestamp_param")]
+    timestamp_param: String,
+    #[serde(default = "default_tolerance")]
+    tolerance_seconds: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStandardWebhooks {
+    secret: String,
+    #[serde(default = "default_tolerance")]
+    tolerance_seconds: u64,
+}
+
+/// Longest accepted signature tolerance: one day.
+const MAX_TOLERANCE_SECONDS: u64 = 86_400;
+
+fn check_secret_name(problems: &mut Problems, path: &str, name: &str) {
+    let valid = name.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+    if !valid {
+        problems.push(
+            path,
+            "must name a secret (A-Z, 0-9, '_'), set with `wrangler secret put`; never the value",
+        );
+    }
+}
+
+fn check_tolerance(problems: &mut Problems, path: &str, seconds: u64) {
+    if seconds == 0 || seconds > MAX_TOLERANCE_SECONDS {
+        problems.push(
+            path,
+            format!("must be between 1 and {MAX_TOLERANCE_SECONDS} seconds"),
+        );
+    }
+}
+
+fn resolve_auth(problems: &mut Problems, path: &str, raw: RawAuth) -> AuthChecks {
+    let ip_allowlist = raw.ip_allowlist.map(|entries| {
+        if entries.is_empty() {
+            problems.push(format!("{path}.ip_allowlist"), "must not be empty");
+        }
+        entries
+            .iter()
+            .enumerate()
+            .filter_map(|(index, entry)| match parse_ip_rule(entry) {
+                Ok(rule) => Some(rule),
+                Err(reason) => {
+                    problems.push(format!("{path}.ip_allowlist[{index}]"), reason);
+                    None
+                }
+            })
+            .collect()
+    });
+    let token = raw.token.map(|token| {
+        check_secret_name(problems, &format!("{path}.token.secret"), &token.secret);
+        let param = match (&token.param, &token.header) {
+            (None, None) => Some("token".to_string()),
+            _ => token.param,
+        };
+        TokenCheck {
+            secret: token.secret,
+            param,
+            header: token.header,
+        }
+    });
+    let hmac = raw.hmac.map(|hmac| {
+        check_secret_name(problems, &format!("{path}.hmac.secret"), &hmac.secret);
+        check_tolerance(
+            problems,
+            &format!("{path}.hmac.tolerance_seconds"),
+            hmac.tolerance_seconds,
+        );
+        if hmac.param == hmac.timestamp_param || hmac.param.is_empty() {
+            problems.push(
+                format!("{path}.hmac.param"),
+                "must be a parameter name other than timestamp_param",
+            );
+        }
+        HmacCheck {
+            secret: hmac.secret,
+            param: hmac.param,
+            timestamp_param: hmac.timestamp_param,
+            tolerance_seconds: hmac.tolerance_seconds,
+        }
+    });
+    let standard_webhooks = raw.standard_webhooks.map(|sw| {
+        check_secret_name(
+            problems,
+            &format!("{path}.standard_webhooks.secret"),
+            &sw.secret,
+        );
+        check_tolerance(
+            problems,
+            &format!("{path}.standard_webhooks.tolerance_seconds"),
+            sw.tolerance_seconds,
+        );
+        StandardWebhooksCheck {
+            secret: sw.secret,
+            tolerance_seconds: sw.tolerance_seconds,
+        }
+    });
+    if hmac.is_some() && standard_webhooks.is_some() {
+        problems.push(
+            path,
+            "choose hmac (signed parameters) or standard_webhooks (signed JSON body), not both",
+        );
+    }
+    AuthChecks {
+        ip_allowlist,
+        token,
+        hmac,
+        standard_webhooks,
+    }
 }
 
 /// A validated network profile.
@@ -154,6 +315,8 @@ pub struct Network {
     pub status_word_params: Vec<(String, Status)>,
     /// Campaigns restricted to another network: this one may not convert their clicks.
     pub forbidden_campaigns: Vec<String>,
+    /// Authentication checks; empty means anyone who knows a click ID may convert it.
+    pub auth: AuthChecks,
 }
 
 /// A canonical event name: `[a-z0-9_]{1,32}`.
@@ -186,13 +349,10 @@ pub(super) fn resolve(
         );
         &super::presets::PRESETS[0]
     });
-    if raw.auth.is_some() {
-        problems.push(
-            format!("{path}.auth"),
-            "postback authentication is not implemented in this version; \
-             refusing to run a network whose checks would be skipped",
-        );
-    }
+    let auth = raw
+        .auth
+        .map(|auth| resolve_auth(problems, &format!("{path}.auth"), auth))
+        .unwrap_or_default();
 
     let mut status_from_config = |key: &str, text: &str| {
         Status::from_name(text).or_else(|| {
@@ -318,6 +478,7 @@ pub(super) fn resolve(
             .map(|(param, status)| ((*param).to_string(), *status))
             .collect(),
         forbidden_campaigns: Vec::new(),
+        auth,
     })
 }
 
@@ -363,15 +524,66 @@ mod tests {
     }
 
     #[test]
-    fn unimplemented_features_are_errors_not_silent() {
-        let errors = network(json!({ "preset": "nope", "auth": { "token": {} } })).unwrap_err();
+    fn unknown_presets_are_errors() {
+        let errors = network(json!({ "preset": "nope" })).unwrap_err();
         assert!(
             errors[0].starts_with("EDGEBACK.networks.n.preset: unknown preset"),
             "{errors:?}"
         );
+    }
+
+    #[test]
+    fn auth_is_typed_with_defaults() {
+        let found = network(json!({ "auth": {
+            "ip_allowlist": ["203.0.113.0/24", "2001:db8::/32", "198.51.100.7", "192.0.2.10-20"],
+            "token": { "secret": "TUNE_TOKEN", "param": "security_token", "header": "x-postback-token" },
+            "hmac": { "secret": "TUNE_HMAC" }
+        }}))
+        .unwrap();
+        assert_eq!(found.auth.ip_allowlist.as_ref().map(Vec::len), Some(4));
+        let hmac = found.auth.hmac.clone().unwrap();
+        assert_eq!(
+            (
+                hmac.param.as_str(),
+                hmac.timestamp_param.as_str(),
+                hmac.tolerance_seconds
+            ),
+            ("sig", "ts", 300)
+        );
+        assert_eq!(found.auth.secret_names(), ["TUNE_TOKEN", "TUNE_HMAC"]);
+        let token_only = network(json!({ "auth": { "token": { "secret": "T" } } })).unwrap();
+        assert_eq!(
+            token_only.auth.token.unwrap().param.as_deref(),
+            Some("token")
+        );
+    }
+
+    #[test]
+    fn auth_errors_name_their_keys() {
+        let errors = network(json!({ "auth": {
+            "ip_allowlist": ["203.0.113.0/24", "not-an-ip", "1.2.3.4/40"],
+            "token": { "secret": "lower-case-value" },
+            "hmac": { "secret": "H", "tolerance_seconds": 0, "param": "ts" },
+            "standard_webhooks": { "secret": "SW" }
+        }}))
+        .unwrap_err();
+        for prefix in [
+            "EDGEBACK.networks.n.auth.ip_allowlist[1]: ",
+            "EDGEBACK.networks.n.auth.ip_allowlist[2]: ",
+            "EDGEBACK.networks.n.auth.token.secret: ",
+            "EDGEBACK.networks.n.auth.hmac.tolerance_seconds: ",
+            "EDGEBACK.networks.n.auth.hmac.param: ",
+            "EDGEBACK.networks.n.auth: choose hmac",
+        ] {
+            assert!(
+                errors.iter().any(|e| e.starts_with(prefix)),
+                "{prefix} in {errors:?}"
+            );
+        }
+        let unknown = network(json!({ "auth": { "tokens": {} } })).unwrap_err();
         assert!(
-            errors[1].starts_with("EDGEBACK.networks.n.auth: "),
-            "{errors:?}"
+            unknown[0].starts_with("EDGEBACK.networks.n.auth"),
+            "{unknown:?}"
         );
     }
 

@@ -1,6 +1,7 @@
 //! Postbacks (SPEC §6, §7): from the parameters a network sent to a conversion draft, or to
 //! a refusal with its outcome code. Pure; the record step's SQL lives in [`crate::store`].
 
+pub mod auth;
 pub mod outcome;
 pub mod placeholder;
 

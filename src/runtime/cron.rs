@@ -12,7 +12,7 @@ pub async fn run(env: &Env) -> Result<()> {
     let mut statements = vec![mark_cron_run(now)];
     if let Ok(app) = super::app(env) {
         let cutoff = now.saturating_sub(days_to_ms(app.config.retention_days));
-        statements.extend(purge_expired(cutoff));
+        statements.extend(purge_expired(cutoff, now));
     }
     db.batch(&statements).await.map(|_| ())
 }

@@ -18,6 +18,11 @@ pub struct App {
     pub config: Config,
     pub click_secrets: ClickSecrets,
     pub admin_token: String,
+    /// Values of the secrets that network `auth` tables name.
+    pub auth_secrets: std::collections::BTreeMap<String, String>,
+    /// Every parameter name any network treats as secret (for logs of requests whose
+    /// network is not known yet).
+    pub all_secret_params: Vec<String>,
 }
 
 /// Why the deployment cannot serve: the key or secret at fault.
@@ -43,10 +48,28 @@ fn load_app(env: &Env) -> std::result::Result<Rc<App>, String> {
     let admin_token = secret("ADMIN_TOKEN")
         .filter(|token| token.len() >= 16)
         .ok_or("ADMIN_TOKEN: secret is not set or shorter than 16 bytes")?;
+    let mut auth_secrets = std::collections::BTreeMap::new();
+    let mut all_secret_params = Vec::new();
+    for (name, network) in &config.networks {
+        for secret_name in network.auth.secret_names() {
+            let value = secret(secret_name)
+                .filter(|value| !value.is_empty())
+                .ok_or_else(|| {
+                    format!(
+                        "{VAR_NAME}.networks.{name}.auth: secret {secret_name} is not set \
+                     (wrangler secret put {secret_name})"
+                    )
+                })?;
+            auth_secrets.insert(secret_name.to_string(), value);
+        }
+        all_secret_params.extend(network.auth.secret_params().into_iter().map(str::to_string));
+    }
     Ok(Rc::new(App {
         config,
         click_secrets,
         admin_token,
+        auth_secrets,
+        all_secret_params,
     }))
 }
 

@@ -5,17 +5,24 @@
 use super::d1::Db;
 use super::{client_ip, random, respond, App};
 use crate::config::{Network, ResponseFormat};
+use crate::postback::auth::{authenticate, AuthRequest};
 use crate::postback::{
     evaluate, new_record_id, redacted_params, reply, Outcome, Refusal, MAX_BODY_BYTES, MAX_PARAMS,
     MAX_URL_BYTES, MAX_VALUE_BYTES,
 };
-use crate::store::{insert_refusal_log, record_conversion, LogEntry, RecordedConversion};
+use crate::store::{
+    insert_refusal_log, record_conversion, LogEntry, RecordedConversion, ReplayClaim,
+};
 use worker::{Context, Env, Method, Request, Response, Result};
 
 type Params = Vec<(String, String)>;
 
-/// Reads the parameters from the query string and, for POST, a form or flat JSON body.
-async fn read_params(request: &mut Request) -> std::result::Result<Params, Refusal> {
+/// The rate-limit binding that brakes repeated authentication failures (SPEC §6).
+const AUTH_FAILURE_LIMITER: &str = "AUTH_FAILURES";
+
+/// Reads the parameters from the query string and, for POST, a form or flat JSON body;
+/// returns them with the raw body (Standard Webhooks signs the body as sent).
+async fn read_params(request: &mut Request) -> std::result::Result<(Params, Vec<u8>), Refusal> {
     let method = request.method();
     if !matches!(method, Method::Get | Method::Post) {
         return Err(Refusal::new(Outcome::MethodNotAllowed, "use GET or POST"));
@@ -31,6 +38,7 @@ async fn read_params(request: &mut Request) -> std::result::Result<Params, Refus
         .take(MAX_PARAMS + 1)
         .map(|(name, value)| (name.into_owned(), value.into_owned()))
         .collect();
+    let mut body = Vec::new();
     if method == Method::Post {
         let declared = request
             .headers()
@@ -51,7 +59,7 @@ async fn read_params(request: &mut Request) -> std::result::Result<Params, Refus
             .flatten()
             .unwrap_or_default()
             .to_ascii_lowercase();
-        let body = request
+        body = request
             .bytes()
             .await
             .map_err(|_| Refusal::new(Outcome::MalformedBody, "unreadable body"))?;
@@ -93,7 +101,7 @@ async fn read_params(request: &mut Request) -> std::result::Result<Params, Refus
             format!("value of {name} is longer than 1 KiB"),
         ));
     }
-    Ok(params)
+    Ok((params, body))
 }
 
 /// A flat JSON object: strings, numbers and booleans become parameters; null is absent.
@@ -169,16 +177,43 @@ pub async fn handle(
         click_id: None,
     };
 
-    let params = match read_params(&mut request).await {
-        Ok(params) => params,
+    let (params, body) = match read_params(&mut request).await {
+        Ok(read) => read,
         Err(refusal) => return refuse(ctx, env, log, ResponseFormat::Json, refusal),
     };
-    log.params = redacted_params(&params, &[]).to_string();
+    let every_secret: Vec<&str> = app.all_secret_params.iter().map(String::as_str).collect();
+    log.params = redacted_params(&params, &every_secret).to_string();
     let network = match resolve_network(app, network_in_path.as_deref(), &params) {
         Ok(network) => network,
         Err(refusal) => return refuse(ctx, env, log, ResponseFormat::Json, refusal),
     };
     log.network = Some(network.name.clone());
+
+    // Authentication: allowlist → token → signature, before anything touches storage.
+    let headers = request.headers();
+    let header = |name: &str| headers.get(name).ok().flatten();
+    let client_ip = log
+        .source_ip
+        .as_deref()
+        .and_then(|ip| ip.trim().parse::<std::net::IpAddr>().ok());
+    let secret = |name: &str| app.auth_secrets.get(name).cloned();
+    let auth_request = AuthRequest {
+        client_ip,
+        params: &params,
+        header: &header,
+        body: &body,
+        now_ms: now,
+    };
+    let replay = match authenticate(&network.auth, &secret, &auth_request) {
+        Ok(pass) => ReplayClaim {
+            key: pass.replay_key,
+            expires_at_ms: pass.replay_expires_at_ms,
+        },
+        Err(refusal) => {
+            let refusal = brake(env, log.source_ip.as_deref(), refusal).await;
+            return refuse(ctx, env, log, network.response, refusal);
+        }
+    };
 
     let draft = match evaluate(
         network,
@@ -193,7 +228,7 @@ pub async fn handle(
     };
 
     let recorded = db
-        .batch(&record_conversion(&draft, &log))
+        .batch(&record_conversion(&draft, &log, &replay))
         .await
         .and_then(|results| {
             let last = results
@@ -228,6 +263,31 @@ pub async fn handle(
         Some(draft.click_id.as_str()),
     );
     respond(answer.status, answer.content_type, answer.body)
+}
+
+/// Counts an authentication failure against the source address; past the limit the
+/// answer becomes `rate_limited` (429). The limiter is not storage: no D1 query.
+async fn brake(env: &Env, source_ip: Option<&str>, refusal: Refusal) -> Refusal {
+    let key = format!("auth-failure:{}", source_ip.unwrap_or("unknown"));
+    let limited = match env.rate_limiter(AUTH_FAILURE_LIMITER) {
+        Ok(limiter) => limiter.limit(key).await.map(|outcome| !outcome.success),
+        Err(error) => Err(error),
+    };
+    match limited {
+        Ok(true) => Refusal::new(
+            Outcome::RateLimited,
+            format!(
+                "too many authentication failures from this address ({}); retry later",
+                refusal.outcome.code()
+            ),
+        ),
+        Ok(false) => refusal,
+        Err(error) => {
+            // Without the binding the brake is off; the refusal itself still stands.
+            worker::console_error!("edgeback: rate limiter unavailable: {error}");
+            refusal
+        }
+    }
 }
 
 /// Answers a refusal at once and logs it afterwards: no D1 query before the response.

@@ -65,10 +65,16 @@ pub struct Statement {
 }
 
 /// The migration files, in order, for native tests and tools.
-pub const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_init.sql",
-    include_str!("../../migrations/0001_init.sql"),
-)];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_init.sql",
+        include_str!("../../migrations/0001_init.sql"),
+    ),
+    (
+        "0002_seen_signatures.sql",
+        include_str!("../../migrations/0002_seen_signatures.sql"),
+    ),
+];
 
 const INSERT_CLICK: &str = "INSERT INTO clicks (click_id, campaign, created_at, \
      sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, sub9, sub10, external_id, \
@@ -116,8 +122,9 @@ macro_rules! record_params {
     () => {
         "WITH p (new_id, dedup_key, click_id, network, event, status, raw_status, payout, \
          currency, fallback_currency, transaction_id, clicked_at, now, postback_id, \
-         forbidden, source_ip, method, params, detail) AS (VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, \
-         ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)) "
+         forbidden, source_ip, method, params, detail, replay_key, replay_expires_at) AS \
+         (VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+         ?18, ?19, ?20, ?21)) "
     };
 }
 
@@ -126,6 +133,15 @@ macro_rules! forbidden_click {
     () => {
         "COALESCE((SELECT k.campaign FROM clicks k WHERE k.click_id = p.click_id) \
          IN (SELECT value FROM json_each(p.forbidden)), 0)"
+    };
+}
+
+// This postback claimed its replay key (or is unsigned): a signed request seen before
+// changes nothing and is `replayed`.
+macro_rules! fresh {
+    () => {
+        "(p.replay_key IS NULL OR EXISTS (SELECT 1 FROM seen_signatures s \
+         WHERE s.replay_key = p.replay_key AND s.postback_id = p.postback_id))"
     };
 }
 
@@ -142,7 +158,9 @@ macro_rules! allowed_change {
 macro_rules! outcome {
     () => {
         concat!(
-            "CASE WHEN c.conversion_id IS NULL OR ",
+            "CASE WHEN NOT ",
+            fresh!(),
+            " THEN 'replayed' WHEN c.conversion_id IS NULL OR ",
             forbidden_click!(),
             " THEN 'invalid_click_id' \
              WHEN c.conversion_id = p.new_id THEN 'accepted' \
@@ -156,7 +174,10 @@ macro_rules! outcome {
 macro_rules! outcome_detail {
     () => {
         concat!(
-            "CASE WHEN c.conversion_id IS NULL OR ",
+            "CASE WHEN NOT ",
+            fresh!(),
+            " THEN 'this signed request was already received' \
+             WHEN c.conversion_id IS NULL OR ",
             forbidden_click!(),
             " THEN 'the click belongs to a campaign that only another network may convert' \
              WHEN c.conversion_id = p.new_id OR c.last_postback_id = p.postback_id \
@@ -166,6 +187,13 @@ macro_rules! outcome_detail {
         )
     };
 }
+
+const CLAIM_REPLAY_KEY: &str = concat!(
+    record_params!(),
+    "INSERT INTO seen_signatures (replay_key, network, postback_id, expires_at) \
+     SELECT p.replay_key, p.network, p.postback_id, p.replay_expires_at FROM p \
+     WHERE p.replay_key IS NOT NULL ON CONFLICT (replay_key) DO NOTHING"
+);
 
 const CREATE_CONVERSION: &str = concat!(
     record_params!(),
@@ -177,8 +205,9 @@ const CREATE_CONVERSION: &str = concat!(
      COALESCE(p.currency, k.currency, p.fallback_currency), p.transaction_id, 1, \
      p.postback_id, p.clicked_at, p.now, p.now \
      FROM p LEFT JOIN clicks k ON k.click_id = p.click_id \
-     WHERE NOT COALESCE(k.campaign IN (SELECT value FROM json_each(p.forbidden)), 0) \
-     ON CONFLICT (dedup_key) DO NOTHING"
+     WHERE NOT COALESCE(k.campaign IN (SELECT value FROM json_each(p.forbidden)), 0) AND ",
+    fresh!(),
+    " ON CONFLICT (dedup_key) DO NOTHING"
 );
 
 // A different status (allowed change) or a different payout (a commission adjustment)
@@ -194,7 +223,9 @@ const UPDATE_CONVERSION: &str = concat!(
      AND ",
     allowed_change!(),
     " AND NOT ",
-    forbidden_click!()
+    forbidden_click!(),
+    " AND ",
+    fresh!()
 );
 
 const INSERT_HISTORY: &str = concat!(
@@ -247,9 +278,20 @@ pub struct LogEntry {
     pub click_id: Option<String>,
 }
 
+/// A signed request's replay key and how long to remember it (see `postback::auth`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplayClaim {
+    pub key: Option<String>,
+    pub expires_at_ms: u64,
+}
+
 /// The record-step batch for `draft`. Its last statement returns one row, read with
 /// [`RecordedConversion::from_row`].
-pub fn record_conversion(draft: &ConversionDraft, log: &LogEntry) -> Vec<Statement> {
+pub fn record_conversion(
+    draft: &ConversionDraft,
+    log: &LogEntry,
+    replay: &ReplayClaim,
+) -> Vec<Statement> {
     let detail = if draft.notes.is_empty() {
         log.detail.clone()
     } else {
@@ -276,8 +318,11 @@ pub fn record_conversion(draft: &ConversionDraft, log: &LogEntry) -> Vec<Stateme
         log.method.as_str().into(),
         log.params.as_str().into(),
         detail.into(),
+        replay.key.clone().into(),
+        replay.expires_at_ms.into(),
     ];
     [
+        CLAIM_REPLAY_KEY,
         CREATE_CONVERSION,
         UPDATE_CONVERSION,
         INSERT_HISTORY,
@@ -438,21 +483,28 @@ pub fn mark_cron_run(now_ms: u64) -> Statement {
 
 const PURGE_CLICKS: &str = "DELETE FROM clicks WHERE click_id IN \
      (SELECT click_id FROM clicks WHERE created_at < ?1 ORDER BY created_at LIMIT ?2)";
+const PURGE_SEEN_SIGNATURES: &str = "DELETE FROM seen_signatures WHERE replay_key IN \
+     (SELECT replay_key FROM seen_signatures WHERE expires_at < ?1 ORDER BY expires_at LIMIT ?2)";
 const PURGE_POSTBACK_LOG: &str = "DELETE FROM postback_log WHERE postback_id IN \
      (SELECT postback_id FROM postback_log WHERE received_at < ?1 ORDER BY received_at LIMIT ?2)";
 
 /// Rows deleted per table per cron run: bounded so one run stays short (SPEC §10).
 pub const PURGE_CHUNK: u32 = 500;
 
-/// Deletes at most `PURGE_CHUNK` clicks and log rows older than `cutoff_ms`.
-pub fn purge_expired(cutoff_ms: u64) -> Vec<Statement> {
-    [PURGE_CLICKS, PURGE_POSTBACK_LOG]
-        .into_iter()
-        .map(|sql| Statement {
-            sql,
-            params: vec![cutoff_ms.into(), i64::from(PURGE_CHUNK).into()],
-        })
-        .collect()
+/// Deletes at most `PURGE_CHUNK` clicks and log rows older than `cutoff_ms`, and replay
+/// keys expired at `now_ms`.
+pub fn purge_expired(cutoff_ms: u64, now_ms: u64) -> Vec<Statement> {
+    [
+        (PURGE_CLICKS, cutoff_ms),
+        (PURGE_POSTBACK_LOG, cutoff_ms),
+        (PURGE_SEEN_SIGNATURES, now_ms),
+    ]
+    .into_iter()
+    .map(|(sql, before)| Statement {
+        sql,
+        params: vec![before.into(), i64::from(PURGE_CHUNK).into()],
+    })
+    .collect()
 }
 
 // Native only: SQLite (bundled C) does not build for wasm32.

@@ -136,7 +136,11 @@ fn a_new_conversion_takes_the_clicks_campaign_payout_and_currency() {
     );
     let rows = run_batch(
         &mut db,
-        &record_conversion(&draft(&click_id, "T1", "", "cv1"), &log("pb1")),
+        &record_conversion(
+            &draft(&click_id, "T1", "", "cv1"),
+            &log("pb1"),
+            &ReplayClaim::default(),
+        ),
     );
     let recorded = RecordedConversion::from_row(&rows[0]).unwrap();
     assert_eq!(recorded.outcome, "accepted");
@@ -157,11 +161,19 @@ fn the_same_key_again_is_a_duplicate_of_the_first() {
     let click_id = secrets().mint(NOW - 1000, [2; 7]).unwrap();
     run_batch(
         &mut db,
-        &record_conversion(&draft(&click_id, "T1", "5", "cv1"), &log("pb1")),
+        &record_conversion(
+            &draft(&click_id, "T1", "5", "cv1"),
+            &log("pb1"),
+            &ReplayClaim::default(),
+        ),
     );
     let rows = run_batch(
         &mut db,
-        &record_conversion(&draft(&click_id, "T1", "5", "cv2"), &log("pb2")),
+        &record_conversion(
+            &draft(&click_id, "T1", "5", "cv2"),
+            &log("pb2"),
+            &ReplayClaim::default(),
+        ),
     );
     let recorded = RecordedConversion::from_row(&rows[0]).unwrap();
     assert_eq!(recorded.outcome, "duplicate");
@@ -175,7 +187,11 @@ fn the_same_key_again_is_a_duplicate_of_the_first() {
     // Another transaction ID on the same click is another conversion.
     let rows = run_batch(
         &mut db,
-        &record_conversion(&draft(&click_id, "T2", "5", "cv3"), &log("pb3")),
+        &record_conversion(
+            &draft(&click_id, "T2", "5", "cv3"),
+            &log("pb3"),
+            &ReplayClaim::default(),
+        ),
     );
     assert_eq!(rows[0]["outcome"], "accepted");
 }
@@ -186,7 +202,11 @@ fn a_conversion_without_its_click_row_still_records_with_defaults() {
     let click_id = secrets().mint(NOW - 1000, [3; 7]).unwrap();
     let rows = run_batch(
         &mut db,
-        &record_conversion(&draft(&click_id, "T1", "", "cv1"), &log("pb1")),
+        &record_conversion(
+            &draft(&click_id, "T1", "", "cv1"),
+            &log("pb1"),
+            &ReplayClaim::default(),
+        ),
     );
     assert_eq!(rows[0]["outcome"], "accepted");
     assert_eq!(rows[0]["campaign"], serde_json::Value::Null);
@@ -203,7 +223,11 @@ fn list_pages_newest_first() {
         let txid = format!("T{n}");
         run_batch(
             &mut db,
-            &record_conversion(&draft(&click_id, &txid, "1", &id), &log(&format!("pb{n}"))),
+            &record_conversion(
+                &draft(&click_id, &txid, "1", &id),
+                &log(&format!("pb{n}")),
+                &ReplayClaim::default(),
+            ),
         );
     }
     let filter = ConversionFilter::default();
@@ -233,9 +257,9 @@ fn purge_deletes_old_rows_in_bounded_chunks() {
         run_batch(&mut db, &[insert_click(&old, None, None)]);
     }
     run_batch(&mut db, &[insert_click(&click("fresh"), None, None)]);
-    run_batch(&mut db, &purge_expired(NOW - 100_000));
+    run_batch(&mut db, &purge_expired(NOW - 100_000, NOW));
     assert_eq!(count(&db, "SELECT COUNT(*) FROM clicks"), 4);
-    run_batch(&mut db, &purge_expired(NOW - 100_000));
+    run_batch(&mut db, &purge_expired(NOW - 100_000, NOW));
     assert_eq!(count(&db, "SELECT COUNT(*) FROM clicks"), 1);
 }
 
@@ -470,7 +494,11 @@ fn a_failure_inside_the_batch_leaves_nothing_written() {
     )
     .unwrap();
     let click_id = secrets().mint(NOW - 1000, [2; 7]).unwrap();
-    let statements = record_conversion(&draft(&click_id, "F1", "5", "cv1"), &log("pb1"));
+    let statements = record_conversion(
+        &draft(&click_id, "F1", "5", "cv1"),
+        &log("pb1"),
+        &ReplayClaim::default(),
+    );
     let transaction = db.transaction().unwrap();
     let mut failed = false;
     for statement in &statements {
@@ -492,7 +520,10 @@ fn a_failure_inside_the_batch_leaves_nothing_written() {
 
 /// Runs the record step and reads its result row.
 fn record(db: &mut Connection, draft: &ConversionDraft, postback_id: &str) -> RecordedConversion {
-    let rows = run_batch(db, &record_conversion(draft, &log(postback_id)));
+    let rows = run_batch(
+        db,
+        &record_conversion(draft, &log(postback_id), &ReplayClaim::default()),
+    );
     RecordedConversion::from_row(&rows[0]).unwrap()
 }
 
@@ -504,4 +535,54 @@ fn with_status(
     draft.status = status;
     draft.conversion_id = conversion_id.into();
     draft
+}
+
+#[test]
+fn a_signed_request_is_accepted_once_and_replays_change_nothing() {
+    let mut db = database();
+    let click_id = secrets().mint(NOW - 1000, [7; 7]).unwrap();
+    let claim = ReplayClaim {
+        key: Some("k1".into()),
+        expires_at_ms: NOW + 600_000,
+    };
+    let first = run_batch(
+        &mut db,
+        &record_conversion(&draft(&click_id, "S1", "5", "cv1"), &log("pb1"), &claim),
+    );
+    assert_eq!(first[0]["outcome"], "accepted");
+    // The same signed request again, even with another payout smuggled past the check:
+    let replay = run_batch(
+        &mut db,
+        &record_conversion(&draft(&click_id, "S1", "9", "cv2"), &log("pb2"), &claim),
+    );
+    assert_eq!(replay[0]["outcome"], "replayed");
+    assert_eq!(
+        replay[0]["detail"],
+        "this signed request was already received"
+    );
+    assert_eq!(
+        count(&db, "SELECT payout_micros FROM conversions"),
+        5_000_000
+    );
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM conversion_history"), 1);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM postback_log WHERE outcome = 'replayed'"
+        ),
+        1
+    );
+    // Another signed request (another key) for the same conversion updates it.
+    let other = ReplayClaim {
+        key: Some("k2".into()),
+        expires_at_ms: NOW + 600_000,
+    };
+    let update = run_batch(
+        &mut db,
+        &record_conversion(&draft(&click_id, "S1", "9", "cv3"), &log("pb3"), &other),
+    );
+    assert_eq!(update[0]["outcome"], "updated");
+    // Expired keys are purged by the cron.
+    run_batch(&mut db, &purge_expired(0, NOW + 600_001));
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM seen_signatures"), 0);
 }
