@@ -6,4 +6,5 @@
 mod clicks;
 mod harness;
 mod postbacks;
+mod security;
 mod slice;

@@ -87,3 +87,57 @@ offer_url = "https://offer.example/?c={clikcid}"
         "{stderr}"
     );
 }
+
+#[test]
+fn sign_postback_prints_a_url_signed_over_the_sorted_parameters() {
+    let output = Command::new(env!("CARGO_BIN_EXE_edgeback-cli"))
+        .args([
+            "sign-postback",
+            "https://t.example/postback/tune",
+            "clickid=abc",
+            "payout=12.50",
+            "ts=1700000000",
+            "note=a b&c",
+        ])
+        .env("EDGEBACK_HMAC_SECRET", "s3cret")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed = String::from_utf8(output.stdout).unwrap();
+    let url = url::Url::parse(printed.trim()).unwrap();
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let sig = pairs
+        .iter()
+        .find(|(k, _)| k == "sig")
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    // Independent of the code under test: HMAC-SHA256 of the canonical string by hand.
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"s3cret").unwrap();
+    mac.update(b"clickid=abc&note=a b&c&payout=12.50&ts=1700000000");
+    let expected: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(sig, expected);
+    assert!(pairs.contains(&("note".to_string(), "a b&c".to_string())));
+}
+
+#[test]
+fn sign_postback_refuses_to_run_without_the_secret_in_the_environment() {
+    let output = Command::new(env!("CARGO_BIN_EXE_edgeback-cli"))
+        .args(["sign-postback", "https://t.example/postback", "clickid=abc"])
+        .env_remove("EDGEBACK_HMAC_SECRET")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}
