@@ -783,3 +783,36 @@ fn no_secret_signature_or_click_ip_is_stored() {
         .clone();
     assert!(redacted.as_str().unwrap().contains("[redacted]"));
 }
+
+#[test]
+fn the_cron_purges_expired_replay_keys() {
+    worker().execute(
+        "INSERT INTO seen_signatures (replay_key, network, postback_id, expires_at) \
+         VALUES ('e2e-expired-key', 'sec-hmac', 'e2e', 1), ('e2e-live-key', 'sec-hmac', 'e2e', 99999999999999)",
+    );
+    let reply = worker().trigger_cron();
+    assert_eq!(reply.status, 200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !worker()
+        .query(
+            "SELECT 1 FROM seen_signatures WHERE replay_key = 'e2e-expired-key'",
+            &[],
+        )
+        .is_empty()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the expired key was not purged"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(
+        worker()
+            .query(
+                "SELECT 1 FROM seen_signatures WHERE replay_key = 'e2e-live-key'",
+                &[]
+            )
+            .len(),
+        1
+    );
+}
