@@ -10,6 +10,7 @@ pub mod click;
 pub mod click_id;
 pub mod config;
 pub mod crypto;
+pub mod forward;
 pub mod money;
 pub mod postback;
 pub mod store;

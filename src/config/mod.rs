@@ -3,10 +3,15 @@
 //! names the exact key path (`EDGEBACK.campaigns.summer.redirect`) and the reason.
 
 mod campaign;
+mod destination;
 mod network;
 pub mod presets;
 
 pub use campaign::{BotPolicy, Campaign, ClickField, RedirectKind, OFFER_MACROS};
+pub use destination::{
+    DeliverySettings, Destination, DestinationKind, PostbackMethod, CHANGE_TYPES, MAX_ATTEMPTS,
+    POSTBACK_MACROS,
+};
 pub use network::{is_event_slug, DedupMode, FieldAliases, Network, ResponseFormat, Status};
 
 use serde::Deserialize;
@@ -67,6 +72,8 @@ pub struct Config {
     pub timezone: String,
     pub campaigns: BTreeMap<String, Campaign>,
     pub networks: BTreeMap<String, Network>,
+    pub destinations: Vec<Destination>,
+    pub delivery: DeliverySettings,
     pub diagnostics: Diagnostics,
 }
 
@@ -98,7 +105,9 @@ struct RawConfig {
     #[serde(default)]
     networks: BTreeMap<String, network::RawNetwork>,
     #[serde(default)]
-    destinations: Vec<serde_json::Value>,
+    destinations: Vec<destination::RawDestination>,
+    #[serde(default)]
+    delivery: DeliverySettings,
     #[serde(default)]
     diagnostics: Diagnostics,
 }
@@ -185,12 +194,6 @@ impl Config {
                 "only \"UTC\" is supported in this version",
             );
         }
-        if !raw.destinations.is_empty() {
-            problems.push(
-                format!("{root}.destinations"),
-                "forwarding to destinations is not implemented in this version",
-            );
-        }
 
         let mut networks = BTreeMap::new();
         for (name, raw_network) in raw.networks {
@@ -227,6 +230,26 @@ impl Config {
             }
         }
 
+        destination::check_delivery(&mut problems, &format!("{root}.delivery"), &raw.delivery);
+        let network_names: Vec<&str> = networks.keys().map(String::as_str).collect();
+        let campaign_names: Vec<&str> = campaigns.keys().map(String::as_str).collect();
+        let mut destinations: Vec<Destination> = Vec::new();
+        for (index, raw_destination) in raw.destinations.into_iter().enumerate() {
+            let path = format!("{root}.destinations[{index}]");
+            if let Some(found) = destination::resolve(
+                &mut problems,
+                &path,
+                raw_destination,
+                &network_names,
+                &campaign_names,
+            ) {
+                if destinations.iter().any(|other| other.name == found.name) {
+                    problems.push(format!("{path}.name"), format!("\"{}\" is used twice", found.name));
+                }
+                destinations.push(found);
+            }
+        }
+
         // A campaign restricted to one network refuses the others (SPEC §6): each network
         // carries the campaigns it may not convert, for the record step's SQL.
         for (name, network) in networks.iter_mut() {
@@ -248,6 +271,8 @@ impl Config {
             timezone: raw.timezone,
             campaigns,
             networks,
+            destinations,
+            delivery: raw.delivery,
             diagnostics: raw.diagnostics,
         })
     }
@@ -355,12 +380,71 @@ mod tests {
     }
 
     #[test]
-    fn destinations_are_refused_until_forwarding_exists() {
+    fn destinations_as_the_spec_shows_them() {
         let mut value = minimal();
-        value["destinations"] = json!([{ "name": "crm" }]);
-        assert_eq!(
-            errors(value),
-            ["EDGEBACK.destinations: forwarding to destinations is not implemented in this version"]
-        );
+        value["destinations"] = json!([
+            {
+                "name": "crm", "kind": "webhook", "url": "https://crm.example/hooks/edgeback",
+                "secret": "CRM_WEBHOOK_SECRET", "types": ["conversion.created", "conversion.updated"],
+                "statuses": ["approved", "reversed"]
+            },
+            {
+                "name": "propeller", "kind": "postback", "method": "GET",
+                "url": "https://ads.example/conv?visitor_id={external_id}&payout={payout}&status={status}",
+                "statuses": ["approved"], "campaigns": ["summer"], "max_attempts": 3
+            }
+        ]);
+        let config = Config::from_json(value).unwrap();
+        assert_eq!(config.destinations.len(), 2);
+        assert_eq!(config.destinations[1].max_attempts, 3);
+        assert_eq!(config.destinations[0].secret_name(), Some("CRM_WEBHOOK_SECRET"));
+        assert!(config.destinations[0].may_match("sale", Status::Approved, "generic"));
+        assert!(!config.destinations[0].may_match("sale", Status::Pending, "generic"));
+        assert_eq!(config.delivery.retry_schedule_seconds, [5, 300, 1800, 7200, 18_000, 36_000, 36_000]);
+    }
+
+    #[test]
+    fn destination_errors_name_their_keys() {
+        let mut value = minimal();
+        value["destinations"] = json!([
+            { "name": "a", "kind": "webhook", "url": "ftp://x" },
+            { "name": "a", "kind": "postback", "url": "https://t.example/?c={clikid}", "secret": "S" },
+            { "name": "b", "kind": "postback", "url": "https://t.example/", "types": ["conversion.deleted"],
+              "statuses": ["ok"], "campaigns": ["nope"], "networks": ["nope"], "events": ["Bad Event"], "max_attempts": 9 },
+            { "name": "c", "kind": "carrier-pigeon", "url": "https://t.example/" }
+        ]);
+        value["delivery"] = json!({ "cron_batch": 60 });
+        let found = errors(value);
+        // The unknown kind is a type error, reported alone with its path.
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].starts_with("EDGEBACK.destinations[3].kind"), "{found:?}");
+
+        let mut value = minimal();
+        value["destinations"] = json!([
+            { "name": "a", "kind": "webhook", "url": "ftp://x" },
+            { "name": "a", "kind": "postback", "url": "https://t.example/?c={clikid}", "secret": "S" },
+            { "name": "b", "kind": "postback", "url": "https://t.example/", "types": ["conversion.deleted"],
+              "statuses": ["ok"], "campaigns": ["nope"], "networks": ["nope"], "events": ["Bad Event"], "max_attempts": 9 },
+            { "name": "d", "kind": "postback", "url": "https://t.example/" },
+            { "name": "d", "kind": "postback", "url": "https://t.example/" }
+        ]);
+        value["delivery"] = json!({ "cron_batch": 60 });
+        let found = errors(value);
+        for prefix in [
+            "EDGEBACK.destinations[0].secret: ",
+            "EDGEBACK.destinations[0].url: ",
+            "EDGEBACK.destinations[1].secret: ",
+            "EDGEBACK.destinations[1].url: unknown macro {clikid}",
+            "EDGEBACK.destinations[2].types[0]: ",
+            "EDGEBACK.destinations[2].statuses[0]: ",
+            "EDGEBACK.destinations[2].campaigns[0]: ",
+            "EDGEBACK.destinations[2].networks[0]: ",
+            "EDGEBACK.destinations[2].events[0]: ",
+            "EDGEBACK.destinations[2].max_attempts: ",
+            "EDGEBACK.destinations[4].name: ",
+            "EDGEBACK.delivery.cron_batch: ",
+        ] {
+            assert!(found.iter().any(|e| e.starts_with(prefix)), "{prefix} in {found:?}");
+        }
     }
 }

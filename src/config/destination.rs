@@ -1,0 +1,288 @@
+//! Destinations (SPEC §5, §8): where each conversion change is forwarded.
+
+use super::{check_name, Problems, Status};
+use crate::template::UrlTemplate;
+use serde::Deserialize;
+
+/// Macros a postback destination's URL may use: the click's (SPEC §4) and the
+/// conversion's (SPEC §8).
+pub const POSTBACK_MACROS: &[&str] = &[
+    "clickid",
+    "click_id",
+    "campaign",
+    "sub1",
+    "sub2",
+    "sub3",
+    "sub4",
+    "sub5",
+    "sub6",
+    "sub7",
+    "sub8",
+    "sub9",
+    "sub10",
+    "external_id",
+    "country",
+    "ts",
+    "conversion_id",
+    "event",
+    "status",
+    "payout",
+    "currency",
+    "transaction_id",
+    "network",
+];
+
+/// The two kinds of conversion change (SPEC §8).
+pub const CHANGE_TYPES: &[&str] = &["conversion.created", "conversion.updated"];
+
+/// Most attempts per delivery: the schedule has eight (SPEC §8).
+pub const MAX_ATTEMPTS: u32 = 8;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum RawKind {
+    Webhook,
+    Postback,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+pub enum PostbackMethod {
+    #[default]
+    #[serde(rename = "GET")]
+    Get,
+    /// The URL's query becomes a form body (`application/x-www-form-urlencoded`).
+    #[serde(rename = "POST")]
+    Post,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDestination {
+    name: String,
+    kind: RawKind,
+    url: String,
+    #[serde(default)]
+    secret: Option<String>,
+    #[serde(default)]
+    method: Option<PostbackMethod>,
+    #[serde(default)]
+    types: Option<Vec<String>>,
+    #[serde(default)]
+    events: Option<Vec<String>>,
+    #[serde(default)]
+    statuses: Option<Vec<String>>,
+    #[serde(default)]
+    campaigns: Option<Vec<String>>,
+    #[serde(default)]
+    networks: Option<Vec<String>>,
+    #[serde(default)]
+    max_attempts: Option<u32>,
+}
+
+/// What a destination receives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DestinationKind {
+    /// Standard Webhooks JSON POST, signed with the named `whsec_` secret.
+    Webhook { url: url::Url, secret: String },
+    /// A traffic-source postback: the URL template filled with URL-encoded values.
+    Postback {
+        template: UrlTemplate,
+        method: PostbackMethod,
+    },
+}
+
+/// A validated destination. `None` filters match everything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    pub name: String,
+    pub kind: DestinationKind,
+    pub types: Option<Vec<String>>,
+    pub events: Option<Vec<String>>,
+    pub statuses: Option<Vec<Status>>,
+    pub campaigns: Option<Vec<String>>,
+    pub networks: Option<Vec<String>>,
+    pub max_attempts: u32,
+}
+
+impl Destination {
+    /// The filters known before the record step (event, status, network). Type and
+    /// campaign are decided in the record step's SQL, where they are known.
+    pub fn may_match(&self, event: &str, status: Status, network: &str) -> bool {
+        let allows = |filter: &Option<Vec<String>>, value: &str| {
+            filter.as_ref().is_none_or(|list| list.iter().any(|item| item == value))
+        };
+        allows(&self.events, event)
+            && self.statuses.as_ref().is_none_or(|list| list.contains(&status))
+            && allows(&self.networks, network)
+    }
+
+    /// The secret names this destination needs.
+    pub fn secret_name(&self) -> Option<&str> {
+        match &self.kind {
+            DestinationKind::Webhook { secret, .. } => Some(secret),
+            DestinationKind::Postback { .. } => None,
+        }
+    }
+}
+
+fn http_url(text: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(text).map_err(|error| format!("not a URL: {error}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err("must be an http:// or https:// URL with a host".into());
+    }
+    Ok(url)
+}
+
+pub(super) fn resolve(
+    problems: &mut Problems,
+    path: &str,
+    raw: RawDestination,
+    known_networks: &[&str],
+    known_campaigns: &[&str],
+) -> Option<Destination> {
+    let before = problems.0.len();
+    check_name(problems, &format!("{path}.name"), &raw.name);
+    let kind = match raw.kind {
+        RawKind::Webhook => {
+            if raw.method.is_some() {
+                problems.push(format!("{path}.method"), "webhooks are always POST; remove method");
+            }
+            let secret = raw.secret.clone().unwrap_or_else(|| {
+                problems.push(format!("{path}.secret"), "a webhook needs a secret (the name of a whsec_… secret)");
+                String::new()
+            });
+            if !secret.is_empty()
+                && !secret.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+            {
+                problems.push(
+                    format!("{path}.secret"),
+                    "must name a secret (A-Z, 0-9, '_'), set with `wrangler secret put`; never the value",
+                );
+            }
+            match http_url(&raw.url) {
+                Ok(url) => Some(DestinationKind::Webhook { url, secret }),
+                Err(reason) => {
+                    problems.push(format!("{path}.url"), reason);
+                    None
+                }
+            }
+        }
+        RawKind::Postback => {
+            if raw.secret.is_some() {
+                problems.push(format!("{path}.secret"), "postback destinations are not signed; remove secret");
+            }
+            match UrlTemplate::parse(&raw.url, POSTBACK_MACROS) {
+                Ok(template) => match http_url(&template.render(|_| Some("x"))) {
+                    Ok(_) => Some(DestinationKind::Postback {
+                        template,
+                        method: raw.method.unwrap_or_default(),
+                    }),
+                    Err(reason) => {
+                        problems.push(format!("{path}.url"), reason);
+                        None
+                    }
+                },
+                Err(error) => {
+                    problems.push(format!("{path}.url"), error.to_string());
+                    None
+                }
+            }
+        }
+    };
+    let mut check_list = |key: &str, list: &Option<Vec<String>>, known: &dyn Fn(&str) -> bool, what: &str| {
+        if let Some(list) = list {
+            if list.is_empty() {
+                problems.push(format!("{path}.{key}"), "must not be empty (leave it out to match all)");
+            }
+            for (index, item) in list.iter().enumerate() {
+                if !known(item) {
+                    problems.push(format!("{path}.{key}[{index}]"), format!("\"{item}\" is not {what}"));
+                }
+            }
+        }
+    };
+    check_list("types", &raw.types, &|t| CHANGE_TYPES.contains(&t), "conversion.created or conversion.updated");
+    check_list("events", &raw.events, &super::is_event_slug, "an event name ([a-z0-9_]{1,32})");
+    check_list("statuses", &raw.statuses, &|s| Status::from_name(s).is_some(), "pending, approved, rejected or reversed");
+    check_list("campaigns", &raw.campaigns, &|c| known_campaigns.contains(&c), "a configured campaign");
+    check_list("networks", &raw.networks, &|n| known_networks.contains(&n), "a configured network");
+    let max_attempts = raw.max_attempts.unwrap_or(MAX_ATTEMPTS);
+    if !(1..=MAX_ATTEMPTS).contains(&max_attempts) {
+        problems.push(format!("{path}.max_attempts"), format!("must be between 1 and {MAX_ATTEMPTS}"));
+    }
+    if problems.0.len() > before {
+        return None;
+    }
+    Some(Destination {
+        name: raw.name,
+        kind: kind?,
+        types: raw.types,
+        events: raw.events,
+        statuses: raw
+            .statuses
+            .map(|list| list.iter().filter_map(|s| Status::from_name(s)).collect()),
+        campaigns: raw.campaigns,
+        networks: raw.networks,
+        max_attempts,
+    })
+}
+
+/// Delivery timing (`[vars.EDGEBACK.delivery]`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliverySettings {
+    /// Delays after the 1st, 2nd, … failed attempt (SPEC §8: 5 s, 5 min, 30 min, 2 h,
+    /// 5 h, 10 h, 10 h): with the immediate first attempt, 8 attempts over about 28 h.
+    #[serde(default = "default_schedule")]
+    pub retry_schedule_seconds: Vec<u64>,
+    /// Each delay is spread by ± this percentage, so retries do not arrive in lockstep.
+    #[serde(default = "default_jitter")]
+    pub jitter_percent: u8,
+    /// Deliveries attempted per cron run: one outbound request each, within the free
+    /// plan's 50 subrequests per invocation; the rest wait for the next minute.
+    #[serde(default = "default_batch")]
+    pub cron_batch: u32,
+    /// How long one attempt may take.
+    #[serde(default = "default_timeout")]
+    pub timeout_seconds: u32,
+}
+
+fn default_schedule() -> Vec<u64> {
+    vec![5, 300, 1800, 7200, 18_000, 36_000, 36_000]
+}
+fn default_jitter() -> u8 {
+    20
+}
+fn default_batch() -> u32 {
+    40
+}
+fn default_timeout() -> u32 {
+    10
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        Self {
+            retry_schedule_seconds: default_schedule(),
+            jitter_percent: default_jitter(),
+            cron_batch: default_batch(),
+            timeout_seconds: default_timeout(),
+        }
+    }
+}
+
+pub(super) fn check_delivery(problems: &mut Problems, path: &str, settings: &DeliverySettings) {
+    let schedule = &settings.retry_schedule_seconds;
+    if schedule.is_empty() || schedule.len() > 16 || schedule.iter().any(|s| *s == 0 || *s > 7 * 86_400) {
+        problems.push(format!("{path}.retry_schedule_seconds"), "1-16 delays, each 1 s to 7 days");
+    }
+    if settings.jitter_percent > 50 {
+        problems.push(format!("{path}.jitter_percent"), "must be 0-50");
+    }
+    if !(1..=45).contains(&settings.cron_batch) {
+        problems.push(format!("{path}.cron_batch"), "must be 1-45 (the free plan allows 50 subrequests per run)");
+    }
+    if !(1..=30).contains(&settings.timeout_seconds) {
+        problems.push(format!("{path}.timeout_seconds"), "must be 1-30");
+    }
+}
