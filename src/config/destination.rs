@@ -109,10 +109,15 @@ impl Destination {
     /// campaign are decided in the record step's SQL, where they are known.
     pub fn may_match(&self, event: &str, status: Status, network: &str) -> bool {
         let allows = |filter: &Option<Vec<String>>, value: &str| {
-            filter.as_ref().is_none_or(|list| list.iter().any(|item| item == value))
+            filter
+                .as_ref()
+                .is_none_or(|list| list.iter().any(|item| item == value))
         };
         allows(&self.events, event)
-            && self.statuses.as_ref().is_none_or(|list| list.contains(&status))
+            && self
+                .statuses
+                .as_ref()
+                .is_none_or(|list| list.contains(&status))
             && allows(&self.networks, network)
     }
 
@@ -145,14 +150,22 @@ pub(super) fn resolve(
     let kind = match raw.kind {
         RawKind::Webhook => {
             if raw.method.is_some() {
-                problems.push(format!("{path}.method"), "webhooks are always POST; remove method");
+                problems.push(
+                    format!("{path}.method"),
+                    "webhooks are always POST; remove method",
+                );
             }
             let secret = raw.secret.clone().unwrap_or_else(|| {
-                problems.push(format!("{path}.secret"), "a webhook needs a secret (the name of a whsec_… secret)");
+                problems.push(
+                    format!("{path}.secret"),
+                    "a webhook needs a secret (the name of a whsec_… secret)",
+                );
                 String::new()
             });
             if !secret.is_empty()
-                && !secret.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+                && !secret
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
             {
                 problems.push(
                     format!("{path}.secret"),
@@ -169,7 +182,10 @@ pub(super) fn resolve(
         }
         RawKind::Postback => {
             if raw.secret.is_some() {
-                problems.push(format!("{path}.secret"), "postback destinations are not signed; remove secret");
+                problems.push(
+                    format!("{path}.secret"),
+                    "postback destinations are not signed; remove secret",
+                );
             }
             match UrlTemplate::parse(&raw.url, POSTBACK_MACROS) {
                 Ok(template) => match http_url(&template.render(|_| Some("x"))) {
@@ -189,26 +205,61 @@ pub(super) fn resolve(
             }
         }
     };
-    let mut check_list = |key: &str, list: &Option<Vec<String>>, known: &dyn Fn(&str) -> bool, what: &str| {
-        if let Some(list) = list {
-            if list.is_empty() {
-                problems.push(format!("{path}.{key}"), "must not be empty (leave it out to match all)");
-            }
-            for (index, item) in list.iter().enumerate() {
-                if !known(item) {
-                    problems.push(format!("{path}.{key}[{index}]"), format!("\"{item}\" is not {what}"));
+    let mut check_list =
+        |key: &str, list: &Option<Vec<String>>, known: &dyn Fn(&str) -> bool, what: &str| {
+            if let Some(list) = list {
+                if list.is_empty() {
+                    problems.push(
+                        format!("{path}.{key}"),
+                        "must not be empty (leave it out to match all)",
+                    );
+                }
+                for (index, item) in list.iter().enumerate() {
+                    if !known(item) {
+                        problems.push(
+                            format!("{path}.{key}[{index}]"),
+                            format!("\"{item}\" is not {what}"),
+                        );
+                    }
                 }
             }
-        }
-    };
-    check_list("types", &raw.types, &|t| CHANGE_TYPES.contains(&t), "conversion.created or conversion.updated");
-    check_list("events", &raw.events, &super::is_event_slug, "an event name ([a-z0-9_]{1,32})");
-    check_list("statuses", &raw.statuses, &|s| Status::from_name(s).is_some(), "pending, approved, rejected or reversed");
-    check_list("campaigns", &raw.campaigns, &|c| known_campaigns.contains(&c), "a configured campaign");
-    check_list("networks", &raw.networks, &|n| known_networks.contains(&n), "a configured network");
+        };
+    check_list(
+        "types",
+        &raw.types,
+        &|t| CHANGE_TYPES.contains(&t),
+        "conversion.created or conversion.updated",
+    );
+    check_list(
+        "events",
+        &raw.events,
+        &super::is_event_slug,
+        "an event name ([a-z0-9_]{1,32})",
+    );
+    check_list(
+        "statuses",
+        &raw.statuses,
+        &|s| Status::from_name(s).is_some(),
+        "pending, approved, rejected or reversed",
+    );
+    check_list(
+        "campaigns",
+        &raw.campaigns,
+        &|c| known_campaigns.contains(&c),
+        "a configured campaign",
+    );
+    check_list(
+        "networks",
+        &raw.networks,
+        &|n| known_networks.contains(&n),
+        "a configured network",
+    );
     let max_attempts = raw.max_attempts.unwrap_or(MAX_ATTEMPTS);
     if !(1..=MAX_ATTEMPTS).contains(&max_attempts) {
-        problems.push(format!("{path}.max_attempts"), format!("must be between 1 and {MAX_ATTEMPTS}"));
+        problems.push(
+            format!("{path}.max_attempts"),
+            format!("must be between 1 and {MAX_ATTEMPTS}"),
+        );
     }
     if problems.0.len() > before {
         return None;
@@ -273,14 +324,23 @@ impl Default for DeliverySettings {
 
 pub(super) fn check_delivery(problems: &mut Problems, path: &str, settings: &DeliverySettings) {
     let schedule = &settings.retry_schedule_seconds;
-    if schedule.is_empty() || schedule.len() > 16 || schedule.iter().any(|s| *s == 0 || *s > 7 * 86_400) {
-        problems.push(format!("{path}.retry_schedule_seconds"), "1-16 delays, each 1 s to 7 days");
+    if schedule.is_empty()
+        || schedule.len() > 16
+        || schedule.iter().any(|s| *s == 0 || *s > 7 * 86_400)
+    {
+        problems.push(
+            format!("{path}.retry_schedule_seconds"),
+            "1-16 delays, each 1 s to 7 days",
+        );
     }
     if settings.jitter_percent > 50 {
         problems.push(format!("{path}.jitter_percent"), "must be 0-50");
     }
     if !(1..=45).contains(&settings.cron_batch) {
-        problems.push(format!("{path}.cron_batch"), "must be 1-45 (the free plan allows 50 subrequests per run)");
+        problems.push(
+            format!("{path}.cron_batch"),
+            "must be 1-45 (the free plan allows 50 subrequests per run)",
+        );
     }
     if !(1..=30).contains(&settings.timeout_seconds) {
         problems.push(format!("{path}.timeout_seconds"), "must be 1-30");

@@ -244,7 +244,10 @@ impl Config {
                 &campaign_names,
             ) {
                 if destinations.iter().any(|other| other.name == found.name) {
-                    problems.push(format!("{path}.name"), format!("\"{}\" is used twice", found.name));
+                    problems.push(
+                        format!("{path}.name"),
+                        format!("\"{}\" is used twice", found.name),
+                    );
                 }
                 destinations.push(found);
             }
@@ -397,10 +400,16 @@ mod tests {
         let config = Config::from_json(value).unwrap();
         assert_eq!(config.destinations.len(), 2);
         assert_eq!(config.destinations[1].max_attempts, 3);
-        assert_eq!(config.destinations[0].secret_name(), Some("CRM_WEBHOOK_SECRET"));
+        assert_eq!(
+            config.destinations[0].secret_name(),
+            Some("CRM_WEBHOOK_SECRET")
+        );
         assert!(config.destinations[0].may_match("sale", Status::Approved, "generic"));
         assert!(!config.destinations[0].may_match("sale", Status::Pending, "generic"));
-        assert_eq!(config.delivery.retry_schedule_seconds, [5, 300, 1800, 7200, 18_000, 36_000, 36_000]);
+        assert_eq!(
+            config.delivery.retry_schedule_seconds,
+            [5, 300, 1800, 7200, 18_000, 36_000, 36_000]
+        );
     }
 
     #[test]
@@ -417,7 +426,10 @@ mod tests {
         let found = errors(value);
         // The unknown kind is a type error, reported alone with its path.
         assert_eq!(found.len(), 1, "{found:?}");
-        assert!(found[0].starts_with("EDGEBACK.destinations[3].kind"), "{found:?}");
+        assert!(
+            found[0].starts_with("EDGEBACK.destinations[3].kind"),
+            "{found:?}"
+        );
 
         let mut value = minimal();
         value["destinations"] = json!([
@@ -444,7 +456,10 @@ mod tests {
             "EDGEBACK.destinations[4].name: ",
             "EDGEBACK.delivery.cron_batch: ",
         ] {
-            assert!(found.iter().any(|e| e.starts_with(prefix)), "{prefix} in {found:?}");
+            assert!(
+                found.iter().any(|e| e.starts_with(prefix)),
+                "{prefix} in {found:?}"
+            );
         }
     }
 }

@@ -164,9 +164,18 @@ pub fn webhook_signature(secret: &str, id: &str, timestamp: u64, body: &str) -> 
     let key = decode_webhook_secret(secret)?;
     let mac = hmac_sha256(
         &key,
-        &[id.as_bytes(), b".", timestamp.to_string().as_bytes(), b".", body.as_bytes()],
+        &[
+            id.as_bytes(),
+            b".",
+            timestamp.to_string().as_bytes(),
+            b".",
+            body.as_bytes(),
+        ],
     );
-    Some(format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(mac)))
+    Some(format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(mac)
+    ))
 }
 
 /// The HMAC key of a `whsec_` secret (24 to 64 bytes).
@@ -265,7 +274,12 @@ pub fn excerpt(reply: &str) -> String {
 
 /// The candidate destinations for a conversion change, with the filters only the record
 /// step can apply (type, campaign), as the JSON the record batch reads.
-pub fn candidates_json(destinations: &[Destination], event: &str, status: crate::config::Status, network: &str) -> String {
+pub fn candidates_json(
+    destinations: &[Destination],
+    event: &str,
+    status: crate::config::Status,
+    network: &str,
+) -> String {
     let list: Vec<serde_json::Value> = destinations
         .iter()
         .filter(|destination| destination.may_match(event, status, network))

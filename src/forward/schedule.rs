@@ -104,34 +104,74 @@ mod tests {
     }
 
     fn result(status: Option<u16>, retry_after: Option<u64>) -> AttemptResult {
-        AttemptResult { status, retry_after_seconds: retry_after }
+        AttemptResult {
+            status,
+            retry_after_seconds: retry_after,
+        }
     }
 
     #[test]
     fn success_is_2xx_only() {
         for status in [200, 201, 204, 299] {
-            assert_eq!(judge(&spec(), 8, 1, &result(Some(status), None), NOW, 0), Verdict::Delivered);
+            assert_eq!(
+                judge(&spec(), 8, 1, &result(Some(status), None), NOW, 0),
+                Verdict::Delivered
+            );
         }
-        for status in [None, Some(199), Some(301), Some(302), Some(400), Some(404), Some(500), Some(503)] {
-            assert!(matches!(judge(&spec(), 8, 1, &result(status, None), NOW, 0), Verdict::Retry { .. }), "{status:?}");
+        for status in [
+            None,
+            Some(199),
+            Some(301),
+            Some(302),
+            Some(400),
+            Some(404),
+            Some(500),
+            Some(503),
+        ] {
+            assert!(
+                matches!(
+                    judge(&spec(), 8, 1, &result(status, None), NOW, 0),
+                    Verdict::Retry { .. }
+                ),
+                "{status:?}"
+            );
         }
     }
 
     #[test]
     fn gone_fails_at_once_and_the_last_attempt_fails() {
-        assert!(matches!(judge(&spec(), 8, 1, &result(Some(410), None), NOW, 0), Verdict::Failed { .. }));
-        assert!(matches!(judge(&spec(), 8, 8, &result(Some(500), None), NOW, 0), Verdict::Failed { .. }));
-        assert!(matches!(judge(&spec(), 3, 3, &result(None, None), NOW, 0), Verdict::Failed { .. }));
-        assert!(matches!(judge(&spec(), 3, 2, &result(None, None), NOW, 0), Verdict::Retry { .. }));
+        assert!(matches!(
+            judge(&spec(), 8, 1, &result(Some(410), None), NOW, 0),
+            Verdict::Failed { .. }
+        ));
+        assert!(matches!(
+            judge(&spec(), 8, 8, &result(Some(500), None), NOW, 0),
+            Verdict::Failed { .. }
+        ));
+        assert!(matches!(
+            judge(&spec(), 3, 3, &result(None, None), NOW, 0),
+            Verdict::Failed { .. }
+        ));
+        assert!(matches!(
+            judge(&spec(), 3, 2, &result(None, None), NOW, 0),
+            Verdict::Retry { .. }
+        ));
     }
 
     #[test]
     fn the_spec_schedule_without_jitter_is_about_28_hours() {
-        let settings = DeliverySettings { jitter_percent: 0, ..spec() };
+        let settings = DeliverySettings {
+            jitter_percent: 0,
+            ..spec()
+        };
         let mut at = NOW;
         let mut delays = Vec::new();
         for attempt in 1..8 {
-            let Verdict::Retry { at_ms } = judge(&settings, 8, attempt, &result(Some(500), None), at, 0) else { panic!() };
+            let Verdict::Retry { at_ms } =
+                judge(&settings, 8, attempt, &result(Some(500), None), at, 0)
+            else {
+                panic!()
+            };
             delays.push((at_ms - at) / 1000);
             at = at_ms;
         }
@@ -143,7 +183,11 @@ mod tests {
     #[test]
     fn jitter_stays_within_twenty_percent() {
         for random in [0, 1, 7, 1000, u32::MAX / 2, u32::MAX] {
-            let Verdict::Retry { at_ms } = judge(&spec(), 8, 2, &result(Some(500), None), NOW, random) else { panic!() };
+            let Verdict::Retry { at_ms } =
+                judge(&spec(), 8, 2, &result(Some(500), None), NOW, random)
+            else {
+                panic!()
+            };
             let delay = at_ms - NOW;
             assert!((240_000..=360_000).contains(&delay), "{delay}");
         }
@@ -151,14 +195,22 @@ mod tests {
 
     #[test]
     fn retry_after_is_honoured_within_the_schedule() {
-        let settings = DeliverySettings { jitter_percent: 0, ..spec() };
-        let delay = |status, after| match judge(&settings, 8, 1, &result(Some(status), after), NOW, 0) {
-            Verdict::Retry { at_ms } => (at_ms - NOW) / 1000,
-            other => panic!("{other:?}"),
+        let settings = DeliverySettings {
+            jitter_percent: 0,
+            ..spec()
         };
+        let delay =
+            |status, after| match judge(&settings, 8, 1, &result(Some(status), after), NOW, 0) {
+                Verdict::Retry { at_ms } => (at_ms - NOW) / 1000,
+                other => panic!("{other:?}"),
+            };
         assert_eq!(delay(429, Some(120)), 120, "later than the step: honoured");
         assert_eq!(delay(503, Some(1)), 5, "sooner than the step: the step");
-        assert_eq!(delay(429, Some(999_999)), 36_000, "capped at the longest step");
+        assert_eq!(
+            delay(429, Some(999_999)),
+            36_000,
+            "capped at the longest step"
+        );
         assert_eq!(delay(500, Some(120)), 5, "only 429 and 503");
     }
 
@@ -168,8 +220,14 @@ mod tests {
         assert_eq!(parse_retry_after(" 0 ", NOW), Some(0));
         let date = super::super::time::rfc3339(0); // not an HTTP date
         assert_eq!(parse_retry_after(&date, NOW), None);
-        assert_eq!(parse_retry_after("Sat, 21 Nov 2026 19:00:00 GMT", 1_795_287_000_000), Some(600));
-        assert_eq!(parse_retry_after("Sat, 21 Nov 2026 19:00:00 GMT", 1_795_288_000_000), None);
+        assert_eq!(
+            parse_retry_after("Sat, 21 Nov 2026 19:00:00 GMT", 1_795_287_000_000),
+            Some(600)
+        );
+        assert_eq!(
+            parse_retry_after("Sat, 21 Nov 2026 19:00:00 GMT", 1_795_288_000_000),
+            None
+        );
         assert_eq!(parse_retry_after("soon", NOW), None);
     }
 }

@@ -13,7 +13,11 @@ fn row(change_type: &str) -> DeliveryRow {
         attempt_base: 0,
         max_attempts: 8,
         conversion_id: "cv1".into(),
-        version: if change_type == "conversion.created" { 1 } else { 2 },
+        version: if change_type == "conversion.created" {
+            1
+        } else {
+            2
+        },
         click_id: "ck1".into(),
         campaign: Some("summer".into()),
         network: "tune".into(),
@@ -58,7 +62,8 @@ fn destinations() -> Vec<Destination> {
 
 #[test]
 fn the_webhook_body_is_the_spec_shape() {
-    let body: serde_json::Value = serde_json::from_str(&webhook_body(&row("conversion.created"))).unwrap();
+    let body: serde_json::Value =
+        serde_json::from_str(&webhook_body(&row("conversion.created"))).unwrap();
     assert_eq!(
         body,
         json!({
@@ -75,41 +80,86 @@ fn the_webhook_body_is_the_spec_shape() {
         })
     );
     // Key order as in the SPEC.
-    assert!(webhook_body(&row("conversion.created")).starts_with(r#"{"type":"conversion.created","timestamp":"#));
+    assert!(webhook_body(&row("conversion.created"))
+        .starts_with(r#"{"type":"conversion.created","timestamp":"#));
 }
 
 #[test]
 fn updates_carry_the_previous_status_and_payout() {
-    let body: serde_json::Value = serde_json::from_str(&webhook_body(&row("conversion.updated"))).unwrap();
+    let body: serde_json::Value =
+        serde_json::from_str(&webhook_body(&row("conversion.updated"))).unwrap();
     assert_eq!(body["type"], "conversion.updated");
     assert_eq!(body["data"]["version"], 2);
-    assert_eq!(body["data"]["previous"], json!({ "status": "pending", "payout": "10.000000" }));
+    assert_eq!(
+        body["data"]["previous"],
+        json!({ "status": "pending", "payout": "10.000000" })
+    );
 }
 
 #[test]
 fn signing_matches_the_reference_vector() {
     assert_eq!(
-        webhook_signature(SECRET, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1_614_265_330, r#"{"test": 2432232314}"#).as_deref(),
+        webhook_signature(
+            SECRET,
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            1_614_265_330,
+            r#"{"test": 2432232314}"#
+        )
+        .as_deref(),
         Some("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
     );
-    assert_eq!(webhook_signature("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "a", 1, "b"), None, "needs the whsec_ prefix");
-    assert_eq!(webhook_signature("whsec_c2hvcnQ=", "a", 1, "b"), None, "a key shorter than 24 bytes");
+    assert_eq!(
+        webhook_signature("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "a", 1, "b"),
+        None,
+        "needs the whsec_ prefix"
+    );
+    assert_eq!(
+        webhook_signature("whsec_c2hvcnQ=", "a", 1, "b"),
+        None,
+        "a key shorter than 24 bytes"
+    );
 }
 
 #[test]
 fn a_webhook_request_is_signed_and_stable_across_attempts() {
     let destinations = destinations();
-    let first = plan_request(&destinations[0], &row("conversion.created"), Some(SECRET), 1_795_287_601_000).unwrap();
-    let later = plan_request(&destinations[0], &row("conversion.created"), Some(SECRET), 1_795_297_601_000).unwrap();
-    assert_eq!((first.method, first.url.as_str()), ("POST", "https://crm.example/hooks"));
+    let first = plan_request(
+        &destinations[0],
+        &row("conversion.created"),
+        Some(SECRET),
+        1_795_287_601_000,
+    )
+    .unwrap();
+    let later = plan_request(
+        &destinations[0],
+        &row("conversion.created"),
+        Some(SECRET),
+        1_795_297_601_000,
+    )
+    .unwrap();
+    assert_eq!(
+        (first.method, first.url.as_str()),
+        ("POST", "https://crm.example/hooks")
+    );
     let header = |request: &OutboundRequest, name: &str| {
-        request.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone()).unwrap()
+        request
+            .headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+            .unwrap()
     };
     assert_eq!(header(&first, "webhook-id"), "msg_pb1.crm");
     assert_eq!(header(&first, "webhook-id"), header(&later, "webhook-id"));
     assert_eq!(first.body, later.body, "the same body on every attempt");
     assert_eq!(header(&first, "webhook-timestamp"), "1795287601");
-    let expected = webhook_signature(SECRET, "msg_pb1.crm", 1_795_287_601, first.body.as_deref().unwrap()).unwrap();
+    let expected = webhook_signature(
+        SECRET,
+        "msg_pb1.crm",
+        1_795_287_601,
+        first.body.as_deref().unwrap(),
+    )
+    .unwrap();
     assert_eq!(header(&first, "webhook-signature"), expected);
     assert!(plan_request(&destinations[0], &row("conversion.created"), None, 0).is_none());
 }
@@ -122,7 +172,10 @@ fn postback_destinations_fill_encoded_macros() {
     assert_eq!(get.url, "https://ads.example/conv?visitor_id=ext%2F9&payout=12.5&status=approved&tx=T%201%262&s1=zone%201");
     assert_eq!(get.body, None);
     let post = plan_request(&destinations[2], &row("conversion.created"), None, 0).unwrap();
-    assert_eq!((post.method, post.url.as_str()), ("POST", "https://ads.example/conv"));
+    assert_eq!(
+        (post.method, post.url.as_str()),
+        ("POST", "https://ads.example/conv")
+    );
     assert_eq!(post.body.as_deref(), Some("cid=ck1&p=12.5"));
 }
 
@@ -150,9 +203,19 @@ fn candidates_apply_the_filters_known_before_the_record_step() {
     .unwrap()
     .destinations;
     let names = |json: String| -> Vec<String> {
-        serde_json::from_str::<Vec<serde_json::Value>>(&json).unwrap().iter().map(|d| d["name"].as_str().unwrap().to_string()).collect()
+        serde_json::from_str::<Vec<serde_json::Value>>(&json)
+            .unwrap()
+            .iter()
+            .map(|d| d["name"].as_str().unwrap().to_string())
+            .collect()
     };
     use crate::config::Status::*;
-    assert_eq!(names(candidates_json(&destinations, "sale", Pending, "generic")), ["all", "summer-updates"]);
-    assert_eq!(names(candidates_json(&destinations, "ftd", Approved, "tune")), ["all", "approved", "tune-ftd", "summer-updates"]);
+    assert_eq!(
+        names(candidates_json(&destinations, "sale", Pending, "generic")),
+        ["all", "summer-updates"]
+    );
+    assert_eq!(
+        names(candidates_json(&destinations, "ftd", Approved, "tune")),
+        ["all", "approved", "tune-ftd", "summer-updates"]
+    );
 }

@@ -62,6 +62,8 @@ pub struct ConversionDraft {
     pub notes: Vec<String>,
     /// Campaigns whose clicks this network may not convert (restricted to another one).
     pub forbidden_campaigns: Vec<String>,
+    /// Candidate destinations as JSON (see `forward::candidates_json`); `[]` for none.
+    pub destinations: String,
 }
 
 /// A time-ordered identifier for conversions and log rows: 48 bits of unix milliseconds,
@@ -258,6 +260,7 @@ pub fn evaluate(
         received_at_ms: now_ms,
         notes,
         forbidden_campaigns: network.forbidden_campaigns.clone(),
+        destinations: "[]".into(),
     })
 }
 

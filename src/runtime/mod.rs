@@ -5,6 +5,7 @@ mod admin;
 mod click;
 mod cron;
 mod d1;
+mod forward;
 mod postback;
 
 use crate::click_id::ClickSecrets;
@@ -23,6 +24,8 @@ pub struct App {
     /// Every parameter name any network treats as secret (for logs of requests whose
     /// network is not known yet).
     pub all_secret_params: Vec<String>,
+    /// Values of the `whsec_` secrets that webhook destinations name.
+    pub destination_secrets: std::collections::BTreeMap<String, String>,
 }
 
 /// Why the deployment cannot serve: the key or secret at fault.
@@ -64,12 +67,27 @@ fn load_app(env: &Env) -> std::result::Result<Rc<App>, String> {
         }
         all_secret_params.extend(network.auth.secret_params().into_iter().map(str::to_string));
     }
+    let mut destination_secrets = std::collections::BTreeMap::new();
+    for (index, destination) in config.destinations.iter().enumerate() {
+        if let Some(secret_name) = destination.secret_name() {
+            let value = secret(secret_name)
+                .filter(|value| crate::forward::decode_webhook_secret(value).is_some())
+                .ok_or_else(|| {
+                    format!(
+                        "{VAR_NAME}.destinations[{index}].secret: secret {secret_name} is not set \
+                         or not a whsec_ value of 24-64 base64-encoded bytes"
+                    )
+                })?;
+            destination_secrets.insert(secret_name.to_string(), value);
+        }
+    }
     Ok(Rc::new(App {
         config,
         click_secrets,
         admin_token,
         auth_secrets,
         all_secret_params,
+        destination_secrets,
     }))
 }
 
@@ -172,7 +190,7 @@ async fn route(request: Request, env: &Env, ctx: &Context, db: &Db) -> Result<Re
             let network = network.to_string();
             postback::handle(request, &app, ctx, env, db, Some(network)).await
         }
-        ["api", rest @ ..] => admin::handle(&request, &app, db, rest).await,
+        ["api", rest @ ..] => admin::handle(&request, &app, ctx, env, db, rest).await,
         _ => respond(404, "text/plain; charset=utf-8", "not found"),
     }
 }

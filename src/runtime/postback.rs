@@ -215,7 +215,7 @@ pub async fn handle(
         }
     };
 
-    let draft = match evaluate(
+    let mut draft = match evaluate(
         network,
         &app.click_secrets,
         app.config.currency,
@@ -226,6 +226,12 @@ pub async fn handle(
         Ok(draft) => draft,
         Err(refusal) => return refuse(ctx, env, log, network.response, refusal),
     };
+    draft.destinations = crate::forward::candidates_json(
+        &app.config.destinations,
+        &draft.event,
+        draft.status,
+        &draft.network,
+    );
 
     let recorded = db
         .batch(&record_conversion(&draft, &log, &replay))
@@ -262,7 +268,23 @@ pub async fn handle(
         conversion_id,
         Some(draft.click_id.as_str()),
     );
+    if !recorded.delivery_ids.is_empty() {
+        // The first attempt right after the response; the cron retries what fails.
+        deliver_after_response(ctx, env, recorded.delivery_ids);
+    }
     respond(answer.status, answer.content_type, answer.body)
+}
+
+/// Attempts `delivery_ids` once, after the response (`ctx.wait_until`).
+pub fn deliver_after_response(ctx: &Context, env: &Env, delivery_ids: Vec<String>) {
+    let env = env.clone();
+    ctx.wait_until(async move {
+        let Ok(app) = super::app(&env) else { return };
+        let limit = u32::try_from(delivery_ids.len()).unwrap_or(u32::MAX);
+        if let Err(error) = super::forward::deliver(&env, &app, Some(&delivery_ids), limit).await {
+            worker::console_error!("edgeback: first delivery attempt failed: {error}");
+        }
+    });
 }
 
 /// Counts an authentication failure against the source address; past the limit the

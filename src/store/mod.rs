@@ -74,6 +74,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0002_seen_signatures.sql",
         include_str!("../../migrations/0002_seen_signatures.sql"),
     ),
+    (
+        "0003_deliveries.sql",
+        include_str!("../../migrations/0003_deliveries.sql"),
+    ),
 ];
 
 const INSERT_CLICK: &str = "INSERT INTO clicks (click_id, campaign, created_at, \
@@ -122,9 +126,9 @@ macro_rules! record_params {
     () => {
         "WITH p (new_id, dedup_key, click_id, network, event, status, raw_status, payout, \
          currency, fallback_currency, transaction_id, clicked_at, now, postback_id, \
-         forbidden, source_ip, method, params, detail, replay_key, replay_expires_at) AS \
-         (VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-         ?18, ?19, ?20, ?21)) "
+         forbidden, source_ip, method, params, detail, replay_key, replay_expires_at, \
+         destinations) AS (VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
+         ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)) "
     };
 }
 
@@ -237,6 +241,32 @@ const INSERT_HISTORY: &str = concat!(
      ON c.dedup_key = p.dedup_key AND c.last_postback_id = p.postback_id"
 );
 
+// One delivery per candidate destination whose type and campaign filters match, for the
+// change this postback made (none when it changed nothing).
+macro_rules! change_type {
+    () => {
+        "(CASE WHEN c.conversion_id = p.new_id THEN 'conversion.created' \
+         ELSE 'conversion.updated' END)"
+    };
+}
+
+const INSERT_DELIVERIES: &str = concat!(
+    record_params!(),
+    "INSERT INTO deliveries (delivery_id, postback_id, destination, conversion_id, version, \
+     type, state, attempts, attempt_base, max_attempts, next_attempt_at, created_at, updated_at) \
+     SELECT p.postback_id || '.' || json_extract(d.value, '$.name'), p.postback_id, \
+     json_extract(d.value, '$.name'), c.conversion_id, c.version, ",
+    change_type!(),
+    ", 'pending', 0, 0, json_extract(d.value, '$.max_attempts'), p.now, p.now, p.now \
+     FROM p JOIN conversions c ON c.dedup_key = p.dedup_key AND c.last_postback_id = p.postback_id \
+     JOIN json_each(p.destinations) d \
+     WHERE (json_extract(d.value, '$.types') IS NULL OR ",
+    change_type!(),
+    " IN (SELECT value FROM json_each(d.value, '$.types'))) \
+     AND (json_extract(d.value, '$.campaigns') IS NULL \
+     OR c.campaign IN (SELECT value FROM json_each(d.value, '$.campaigns')))"
+);
+
 const INSERT_RECORD_LOG: &str = concat!(
     record_params!(),
     "INSERT INTO postback_log (postback_id, received_at, network, source_ip, method, params, \
@@ -258,7 +288,9 @@ const SELECT_RECORDED: &str = concat!(
     " AS detail, c.conversion_id, c.click_id, c.campaign, c.network, c.event, c.status, \
      c.raw_status, c.payout_micros, c.currency, c.transaction_id, c.version, c.clicked_at, \
      c.created_at, c.updated_at, \
-     h.status AS previous_status, h.payout_micros AS previous_payout_micros \
+     h.status AS previous_status, h.payout_micros AS previous_payout_micros, \
+     (SELECT json_group_array(delivery_id) FROM deliveries WHERE postback_id = p.postback_id) \
+     AS delivery_ids \
      FROM p LEFT JOIN conversions c ON c.dedup_key = p.dedup_key \
      LEFT JOIN conversion_history h ON h.conversion_id = c.conversion_id \
      AND h.version = c.version - 1"
@@ -320,12 +352,14 @@ pub fn record_conversion(
         detail.into(),
         replay.key.clone().into(),
         replay.expires_at_ms.into(),
+        draft.destinations.as_str().into(),
     ];
     [
         CLAIM_REPLAY_KEY,
         CREATE_CONVERSION,
         UPDATE_CONVERSION,
         INSERT_HISTORY,
+        INSERT_DELIVERIES,
         INSERT_RECORD_LOG,
         SELECT_RECORDED,
     ]
@@ -411,6 +445,8 @@ pub struct RecordedConversion {
     pub conversion: Option<ConversionRow>,
     /// Status and payout before this postback, for `updated`.
     pub previous: Option<(String, i64)>,
+    /// Deliveries this change created (to attempt right after the response).
+    pub delivery_ids: Vec<String>,
 }
 
 impl RecordedConversion {
@@ -431,11 +467,17 @@ impl RecordedConversion {
             }
             _ => None,
         };
+        let delivery_ids = row
+            .get("delivery_ids")
+            .and_then(|ids| ids.as_str())
+            .and_then(|text| serde_json::from_str::<Vec<String>>(text).ok())
+            .unwrap_or_default();
         Some(Self {
             outcome,
             detail,
             conversion,
             previous,
+            delivery_ids,
         })
     }
 }
@@ -466,6 +508,146 @@ pub fn list_conversions(filter: &ConversionFilter, cursor: Option<&str>, limit: 
             filter.campaign.clone().into(),
             filter.since_ms.into(),
             i64::from(limit.saturating_add(1)).into(),
+        ],
+    }
+}
+
+// Claims due deliveries (or the given ones) for one sender and returns what sending
+// needs. Two statements, one batch: the claim, then the claimed rows.
+const CLAIM_DELIVERIES: &str = "UPDATE deliveries SET lease_until = ?1, claim_id = ?2 \
+     WHERE delivery_id IN (SELECT delivery_id FROM deliveries \
+     WHERE state IN ('pending', 'retrying') AND next_attempt_at <= ?3 \
+     AND (lease_until IS NULL OR lease_until <= ?3) \
+     AND (?4 IS NULL OR delivery_id IN (SELECT value FROM json_each(?4))) \
+     ORDER BY next_attempt_at LIMIT ?5)";
+
+const SELECT_CLAIMED: &str = "SELECT d.delivery_id, d.destination, d.type, d.attempts, \
+     d.attempt_base, d.max_attempts, c.conversion_id, d.version, c.click_id, c.campaign, \
+     c.network, c.event, h.status, h.raw_status, h.payout_micros, h.currency, \
+     c.transaction_id, c.clicked_at, c.created_at AS converted_at, h.changed_at, \
+     prev.status AS previous_status, prev.payout_micros AS previous_payout_micros, \
+     k.external_id, k.country, k.sub1, k.sub2, k.sub3, k.sub4, k.sub5, k.sub6, k.sub7, k.sub8, \
+     k.sub9, k.sub10 \
+     FROM deliveries d JOIN conversions c ON c.conversion_id = d.conversion_id \
+     JOIN conversion_history h ON h.conversion_id = d.conversion_id AND h.version = d.version \
+     LEFT JOIN conversion_history prev ON prev.conversion_id = d.conversion_id \
+     AND prev.version = d.version - 1 \
+     LEFT JOIN clicks k ON k.click_id = c.click_id \
+     WHERE d.claim_id = ?1 ORDER BY d.next_attempt_at";
+
+/// How long a claim holds: longer than any attempt (at most 30 s) plus margin.
+pub const CLAIM_LEASE_MS: u64 = 60_000;
+
+/// Claims up to `limit` due deliveries (only `only_ids` when given) for `claim_id`. The
+/// batch's last statement returns [`crate::forward::DeliveryRow`]s.
+pub fn claim_deliveries(
+    claim_id: &str,
+    now_ms: u64,
+    only_ids: Option<&[String]>,
+    limit: u32,
+) -> Vec<Statement> {
+    let ids = only_ids.map(|ids| serde_json::Value::from(ids.to_vec()).to_string());
+    vec![
+        Statement {
+            sql: CLAIM_DELIVERIES,
+            params: vec![
+                now_ms.saturating_add(CLAIM_LEASE_MS).into(),
+                claim_id.into(),
+                now_ms.into(),
+                ids.into(),
+                i64::from(limit).into(),
+            ],
+        },
+        Statement {
+            sql: SELECT_CLAIMED,
+            params: vec![claim_id.into()],
+        },
+    ]
+}
+
+const INSERT_ATTEMPT: &str = "INSERT INTO delivery_attempts (delivery_id, attempt, attempted_at, \
+     status_code, latency_ms, error, response_excerpt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+     ON CONFLICT (delivery_id, attempt) DO NOTHING";
+
+const FINISH_ATTEMPT: &str = "UPDATE deliveries SET attempts = attempts + 1, state = ?1, \
+     next_attempt_at = ?2, last_status = ?3, last_error = ?4, lease_until = NULL, \
+     claim_id = NULL, updated_at = ?5 WHERE delivery_id = ?6 AND claim_id = ?7";
+
+/// One finished attempt, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRecord {
+    pub delivery_id: String,
+    /// 1-based, over the delivery's whole life.
+    pub attempt: i64,
+    pub attempted_at_ms: u64,
+    pub status_code: Option<u16>,
+    pub latency_ms: u64,
+    pub error: Option<String>,
+    pub response_excerpt: Option<String>,
+    /// `delivered`, `retrying` or `failed`.
+    pub state: &'static str,
+    pub next_attempt_at_ms: u64,
+}
+
+/// Records an attempt and moves its delivery on, releasing the claim.
+pub fn finish_attempt(record: &AttemptRecord, claim_id: &str) -> Vec<Statement> {
+    let status: Option<i64> = record.status_code.map(i64::from);
+    vec![
+        Statement {
+            sql: INSERT_ATTEMPT,
+            params: vec![
+                record.delivery_id.as_str().into(),
+                record.attempt.into(),
+                record.attempted_at_ms.into(),
+                status.into(),
+                record.latency_ms.into(),
+                record.error.clone().into(),
+                record.response_excerpt.clone().into(),
+            ],
+        },
+        Statement {
+            sql: FINISH_ATTEMPT,
+            params: vec![
+                record.state.into(),
+                record.next_attempt_at_ms.into(),
+                status.into(),
+                record.error.clone().into(),
+                record.attempted_at_ms.into(),
+                record.delivery_id.as_str().into(),
+                claim_id.into(),
+            ],
+        },
+    ]
+}
+
+// Replay: due now, with a fresh attempt budget, keeping the delivery (and webhook) id.
+const REPLAY_ONE: &str = "UPDATE deliveries SET state = 'pending', next_attempt_at = ?1, \
+     attempt_base = attempts, lease_until = NULL, claim_id = NULL, updated_at = ?1 \
+     WHERE delivery_id = ?2 RETURNING delivery_id";
+
+const REPLAY_MATCHING: &str = "UPDATE deliveries SET state = 'pending', next_attempt_at = ?1, \
+     attempt_base = attempts, lease_until = NULL, claim_id = NULL, updated_at = ?1 \
+     WHERE delivery_id IN (SELECT delivery_id FROM deliveries WHERE state = ?2 \
+     AND (?3 IS NULL OR created_at >= ?3) ORDER BY created_at LIMIT ?4) RETURNING delivery_id";
+
+/// Most deliveries one bulk replay call takes (call again for more).
+pub const REPLAY_LIMIT: u32 = 500;
+
+pub fn replay_delivery(delivery_id: &str, now_ms: u64) -> Statement {
+    Statement {
+        sql: REPLAY_ONE,
+        params: vec![now_ms.into(), delivery_id.into()],
+    }
+}
+
+pub fn replay_deliveries(state: &str, since_ms: Option<i64>, now_ms: u64) -> Statement {
+    Statement {
+        sql: REPLAY_MATCHING,
+        params: vec![
+            now_ms.into(),
+            state.into(),
+            since_ms.into(),
+            i64::from(REPLAY_LIMIT).into(),
         ],
     }
 }

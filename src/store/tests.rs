@@ -586,3 +586,205 @@ fn a_signed_request_is_accepted_once_and_replays_change_nothing() {
     run_batch(&mut db, &purge_expired(0, NOW + 600_001));
     assert_eq!(count(&db, "SELECT COUNT(*) FROM seen_signatures"), 0);
 }
+
+fn with_destinations(mut draft: ConversionDraft, json: &str) -> ConversionDraft {
+    draft.destinations = json.to_string();
+    draft
+}
+
+const CANDIDATES: &str = r#"[
+    {"name": "all", "types": null, "campaigns": null, "max_attempts": 8},
+    {"name": "created-only", "types": ["conversion.created"], "campaigns": null, "max_attempts": 8},
+    {"name": "updates-summer", "types": ["conversion.updated"], "campaigns": ["summer"], "max_attempts": 3},
+    {"name": "winter", "types": null, "campaigns": ["winter"], "max_attempts": 8}
+]"#;
+
+fn delivery_names(db: &Connection, postback_id: &str) -> Vec<String> {
+    db.prepare("SELECT destination FROM deliveries WHERE postback_id = ?1 ORDER BY destination")
+        .unwrap()
+        .query_map([postback_id], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn deliveries_are_written_with_the_change_and_filtered_by_type_and_campaign() {
+    use crate::config::Status::*;
+    let mut db = database();
+    let click_id = secrets().mint(NOW - 1000, [10; 7]).unwrap();
+    run_batch(&mut db, &[insert_click(&click(&click_id), None, None)]); // campaign "summer"
+    let base = with_destinations(
+        with_status(draft(&click_id, "D1", "5", "cv1"), Pending, "cv1"),
+        CANDIDATES,
+    );
+    let created = record(&mut db, &base, "pb1");
+    assert_eq!(created.delivery_ids, ["pb1.all", "pb1.created-only"]);
+    assert_eq!(delivery_names(&db, "pb1"), ["all", "created-only"]);
+    // An identical postback changes nothing: no delivery.
+    assert!(
+        record(&mut db, &with_status(base.clone(), Pending, "cv2"), "pb2")
+            .delivery_ids
+            .is_empty()
+    );
+    // An update: conversion.updated deliveries, with the summer-only one.
+    let updated = record(&mut db, &with_status(base.clone(), Approved, "cv3"), "pb3");
+    assert_eq!(updated.outcome, "updated");
+    assert_eq!(delivery_names(&db, "pb3"), ["all", "updates-summer"]);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT max_attempts FROM deliveries WHERE delivery_id = 'pb3.updates-summer'"
+        ),
+        3
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT version FROM deliveries WHERE delivery_id = 'pb3.all'"
+        ),
+        2
+    );
+    // A refused change (invalid transition) makes none either.
+    assert!(record(&mut db, &with_status(base, Pending, "cv4"), "pb4")
+        .delivery_ids
+        .is_empty());
+}
+
+#[test]
+fn a_failed_batch_leaves_no_delivery_behind() {
+    let mut db = database();
+    db.execute_batch("CREATE TRIGGER fail_log BEFORE INSERT ON postback_log BEGIN SELECT RAISE(ABORT, 'x'); END;")
+        .unwrap();
+    let click_id = secrets().mint(NOW - 1000, [11; 7]).unwrap();
+    let statements = record_conversion(
+        &with_destinations(draft(&click_id, "D2", "5", "cv1"), CANDIDATES),
+        &log("pb1"),
+        &ReplayClaim::default(),
+    );
+    let transaction = db.transaction().unwrap();
+    let failed = statements.iter().any(|statement| {
+        transaction
+            .prepare(statement.sql)
+            .and_then(|mut prepared| prepared.execute(rusqlite::params_from_iter(bind(statement))))
+            .is_err()
+    });
+    drop(transaction);
+    assert!(failed);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM deliveries"), 0);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM conversions"), 0);
+}
+
+#[test]
+fn claims_load_the_delivered_version_and_attempts_move_deliveries_on() {
+    use crate::config::Status::*;
+    let mut db = database();
+    let click_id = secrets().mint(NOW - 1000, [12; 7]).unwrap();
+    let mut with_click = click(&click_id);
+    with_click.subs[0] = Some("zone".into());
+    run_batch(&mut db, &[insert_click(&with_click, None, None)]);
+    let one = r#"[{"name": "all", "types": null, "campaigns": null, "max_attempts": 8}]"#;
+    let base = with_destinations(
+        with_status(draft(&click_id, "D3", "5", "cv1"), Pending, "cv1"),
+        one,
+    );
+    record(&mut db, &base, "pb1");
+    record(&mut db, &with_status(base, Approved, "cv2"), "pb2");
+
+    let rows = run_batch(&mut db, &claim_deliveries("claim-a", NOW + 10, None, 10));
+    let loaded: Vec<crate::forward::DeliveryRow> = rows
+        .into_iter()
+        .map(|r| serde_json::from_value(r).unwrap())
+        .collect();
+    assert_eq!(loaded.len(), 2);
+    let (v1, v2) = (&loaded[0], &loaded[1]);
+    assert_eq!(
+        (v1.version, v1.status.as_str(), v1.change_type.as_str()),
+        (1, "pending", "conversion.created")
+    );
+    assert_eq!(
+        (
+            v2.version,
+            v2.status.as_str(),
+            v2.previous_status.as_deref()
+        ),
+        (2, "approved", Some("pending"))
+    );
+    assert_eq!(v1.sub1.as_deref(), Some("zone"));
+    assert_eq!(v1.external_id.as_deref(), Some("ext"));
+    // Claimed: another sender gets nothing until the lease ends.
+    assert!(run_batch(&mut db, &claim_deliveries("claim-b", NOW + 20, None, 10)).is_empty());
+    assert_eq!(
+        run_batch(
+            &mut db,
+            &claim_deliveries("claim-c", NOW + 20 + CLAIM_LEASE_MS, None, 10)
+        )
+        .len(),
+        2
+    );
+
+    let attempt = AttemptRecord {
+        delivery_id: v1.delivery_id.clone(),
+        attempt: 1,
+        attempted_at_ms: NOW + 30,
+        status_code: Some(500),
+        latency_ms: 12,
+        error: None,
+        response_excerpt: Some("oops".into()),
+        state: "retrying",
+        next_attempt_at_ms: NOW + 5_000,
+    };
+    // Only the current claim holder may finish it.
+    run_batch(&mut db, &finish_attempt(&attempt, "claim-a"));
+    assert_eq!(
+        count(&db, "SELECT attempts FROM deliveries WHERE version = 1"),
+        0
+    );
+    run_batch(&mut db, &finish_attempt(&attempt, "claim-c"));
+    assert_eq!(
+        count(&db, "SELECT attempts FROM deliveries WHERE version = 1"),
+        1
+    );
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM delivery_attempts"), 1);
+    // Not due before next_attempt_at, due after.
+    assert!(
+        run_batch(
+            &mut db,
+            &claim_deliveries(
+                "d",
+                NOW + 4_000 + CLAIM_LEASE_MS * 2,
+                Some(std::slice::from_ref(&v1.delivery_id)),
+                10
+            )
+        )
+        .len()
+            == 1
+    );
+
+    // Replay: a failed delivery becomes due now with a fresh budget, same id.
+    db.execute_batch(
+        "UPDATE deliveries SET state = 'failed', attempts = 8, lease_until = NULL, claim_id = NULL",
+    )
+    .unwrap();
+    let replayed = run_batch(&mut db, &[replay_delivery(&v1.delivery_id, NOW + 99)]);
+    assert_eq!(replayed[0]["delivery_id"], v1.delivery_id.as_str());
+    assert_eq!(
+        count(
+            &db,
+            &format!(
+                "SELECT attempt_base FROM deliveries WHERE delivery_id = '{}'",
+                v1.delivery_id
+            )
+        ),
+        8
+    );
+    let bulk = run_batch(&mut db, &[replay_deliveries("failed", Some(0), NOW + 100)]);
+    assert_eq!(bulk.len(), 1, "the other one was failed too");
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM deliveries WHERE state = 'pending'"
+        ),
+        2
+    );
+}

@@ -126,7 +126,7 @@ impl Worker {
     fn start(config_name: &str, ready_status: u16) -> Worker {
         build_once();
         let root = repo_root();
-        let config = root.join("tests/e2e").join(config_name);
+        let template = root.join("tests/e2e").join(config_name);
         let unique = format!(
             "edgeback-e2e-{}-{}",
             std::process::id(),
@@ -137,6 +137,24 @@ impl Worker {
         );
         let persist_dir = std::env::temp_dir().join(unique);
         std::fs::create_dir_all(&persist_dir).expect("temporary persist directory");
+        // The configuration is written for this run: destinations point at the local
+        // listener's port, and paths become absolute (the file lives in the temp dir).
+        let config_dir = persist_dir.join("config");
+        std::fs::create_dir_all(&config_dir).expect("config directory");
+        let text = std::fs::read_to_string(&template).expect("test configuration");
+        let text = text
+            .replace(
+                "{LISTENER}",
+                &format!("127.0.0.1:{}", crate::listener::listener().port),
+            )
+            .replace("../../", &format!("{}/", root.display()));
+        let config = config_dir.join("wrangler.toml");
+        std::fs::write(&config, text).expect("write test configuration");
+        std::fs::copy(
+            root.join("tests/e2e/.dev.vars"),
+            config_dir.join(".dev.vars"),
+        )
+        .expect("copy test secrets");
         run(
             wrangler(&root)
                 .args(["d1", "migrations", "apply", "DB", "--local", "--config"])

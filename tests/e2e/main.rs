@@ -4,7 +4,9 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 mod clicks;
+mod forwarding;
 mod harness;
+mod listener;
 mod postbacks;
 mod security;
 mod slice;
