@@ -788,3 +788,32 @@ fn claims_load_the_delivered_version_and_attempts_move_deliveries_on() {
         2
     );
 }
+
+#[test]
+fn a_claim_takes_a_bounded_batch_and_leaves_the_rest_for_the_next_run() {
+    let mut db = database();
+    let one = r#"[{"name": "all", "types": null, "campaigns": null, "max_attempts": 8}]"#;
+    for n in 0..5u8 {
+        let click_id = secrets().mint(NOW - 1000, [20 + n; 7]).unwrap();
+        let d = with_destinations(
+            draft(&click_id, &format!("B{n}"), "1", &format!("cv{n}")),
+            one,
+        );
+        record(&mut db, &d, &format!("pb{n}"));
+    }
+    let first = run_batch(&mut db, &claim_deliveries("run-1", NOW + 10, None, 2));
+    assert_eq!(first.len(), 2);
+    let second = run_batch(&mut db, &claim_deliveries("run-2", NOW + 10, None, 2));
+    assert_eq!(second.len(), 2);
+    let third = run_batch(&mut db, &claim_deliveries("run-3", NOW + 10, None, 2));
+    assert_eq!(third.len(), 1);
+    let mut ids: Vec<String> = first
+        .iter()
+        .chain(&second)
+        .chain(&third)
+        .map(|r| r["delivery_id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 5, "each delivery claimed once");
+}
