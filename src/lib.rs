@@ -5,6 +5,7 @@
 //! outcome codes, SQL statements. It holds no `worker` type, reads no clock and no random
 //! source (they are passed in) and performs no I/O, so it tests natively in milliseconds.
 
+pub mod admin;
 pub mod base32;
 pub mod click;
 pub mod click_id;
@@ -13,8 +14,10 @@ pub mod crypto;
 pub mod forward;
 pub mod money;
 pub mod postback;
+pub mod report;
 pub mod store;
 pub mod template;
+pub mod tester;
 
 #[cfg(target_arch = "wasm32")]
 mod runtime;

@@ -64,6 +64,17 @@ impl UrlTemplate {
         })
     }
 
+    /// The template as written, macros in braces.
+    pub fn as_text(&self) -> String {
+        self.segments
+            .iter()
+            .map(|segment| match segment {
+                Segment::Literal(text) => text.clone(),
+                Segment::Macro(name) => format!("{{{name}}}"),
+            })
+            .collect()
+    }
+
     /// Fills every macro with `value(name)` percent-encoded (absent values become empty).
     pub fn render<'a>(&self, value: impl Fn(&str) -> Option<&'a str>) -> String {
         let mut out = String::new();

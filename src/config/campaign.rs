@@ -103,6 +103,8 @@ pub(super) struct RawCampaign {
 #[derive(Debug, Clone)]
 pub struct Campaign {
     pub id: String,
+    /// The offer URL template as configured.
+    pub offer_url: String,
     pub offer: UrlTemplate,
     /// Lower-case host names the redirect may reach; `*.example.com` matches sub-domains.
     pub allowed_hosts: Vec<String>,
@@ -118,6 +120,95 @@ pub struct Campaign {
 }
 
 impl Campaign {
+    /// The campaign as configuration JSON (what `PUT /api/campaigns/{id}` takes).
+    pub fn describe(&self) -> serde_json::Value {
+        let redirect = match self.redirect {
+            RedirectKind::Found => "302",
+            RedirectKind::Temporary => "307",
+            RedirectKind::MetaRefresh => "meta",
+        };
+        let params: serde_json::Map<String, serde_json::Value> = self
+            .params
+            .iter()
+            .map(|(alias, field)| {
+                let target = match field {
+                    ClickField::Sub(n) => format!("sub{n}"),
+                    ClickField::ExternalId => "external_id".into(),
+                };
+                (alias.clone(), target.into())
+            })
+            .collect();
+        serde_json::json!({
+            "offer_url": self.offer_url,
+            "allowed_hosts": self.allowed_hosts,
+            "redirect": redirect,
+            "network": self.network,
+            "params": params,
+            "payout": self.payout_micros.map(crate::money::format_micros),
+            "currency": self.currency,
+            "bots": match self.bots { BotPolicy::Redirect => "redirect", BotPolicy::Block => "block" },
+            "paused": self.paused,
+            "fallback_url": self.fallback_url.as_ref().map(url::Url::as_str),
+        })
+    }
+
+    /// Validates a run-time campaign (stored in KV) with the rules of a static one. Its
+    /// key paths start with `campaigns.{id}`. A network restriction is refused: the record
+    /// step enforces it from the static configuration only.
+    pub fn from_runtime_json(
+        id: &str,
+        value: serde_json::Value,
+    ) -> Result<Campaign, super::ConfigErrors> {
+        let path = format!("campaigns.{id}");
+        let mut value = value;
+        // The description's payout is a decimal string; configuration takes a number too.
+        if let Some(payout) = value
+            .get("payout")
+            .and_then(|p| p.as_str())
+            .map(str::to_string)
+        {
+            if let Some(number) = payout.parse::<serde_json::Number>().ok() {
+                value["payout"] = serde_json::Value::Number(number);
+            }
+        }
+        if let Some(object) = value.as_object_mut() {
+            for key in [
+                "network",
+                "payout",
+                "currency",
+                "fallback_url",
+                "allowed_hosts",
+            ] {
+                if object.get(key).is_some_and(serde_json::Value::is_null) {
+                    object.remove(key);
+                }
+            }
+        }
+        let raw: RawCampaign = serde_path_to_error::deserialize(value).map_err(|error| {
+            let inner = error.path().to_string();
+            super::ConfigErrors(vec![super::ConfigError {
+                path: if inner == "." {
+                    path.clone()
+                } else {
+                    format!("{path}.{inner}")
+                },
+                reason: error.into_inner().to_string(),
+            }])
+        })?;
+        let mut problems = Problems::default();
+        if raw.network.is_some() {
+            problems.push(
+                format!("{path}.network"),
+                "a network restriction needs a static campaign (wrangler.toml)",
+            );
+        }
+        let campaign = resolve(&mut problems, &path, id, raw);
+        match (campaign, problems.0.is_empty()) {
+            (Some(campaign), true) => Ok(campaign),
+            _ => Err(super::ConfigErrors(problems.0)),
+        }
+    }
+
     /// Whether `host` may be redirected to (exact match, or a `*.` wildcard's sub-domain).
     pub fn allows_host(&self, host: &str) -> bool {
         let host = host.to_ascii_lowercase();
@@ -264,6 +355,7 @@ pub(super) fn resolve(
     }
     Some(Campaign {
         id: id.to_string(),
+        offer_url: raw.offer_url,
         offer: offer?,
         allowed_hosts,
         redirect: raw.redirect,
@@ -328,6 +420,49 @@ mod tests {
         assert!(!found.allows_host("evil.example"));
         assert!(!found.allows_host("offer.example.evil"));
         assert!(!found.allows_host("xoffer.example"));
+    }
+
+    #[test]
+    fn runtime_campaigns_validate_like_static_ones_and_round_trip() {
+        let campaign = Campaign::from_runtime_json(
+            "spring",
+            json!({ "offer_url": "https://offer.example/?c={clickid}&s={sub1}", "payout": "1.5", "redirect": "307" }),
+        )
+        .unwrap();
+        assert_eq!(campaign.payout_micros, Some(1_500_000));
+        let again = Campaign::from_runtime_json("spring", campaign.describe()).unwrap();
+        assert_eq!(again.describe(), campaign.describe());
+        let errors = Campaign::from_runtime_json(
+            "spring",
+            json!({ "offer_url": "https://o.example/?c={nope}", "network": "tune" }),
+        )
+        .unwrap_err()
+        .0;
+        let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert!(
+            text.iter()
+                .any(|e| e.starts_with("campaigns.spring.network: ")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|e| e.starts_with("campaigns.spring.offer_url: unknown macro")),
+            "{text:?}"
+        );
+        let typo = Campaign::from_runtime_json(
+            "spring",
+            json!({ "offer_url": "https://o.example/", "redirect": 302 }),
+        )
+        .unwrap_err();
+        assert!(
+            typo.0[0].path.starts_with("campaigns.spring.redirect"),
+            "{typo:?}"
+        );
+        assert!(Campaign::from_runtime_json(
+            "Bad Id",
+            json!({ "offer_url": "https://o.example/" })
+        )
+        .is_err());
     }
 
     #[test]

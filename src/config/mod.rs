@@ -149,6 +149,17 @@ pub(crate) fn check_name(problems: &mut Problems, path: &str, name: &str) {
     }
 }
 
+/// Whether `id` can name a campaign (a URL path segment of a-z, 0-9, '_', '-').
+pub fn check_campaign_id(id: &str) -> Result<(), ConfigErrors> {
+    let mut problems = Problems::default();
+    check_name(&mut problems, "campaign", id);
+    if problems.0.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigErrors(problems.0))
+    }
+}
+
 pub(crate) fn check_days(problems: &mut Problems, path: &str, days: u32) {
     if days == 0 || days > MAX_DAYS {
         problems.push(path, format!("must be between 1 and {MAX_DAYS} days"));

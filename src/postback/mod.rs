@@ -64,6 +64,8 @@ pub struct ConversionDraft {
     pub forbidden_campaigns: Vec<String>,
     /// Candidate destinations as JSON (see `forward::candidates_json`); `[]` for none.
     pub destinations: String,
+    /// Test traffic (the postback tester): recorded, flagged, left out of reports.
+    pub is_test: bool,
 }
 
 /// A time-ordered identifier for conversions and log rows: 48 bits of unix milliseconds,
@@ -261,6 +263,7 @@ pub fn evaluate(
         notes,
         forbidden_campaigns: network.forbidden_campaigns.clone(),
         destinations: "[]".into(),
+        is_test: false,
     })
 }
 

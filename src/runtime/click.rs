@@ -32,7 +32,9 @@ pub async fn handle(
     let country = cf.and_then(|cf| cf.country());
     let colo = cf.map(|cf| cf.colo()).filter(|colo| !colo.is_empty());
     let asn = cf.and_then(|cf| cf.asn());
-    let campaign = app.config.campaigns.get(campaign_id);
+    // Static campaigns first, then run-time ones from KV (edge-cached): never D1.
+    let found = super::campaigns::find(app, env, campaign_id).await?;
+    let campaign = found.as_ref().map(|(campaign, _)| campaign.as_ref());
 
     let click_request = ClickRequest {
         is_head: request.method() == Method::Head,

@@ -2,11 +2,13 @@
 //! (headers, `cf`, clock, randomness), D1, and responses live here and nowhere else.
 
 mod admin;
+mod campaigns;
 mod click;
 mod cron;
 mod d1;
 mod forward;
 mod postback;
+mod report;
 
 use crate::click_id::ClickSecrets;
 use crate::config::{Config, ConfigErrors, VAR_NAME};
@@ -190,7 +192,7 @@ async fn route(request: Request, env: &Env, ctx: &Context, db: &Db) -> Result<Re
             let network = network.to_string();
             postback::handle(request, &app, ctx, env, db, Some(network)).await
         }
-        ["api", rest @ ..] => admin::handle(&request, &app, ctx, env, db, rest).await,
+        ["api", ..] => admin::handle(request, &app, ctx, env, db).await,
         _ => respond(404, "text/plain; charset=utf-8", "not found"),
     }
 }

@@ -82,15 +82,25 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
 
 const INSERT_CLICK: &str = "INSERT INTO clicks (click_id, campaign, created_at, \
      sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, sub9, sub10, external_id, \
-     country, asn, colo, user_agent, ip_hash, is_bot, bot_reason, payout_micros, currency) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
-     ?19, ?20, ?21, ?22, ?23) ON CONFLICT (click_id) DO NOTHING";
+     country, asn, colo, user_agent, ip_hash, is_bot, bot_reason, payout_micros, currency, \
+     is_test) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
+     ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24) ON CONFLICT (click_id) DO NOTHING";
 
 /// Stores one click. `payout_micros` and `currency` are the campaign's at click time.
 pub fn insert_click(
     record: &ClickRecord,
     payout_micros: Option<i64>,
     currency: Option<&str>,
+) -> Statement {
+    insert_click_flagged(record, payout_micros, currency, false)
+}
+
+/// Stores one click, flagged as test traffic when `is_test` (the postback tester).
+pub fn insert_click_flagged(
+    record: &ClickRecord,
+    payout_micros: Option<i64>,
+    currency: Option<&str>,
+    is_test: bool,
 ) -> Statement {
     let mut params: Vec<SqlValue> = vec![
         record.click_id.as_str().into(),
@@ -109,6 +119,7 @@ pub fn insert_click(
         record.bot_reason.clone().into(),
         payout_micros.into(),
         currency.into(),
+        is_test.into(),
     ]);
     Statement {
         sql: INSERT_CLICK,
@@ -127,8 +138,8 @@ macro_rules! record_params {
         "WITH p (new_id, dedup_key, click_id, network, event, status, raw_status, payout, \
          currency, fallback_currency, transaction_id, clicked_at, now, postback_id, \
          forbidden, source_ip, method, params, detail, replay_key, replay_expires_at, \
-         destinations) AS (VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
-         ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)) "
+         destinations, is_test) AS (VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
+         ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)) "
     };
 }
 
@@ -203,11 +214,11 @@ const CREATE_CONVERSION: &str = concat!(
     record_params!(),
     "INSERT INTO conversions (conversion_id, dedup_key, click_id, campaign, network, event, \
      status, raw_status, payout_micros, currency, transaction_id, version, last_postback_id, \
-     clicked_at, created_at, updated_at) \
+     clicked_at, created_at, updated_at, is_test) \
      SELECT p.new_id, p.dedup_key, p.click_id, k.campaign, p.network, p.event, p.status, \
      p.raw_status, COALESCE(p.payout, k.payout_micros, 0), \
      COALESCE(p.currency, k.currency, p.fallback_currency), p.transaction_id, 1, \
-     p.postback_id, p.clicked_at, p.now, p.now \
+     p.postback_id, p.clicked_at, p.now, p.now, p.is_test \
      FROM p LEFT JOIN clicks k ON k.click_id = p.click_id \
      WHERE NOT COALESCE(k.campaign IN (SELECT value FROM json_each(p.forbidden)), 0) AND ",
     fresh!(),
@@ -253,11 +264,12 @@ macro_rules! change_type {
 const INSERT_DELIVERIES: &str = concat!(
     record_params!(),
     "INSERT INTO deliveries (delivery_id, postback_id, destination, conversion_id, version, \
-     type, state, attempts, attempt_base, max_attempts, next_attempt_at, created_at, updated_at) \
+     type, state, attempts, attempt_base, max_attempts, next_attempt_at, created_at, updated_at, \
+     is_test) \
      SELECT p.postback_id || '.' || json_extract(d.value, '$.name'), p.postback_id, \
      json_extract(d.value, '$.name'), c.conversion_id, c.version, ",
     change_type!(),
-    ", 'pending', 0, 0, json_extract(d.value, '$.max_attempts'), p.now, p.now, p.now \
+    ", 'pending', 0, 0, json_extract(d.value, '$.max_attempts'), p.now, p.now, p.now, p.is_test \
      FROM p JOIN conversions c ON c.dedup_key = p.dedup_key AND c.last_postback_id = p.postback_id \
      JOIN json_each(p.destinations) d \
      WHERE (json_extract(d.value, '$.types') IS NULL OR ",
@@ -270,12 +282,12 @@ const INSERT_DELIVERIES: &str = concat!(
 const INSERT_RECORD_LOG: &str = concat!(
     record_params!(),
     "INSERT INTO postback_log (postback_id, received_at, network, source_ip, method, params, \
-     outcome, detail, click_id, conversion_id) \
+     outcome, detail, click_id, conversion_id, is_test) \
      SELECT p.postback_id, p.now, p.network, p.source_ip, p.method, p.params, ",
     outcome!(),
     ", ",
     outcome_detail!(),
-    ", p.click_id, c.conversion_id \
+    ", p.click_id, c.conversion_id, p.is_test \
      FROM p LEFT JOIN conversions c ON c.dedup_key = p.dedup_key"
 );
 
@@ -353,6 +365,7 @@ pub fn record_conversion(
         replay.key.clone().into(),
         replay.expires_at_ms.into(),
         draft.destinations.as_str().into(),
+        draft.is_test.into(),
     ];
     [
         CLAIM_REPLAY_KEY,
@@ -650,6 +663,206 @@ pub fn replay_deliveries(state: &str, since_ms: Option<i64>, now_ms: u64) -> Sta
             i64::from(REPLAY_LIMIT).into(),
         ],
     }
+}
+
+const LIST_POSTBACKS: &str = "SELECT postback_id, received_at, network, source_ip, method, \
+     params, outcome, detail, click_id, conversion_id, is_test FROM postback_log \
+     WHERE (?1 IS NULL OR postback_id < ?1) AND (?2 IS NULL OR outcome = ?2) \
+     AND (?3 IS NULL OR network = ?3) AND (?4 IS NULL OR received_at >= ?4) \
+     ORDER BY postback_id DESC LIMIT ?5";
+
+/// Filters for the postback log (SPEC §9).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PostbackFilter {
+    pub outcome: Option<String>,
+    pub network: Option<String>,
+    pub since_ms: Option<i64>,
+}
+
+/// Newest first, one row more than `limit` (to know whether another page exists).
+pub fn list_postbacks(filter: &PostbackFilter, cursor: Option<&str>, limit: u32) -> Statement {
+    Statement {
+        sql: LIST_POSTBACKS,
+        params: vec![
+            cursor.into(),
+            filter.outcome.clone().into(),
+            filter.network.clone().into(),
+            filter.since_ms.into(),
+            i64::from(limit.saturating_add(1)).into(),
+        ],
+    }
+}
+
+const GET_CONVERSION: &str = "SELECT conversion_id, click_id, campaign, network, event, status, \
+     raw_status, payout_micros, currency, transaction_id, version, clicked_at, created_at, \
+     updated_at, is_test FROM conversions WHERE conversion_id = ?1";
+const GET_HISTORY: &str = "SELECT version, status, raw_status, payout_micros, currency, \
+     changed_at, postback_id FROM conversion_history WHERE conversion_id = ?1 ORDER BY version";
+
+macro_rules! delivery_columns {
+    () => {
+        "d.delivery_id, d.destination, d.conversion_id, d.version, d.type, d.state, \
+         d.attempts, d.max_attempts, d.next_attempt_at, d.last_status, d.last_error, \
+         d.created_at, d.updated_at, (SELECT json_group_array(json_object('attempt', a.attempt, \
+         'attempted_at', a.attempted_at, 'status_code', a.status_code, 'latency_ms', \
+         a.latency_ms, 'error', a.error, 'response_excerpt', a.response_excerpt)) \
+         FROM (SELECT * FROM delivery_attempts WHERE delivery_id = d.delivery_id \
+         ORDER BY attempt) a) AS attempts_json"
+    };
+}
+
+const GET_CONVERSION_DELIVERIES: &str = concat!(
+    "SELECT ",
+    delivery_columns!(),
+    " FROM deliveries d WHERE d.conversion_id = ?1 ORDER BY d.created_at, d.destination"
+);
+
+/// One conversion (first statement), its history (second) and its deliveries with
+/// attempts (third), in one batch.
+pub fn get_conversion(conversion_id: &str) -> Vec<Statement> {
+    [GET_CONVERSION, GET_HISTORY, GET_CONVERSION_DELIVERIES]
+        .into_iter()
+        .map(|sql| Statement {
+            sql,
+            params: vec![conversion_id.into()],
+        })
+        .collect()
+}
+
+const GET_CLICK: &str = "SELECT click_id, campaign, created_at, sub1, sub2, sub3, sub4, sub5, \
+     sub6, sub7, sub8, sub9, sub10, external_id, country, asn, colo, user_agent, ip_hash, \
+     is_bot, bot_reason, payout_micros, currency, is_test FROM clicks WHERE click_id = ?1";
+
+pub fn get_click(click_id: &str) -> Statement {
+    Statement {
+        sql: GET_CLICK,
+        params: vec![click_id.to_ascii_lowercase().into()],
+    }
+}
+
+const LIST_DELIVERIES: &str = concat!(
+    "SELECT ",
+    delivery_columns!(),
+    " FROM deliveries d WHERE (?1 IS NULL OR d.delivery_id < ?1) AND (?2 IS NULL OR d.state = ?2) \
+     AND (?3 IS NULL OR d.created_at >= ?3) ORDER BY d.delivery_id DESC LIMIT ?4"
+);
+
+/// Deliveries with their attempts (as `attempts_json`), newest first.
+pub fn list_deliveries(
+    state: Option<&str>,
+    since_ms: Option<i64>,
+    cursor: Option<&str>,
+    limit: u32,
+) -> Statement {
+    Statement {
+        sql: LIST_DELIVERIES,
+        params: vec![
+            cursor.into(),
+            state.into(),
+            since_ms.into(),
+            i64::from(limit.saturating_add(1)).into(),
+        ],
+    }
+}
+
+/// A delivery row for the API: `attempts_json` (text from SQLite) becomes an array.
+pub fn delivery_api_json(mut row: serde_json::Value) -> serde_json::Value {
+    if let Some(object) = row.as_object_mut() {
+        let attempts = object
+            .remove("attempts_json")
+            .and_then(|text| text.as_str().and_then(|t| serde_json::from_str(t).ok()))
+            .unwrap_or_else(|| serde_json::json!([]));
+        object.insert("attempt_log".into(), attempts);
+    }
+    row
+}
+
+// The report (SPEC §9): three grouped reads over the local-day windows the core computed.
+// Grouping keys are switched on and off by parameters (a key that is off is NULL for
+// every row), so the statements stay fixed. Test traffic is left out. GROUP BY uses
+// positions: SQLite would resolve a name such as `sub1` to the input column first.
+macro_rules! report_params {
+    () => {
+        "WITH p (days, g_day, g_campaign, g_network, g_event, g1, g2, g3, g4, g5, g6, g7, g8, \
+         g9, g10) AS (VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)), \
+         d AS (SELECT json_extract(value, '$[0]') AS label, json_extract(value, '$[1]') AS start_ms, \
+         json_extract(value, '$[2]') AS end_ms FROM p, json_each(p.days)) "
+    };
+}
+
+macro_rules! report_sub_keys {
+    () => {
+        "CASE WHEN p.g1 THEN k.sub1 END AS sub1, CASE WHEN p.g2 THEN k.sub2 END AS sub2, \
+         CASE WHEN p.g3 THEN k.sub3 END AS sub3, CASE WHEN p.g4 THEN k.sub4 END AS sub4, \
+         CASE WHEN p.g5 THEN k.sub5 END AS sub5, CASE WHEN p.g6 THEN k.sub6 END AS sub6, \
+         CASE WHEN p.g7 THEN k.sub7 END AS sub7, CASE WHEN p.g8 THEN k.sub8 END AS sub8, \
+         CASE WHEN p.g9 THEN k.sub9 END AS sub9, CASE WHEN p.g10 THEN k.sub10 END AS sub10"
+    };
+}
+
+const REPORT_CLICKS: &str = concat!(
+    report_params!(),
+    "SELECT CASE WHEN p.g_day THEN d.label END AS day, \
+     CASE WHEN p.g_campaign THEN k.campaign END AS campaign, ",
+    report_sub_keys!(),
+    ", SUM(k.is_bot = 0) AS clicks, SUM(k.is_bot <> 0) AS bot_clicks \
+     FROM p CROSS JOIN d JOIN clicks k ON k.created_at >= d.start_ms AND k.created_at < d.end_ms \
+     WHERE k.is_test = 0 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12"
+);
+
+const REPORT_CONVERSIONS: &str = concat!(
+    report_params!(),
+    "SELECT CASE WHEN p.g_day THEN d.label END AS day, \
+     CASE WHEN p.g_campaign THEN c.campaign END AS campaign, \
+     CASE WHEN p.g_network THEN c.network END AS network, \
+     CASE WHEN p.g_event THEN c.event END AS event, ",
+    report_sub_keys!(),
+    ", c.currency AS currency, COUNT(*) AS conversions, SUM(c.status = 'approved') AS approved, \
+     SUM(CASE WHEN c.status = 'approved' THEN c.payout_micros ELSE 0 END) AS revenue_micros, \
+     SUM(CASE WHEN c.status = 'pending' THEN c.payout_micros ELSE 0 END) AS pending_micros \
+     FROM p CROSS JOIN d JOIN conversions c ON c.created_at >= d.start_ms AND c.created_at < d.end_ms \
+     LEFT JOIN clicks k ON k.click_id = c.click_id \
+     WHERE c.is_test = 0 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15"
+);
+
+const REPORT_POSTBACKS: &str = concat!(
+    report_params!(),
+    "SELECT CASE WHEN p.g_day THEN d.label END AS day, \
+     CASE WHEN p.g_campaign THEN COALESCE(c.campaign, k.campaign) END AS campaign, \
+     CASE WHEN p.g_network THEN l.network END AS network, \
+     CASE WHEN p.g_event THEN c.event END AS event, ",
+    report_sub_keys!(),
+    ", l.outcome AS outcome, COUNT(*) AS postbacks \
+     FROM p CROSS JOIN d JOIN postback_log l ON l.received_at >= d.start_ms AND l.received_at < d.end_ms \
+     LEFT JOIN conversions c ON c.conversion_id = l.conversion_id \
+     LEFT JOIN clicks k ON k.click_id = l.click_id \
+     WHERE l.is_test = 0 AND l.outcome NOT IN ('accepted', 'updated') \
+     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15"
+);
+
+/// The report's three reads (clicks, conversions, postback log) for `query`, one batch.
+pub fn report_statements(query: &crate::report::ReportQuery) -> Vec<Statement> {
+    use crate::report::GroupKey;
+    let windows: Vec<serde_json::Value> = crate::report::day_windows(query)
+        .into_iter()
+        .map(|(label, start, end)| serde_json::json!([label, start, end]))
+        .collect();
+    let on = |key: GroupKey| SqlValue::from(query.group_by.contains(&key));
+    let mut params = vec![
+        SqlValue::Text(serde_json::Value::Array(windows).to_string()),
+        on(GroupKey::Day),
+        on(GroupKey::Campaign),
+        on(GroupKey::Network),
+        on(GroupKey::Event),
+    ];
+    params.extend((1..=10).map(|n| on(GroupKey::Sub(n))));
+    [REPORT_CLICKS, REPORT_CONVERSIONS, REPORT_POSTBACKS]
+        .into_iter()
+        .map(|sql| Statement {
+            sql,
+            params: params.clone(),
+        })
+        .collect()
 }
 
 const UPSERT_STATE: &str = "INSERT INTO service_state (key, value) VALUES (?1, ?2) \

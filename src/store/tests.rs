@@ -817,3 +817,104 @@ fn a_claim_takes_a_bounded_batch_and_leaves_the_rest_for_the_next_run() {
     ids.dedup();
     assert_eq!(ids.len(), 5, "each delivery claimed once");
 }
+
+#[test]
+fn admin_reads() {
+    let mut db = database();
+    let click_id = secrets().mint(NOW - 1000, [30; 7]).unwrap();
+    run_batch(&mut db, &[insert_click(&click(&click_id), None, None)]);
+    let one = r#"[{"name": "all", "types": null, "campaigns": null, "max_attempts": 8}]"#;
+    let d = with_destinations(draft(&click_id, "A1", "5", "cv1"), one);
+    record(&mut db, &d, "pb1");
+    run_batch(&mut db, &[insert_refusal_log(&log("pb0"), "bad_token")]);
+
+    let page = run_batch(
+        &mut db,
+        &[list_postbacks(&PostbackFilter::default(), None, 1)],
+    );
+    assert_eq!(page.len(), 2, "one more than the limit");
+    assert_eq!(page[0]["postback_id"], "pb1");
+    let refused = PostbackFilter {
+        outcome: Some("bad_token".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        run_batch(&mut db, &[list_postbacks(&refused, None, 10)]).len(),
+        1
+    );
+
+    let rows = run_batch(&mut db, &get_conversion("cv1")[..1]);
+    assert_eq!(rows[0]["conversion_id"], "cv1");
+    assert_eq!(run_batch(&mut db, &get_conversion("cv1")[1..2]).len(), 1);
+    let deliveries = run_batch(&mut db, &get_conversion("cv1")[2..]);
+    assert_eq!(deliveries.len(), 1);
+    let api = delivery_api_json(deliveries[0].clone());
+    assert_eq!(api["attempt_log"], serde_json::json!([]));
+
+    assert_eq!(
+        run_batch(&mut db, &[get_click(&click_id.to_uppercase())]).len(),
+        1
+    );
+    let listed = run_batch(&mut db, &[list_deliveries(Some("pending"), None, None, 10)]);
+    assert_eq!(listed.len(), 1);
+    assert!(run_batch(&mut db, &[list_deliveries(Some("failed"), None, None, 10)]).is_empty());
+}
+
+#[test]
+fn the_report_statements_group_by_local_day() {
+    let mut db = database();
+    // Two clicks around Berlin midnight (UTC+1): 22:30Z is the 10th, 23:30Z the 11th.
+    let mut early = click("early");
+    early.created_at_ms = 1_741_645_800_000; // 2025-03-10T22:30Z
+    early.subs[0] = Some("a".into());
+    let mut late = click("late");
+    late.created_at_ms = 1_741_649_400_000; // 2025-03-10T23:30Z
+    late.bot_reason = Some("head".into());
+    run_batch(
+        &mut db,
+        &[
+            insert_click(&early, None, None),
+            insert_click(&late, None, None),
+        ],
+    );
+    let pairs = |tz: &str, group: &str| -> Vec<(String, String)> {
+        vec![
+            ("from".into(), "2025-03-10".into()),
+            ("to".into(), "2025-03-11".into()),
+            ("tz".into(), tz.into()),
+            ("group_by".into(), group.into()),
+        ]
+    };
+    let query = crate::report::parse_query(
+        &pairs("Europe/Berlin", "day,sub1"),
+        "UTC",
+        1_741_651_200_000,
+    )
+    .unwrap();
+    let statements = report_statements(&query);
+    let clicks = run_batch(&mut db, &statements[..1]);
+    assert_eq!(clicks.len(), 2, "{clicks:?}");
+    assert_eq!(clicks[0]["day"], "2025-03-10");
+    assert_eq!(clicks[0]["sub1"], "a");
+    assert_eq!(
+        (
+            clicks[0]["clicks"].as_i64(),
+            clicks[0]["bot_clicks"].as_i64()
+        ),
+        (Some(1), Some(0))
+    );
+    assert_eq!(clicks[1]["day"], "2025-03-11");
+    assert_eq!(clicks[1]["bot_clicks"], 1);
+    // In UTC both are on the 10th.
+    let utc = crate::report::parse_query(&pairs("UTC", "day"), "UTC", 1_741_651_200_000).unwrap();
+    let rows = run_batch(&mut db, &report_statements(&utc)[..1]);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0]["clicks"].as_i64(), rows[0]["bot_clicks"].as_i64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(rows[0]["sub1"], serde_json::Value::Null, "sub1 not grouped");
+    // The other two reads run too.
+    assert!(run_batch(&mut db, &report_statements(&utc)[1..2]).is_empty());
+    assert!(run_batch(&mut db, &report_statements(&utc)[2..]).is_empty());
+}

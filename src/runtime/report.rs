@@ -1,0 +1,29 @@
+//! `GET /api/report`: the core parses the query and computes local-day windows, one D1
+//! batch reads the grouped rows, the core does the maths.
+
+use super::d1::Db;
+use super::{respond_json, App};
+use crate::report::{assemble, parse_query};
+use crate::store::report_statements;
+use serde_json::{json, Value};
+use worker::{Response, Result};
+
+pub async fn handle(app: &App, db: &Db, pairs: &[(String, String)]) -> Result<Response> {
+    let now = i64::try_from(super::now_ms()).unwrap_or(i64::MAX);
+    let query = match parse_query(pairs, &app.config.timezone, now) {
+        Ok(query) => query,
+        Err(detail) => {
+            return respond_json(
+                400,
+                &json!({ "ok": false, "error": "bad_request", "detail": detail }),
+            )
+        }
+    };
+    let results = db.batch(&report_statements(&query)).await?;
+    let read = |index: usize| -> Result<Vec<Value>> {
+        results
+            .get(index)
+            .map_or(Ok(Vec::new()), |result| result.results())
+    };
+    respond_json(200, &assemble(&query, &read(0)?, &read(1)?, &read(2)?))
+}

@@ -1,0 +1,169 @@
+//! The postback tester (SPEC §9): what a simulated postback sends and which deliveries a
+//! conversion change would make. The adapter runs the real pipeline around it.
+
+use crate::config::{Campaign, Destination, DestinationKind, Network, PostbackMethod};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// Whether the tester runs the network's authentication checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// Skip them, and say so in the answer.
+    #[default]
+    Bypass,
+    /// Run them on the given parameters, headers and source address.
+    Check,
+}
+
+/// `POST /api/test-postback` body.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestRequest {
+    pub campaign: String,
+    #[serde(default)]
+    pub network: Option<String>,
+    /// Postback parameters besides the click ID (payout, status, txid …).
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+    #[serde(default)]
+    pub auth: AuthMode,
+    #[serde(default)]
+    pub source_ip: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+/// The postback parameters: the click ID under the network's first click-ID name, then
+/// the given ones (a given click ID wins: testing a wrong one is allowed).
+pub fn postback_params(
+    network: &Network,
+    click_id: &str,
+    given: &BTreeMap<String, String>,
+) -> Vec<(String, String)> {
+    let mut params: Vec<(String, String)> =
+        given.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let click_param = network
+        .aliases
+        .click_id
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "clickid".into());
+    if !params
+        .iter()
+        .any(|(name, _)| network.aliases.click_id.contains(name))
+    {
+        params.insert(0, (click_param, click_id.to_string()));
+    }
+    params
+}
+
+/// One delivery the change would make.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PlannedDelivery {
+    pub destination: String,
+    pub kind: &'static str,
+    pub method: &'static str,
+    pub url: String,
+}
+
+/// The deliveries a change of `change_type` on `campaign` would make (every filter).
+pub fn planned_deliveries(
+    destinations: &[Destination],
+    campaign: &Campaign,
+    event: &str,
+    status: crate::config::Status,
+    network: &str,
+    change_type: &str,
+) -> Vec<PlannedDelivery> {
+    destinations
+        .iter()
+        .filter(|d| d.may_match(event, status, network))
+        .filter(|d| {
+            d.types
+                .as_ref()
+                .is_none_or(|types| types.iter().any(|t| t == change_type))
+        })
+        .filter(|d| {
+            d.campaigns
+                .as_ref()
+                .is_none_or(|list| list.contains(&campaign.id))
+        })
+        .map(|d| match &d.kind {
+            DestinationKind::Webhook { url, .. } => PlannedDelivery {
+                destination: d.name.clone(),
+                kind: "webhook",
+                method: "POST",
+                url: url.to_string(),
+            },
+            DestinationKind::Postback { template, method } => PlannedDelivery {
+                destination: d.name.clone(),
+                kind: "postback",
+                method: match method {
+                    PostbackMethod::Get => "GET",
+                    PostbackMethod::Post => "POST",
+                },
+                // The template as configured; values are filled when it is sent.
+                url: template.as_text(),
+            },
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, Status};
+    use serde_json::json;
+
+    #[test]
+    fn params_and_plans() {
+        let config = Config::from_json(json!({
+            "networks": { "generic": {}, "tune": { "preset": "tune" } },
+            "campaigns": { "summer": { "offer_url": "https://o.example/" }, "winter": { "offer_url": "https://o.example/" } },
+            "destinations": [
+                { "name": "all", "kind": "postback", "url": "https://t.example/?v={external_id}" },
+                { "name": "updates", "kind": "postback", "url": "https://t.example/", "types": ["conversion.updated"] },
+                { "name": "winter", "kind": "postback", "url": "https://t.example/", "campaigns": ["winter"] }
+            ]
+        }))
+        .unwrap();
+        let tune = &config.networks["tune"];
+        let params = postback_params(
+            tune,
+            "ck",
+            &BTreeMap::from([("payout".to_string(), "5".to_string())]),
+        );
+        assert_eq!(params[0], ("aff_sub".to_string(), "ck".to_string()));
+        let given = BTreeMap::from([("aff_sub".to_string(), "other".to_string())]);
+        assert_eq!(
+            postback_params(tune, "ck", &given),
+            [("aff_sub".to_string(), "other".to_string())]
+        );
+        let plans = planned_deliveries(
+            &config.destinations,
+            &config.campaigns["summer"],
+            "conversion",
+            Status::Approved,
+            "tune",
+            "conversion.created",
+        );
+        assert_eq!(plans.len(), 1);
+        assert_eq!(plans[0].url, "https://t.example/?v={external_id}");
+    }
+
+    #[test]
+    fn requests_are_strict() {
+        assert!(
+            serde_json::from_value::<TestRequest>(json!({ "campaign": "x", "auth": "check" }))
+                .is_ok()
+        );
+        assert!(
+            serde_json::from_value::<TestRequest>(json!({ "campaign": "x", "auth": "skip" }))
+                .is_err()
+        );
+        assert!(
+            serde_json::from_value::<TestRequest>(json!({ "campaign": "x", "extra": 1 })).is_err()
+        );
+    }
+}
