@@ -3,6 +3,7 @@
 //! its own campaigns, click IDs and transaction IDs so they can run in parallel.
 #![cfg(not(target_arch = "wasm32"))]
 
+mod admin;
 mod clicks;
 mod forwarding;
 mod harness;
