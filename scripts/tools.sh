@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what building and running edgeback needs, idempotently, from crates.io and the
-# npm registry only (SPEC §12): the wasm32 target, worker-build 0.8.7, the wasm-bindgen
-# CLI at exactly Cargo.lock's wasm-bindgen version, and the npm packages (wrangler).
+# Installs what building and running edgeback needs, idempotently, from crates.io, the
+# npm registry and Debian's packages only (SPEC §12): the wasm32 target, worker-build
+# 0.8.7, the wasm-bindgen CLI at exactly Cargo.lock's wasm-bindgen version, the npm
+# packages (wrangler, playwright-core) and Debian's chromium for the browser test.
 # A second run checks versions and returns in about a second.
 #
 # Tools go to $EDGEBACK_TOOLS_DIR (default ~/.cache/edgeback-tools), outside the work
@@ -51,6 +52,19 @@ ensure_npm_packages() {
   fi
 }
 
+ensure_chromium() {
+  # The dashboard's browser test drives Debian's Chromium with playwright-core (npm's
+  # own browser download is not reachable here, and not needed).
+  if [ ! -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
+      say "installing Debian's chromium (browser test of the dashboard)"
+      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >&2
+    else
+      say "chromium is missing: run 'sudo apt-get install chromium' (needed by the browser test)"
+    fi
+  fi
+}
+
 main() {
   if [ ! -f "$repo_root/Cargo.lock" ]; then
     (cd "$repo_root" && cargo generate-lockfile >&2)
@@ -65,6 +79,7 @@ main() {
   # No --locked: one dependency version locked by wasm-bindgen-cli is gone from crates.io.
   ensure_cargo_tool wasm-bindgen-cli "$bindgen_version" wasm-bindgen
   ensure_npm_packages
+  ensure_chromium
 }
 
 main "$@"

@@ -167,7 +167,7 @@ impl Campaign {
             .and_then(|p| p.as_str())
             .map(str::to_string)
         {
-            if let Some(number) = payout.parse::<serde_json::Number>().ok() {
+            if let Ok(number) = payout.parse::<serde_json::Number>() {
                 value["payout"] = serde_json::Value::Number(number);
             }
         }

@@ -6,6 +6,7 @@ mod campaigns;
 mod click;
 mod cron;
 mod d1;
+mod dashboard;
 mod forward;
 mod postback;
 mod report;
@@ -193,6 +194,7 @@ async fn route(request: Request, env: &Env, ctx: &Context, db: &Db) -> Result<Re
             postback::handle(request, &app, ctx, env, db, Some(network)).await
         }
         ["api", ..] => admin::handle(request, &app, ctx, env, db).await,
+        ["admin", ..] => dashboard::serve(&path),
         _ => respond(404, "text/plain; charset=utf-8", "not found"),
     }
 }

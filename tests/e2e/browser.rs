@@ -1,0 +1,77 @@
+//! The dashboard in a real browser (issue 7): Debian's Chromium driven by
+//! playwright-core (tests/browser/dashboard.mjs) against the shared worker.
+
+use crate::harness::{repo_root, worker, ADMIN_TOKEN};
+use crate::listener::{listener, Behaviour};
+
+fn click(campaign: &str) -> String {
+    let reply = worker().get(&format!("/c/{campaign}"), &[("user-agent", "Mozilla/5.0")]);
+    let location = url::Url::parse(reply.header("location").unwrap()).unwrap();
+    let id = location
+        .query_pairs()
+        .find(|(k, _)| k == "c")
+        .unwrap()
+        .1
+        .into_owned();
+    worker().wait_for_rows("SELECT 1 FROM clicks WHERE click_id = ?1", &[&id]);
+    id
+}
+
+#[test]
+fn the_dashboard_works_in_a_real_browser() {
+    let chromium = std::env::var("CHROMIUM_BIN").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&chromium).exists()
+            && repo_root().join("node_modules/playwright-core").exists(),
+        "the browser test needs Debian's chromium and playwright-core: run `make tools`"
+    );
+    // A failed delivery to replay from the dashboard.
+    listener().behave("/hooks/fw-dash", Behaviour::Status(410));
+    let failing = click("fw-dash");
+    let reply = worker().get(&format!("/postback?clickid={failing}&txid=dash-1"), &[]);
+    let conversion_id = reply.json()["conversion_id"].as_str().unwrap().to_string();
+    let rows = worker().wait_for_rows(
+        "SELECT delivery_id FROM deliveries WHERE conversion_id = ?1 AND state = 'failed'",
+        &[&conversion_id],
+    );
+    let delivery_id = rows[0]["delivery_id"].as_str().unwrap().to_string();
+    listener().behave("/hooks/fw-dash", Behaviour::Status(200));
+
+    let out_dir = repo_root().join("test-output/dashboard");
+    let clicked = click("fw");
+    let output = std::process::Command::new("node")
+        .arg(repo_root().join("tests/browser/dashboard.mjs"))
+        .args([&worker().base_url, ADMIN_TOKEN, &clicked, &delivery_id])
+        .arg(&out_dir)
+        .current_dir(repo_root())
+        .output()
+        .expect("node");
+    assert!(
+        output.status.success(),
+        "the dashboard test failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for name in [
+        "01-sign-in",
+        "02-postback-log",
+        "04-tester",
+        "06-deliveries-replayed",
+        "07-report",
+        "08-phone",
+    ] {
+        assert!(
+            out_dir.join(format!("{name}.png")).exists(),
+            "no screenshot {name}"
+        );
+    }
+    // The replay happened for real.
+    let row = &worker().query(
+        "SELECT state, attempts FROM deliveries WHERE delivery_id = ?1",
+        &[&delivery_id],
+    )[0];
+    assert_eq!(
+        (row["state"].as_str(), row["attempts"].as_i64()),
+        (Some("delivered"), Some(2))
+    );
+}
