@@ -93,7 +93,13 @@ async function loadDeliveries() {
     const last = row.attempt_log[row.attempt_log.length - 1];
     const button = el("button", { class: "quiet replay" }, "Replay");
     button.addEventListener("click", () => replay(row.delivery_id, button));
-    return el("tr", { "data-delivery": row.delivery_id },
+    const log = row.attempt_log.map((a) => `#${a.attempt}  ${time(a.attempted_at)}  ${a.status_code ?? "—"}  ${a.latency_ms} ms  ${a.error || ""}  ${a.response_excerpt || ""}`).join("\n");
+    const open = () => {
+      const box = $("#delivery-detail");
+      box.hidden = false;
+      box.replaceChildren(el("h3", {}, `Attempts of ${row.delivery_id}`), el("pre", {}, log || "no attempt yet"));
+    };
+    return el("tr", { "data-delivery": row.delivery_id, class: "clickable", onclick: (event) => { if (event.target.tagName !== "BUTTON") open(); } },
       el("td", {}, time(row.created_at)), el("td", {}, row.destination), el("td", {}, row.type),
       el("td", {}, badge(row.state)), el("td", { class: "attempts" }, String(row.attempts)),
       el("td", {}, last ? `${last.status_code ?? "—"} ${last.error || ""}` : ""), el("td", {}, button));

@@ -79,6 +79,11 @@ try {
     }
   }
   if (!delivered) throw new Error("the replayed delivery did not show delivered with 2 attempts");
+  await page.locator(`#deliveries-table tr[data-delivery="${deliveryId}"] td.attempts`).click();
+  const attemptLog = await page.textContent("#delivery-detail pre");
+  if (!attemptLog.includes("#1") || !attemptLog.includes("410") || !attemptLog.includes("#2")) {
+    throw new Error(`attempt log: ${attemptLog}`);
+  }
   await shot(page, "06-deliveries-replayed");
 
   // The report with its chart.
