@@ -34,6 +34,11 @@ impl std::fmt::Display for TemplateError {
 impl UrlTemplate {
     /// Parses `text`, accepting only the macro names in `known`.
     pub fn parse(text: &str, known: &[&str]) -> Result<Self, TemplateError> {
+        Self::parse_with(text, &|name| known.contains(&name))
+    }
+
+    /// Parses `text`, accepting the macro names `is_known` accepts.
+    pub fn parse_with(text: &str, is_known: &dyn Fn(&str) -> bool) -> Result<Self, TemplateError> {
         let mut segments = Vec::new();
         let mut rest = text;
         while let Some(open) = rest.find('{') {
@@ -44,7 +49,7 @@ impl UrlTemplate {
             let inner = &after_open[1..];
             let close = inner.find('}').ok_or(TemplateError::UnclosedBrace)?;
             let name = &inner[..close];
-            if !known.contains(&name) {
+            if !is_known(name) {
                 return Err(TemplateError::UnknownMacro(name.to_string()));
             }
             segments.push(Segment::Macro(name.to_string()));

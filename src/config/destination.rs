@@ -4,25 +4,9 @@ use super::{check_name, Problems, Status};
 use crate::template::UrlTemplate;
 use serde::Deserialize;
 
-/// Macros a postback destination's URL may use: the click's (SPEC §4) and the
-/// conversion's (SPEC §8).
-pub const POSTBACK_MACROS: &[&str] = &[
-    "clickid",
-    "click_id",
-    "campaign",
-    "sub1",
-    "sub2",
-    "sub3",
-    "sub4",
-    "sub5",
-    "sub6",
-    "sub7",
-    "sub8",
-    "sub9",
-    "sub10",
-    "external_id",
-    "country",
-    "ts",
+/// Macros a postback destination's URL may use besides the click's
+/// ([`super::OFFER_MACROS`], SPEC §4): the conversion's (SPEC §8).
+pub const CONVERSION_MACROS: &[&str] = &[
     "conversion_id",
     "event",
     "status",
@@ -31,6 +15,11 @@ pub const POSTBACK_MACROS: &[&str] = &[
     "transaction_id",
     "network",
 ];
+
+/// Whether `name` is a macro a postback destination may use.
+pub fn is_postback_macro(name: &str) -> bool {
+    super::OFFER_MACROS.contains(&name) || CONVERSION_MACROS.contains(&name)
+}
 
 /// The two kinds of conversion change (SPEC §8).
 pub const CHANGE_TYPES: &[&str] = &["conversion.created", "conversion.updated"];
@@ -187,7 +176,7 @@ pub(super) fn resolve(
                     "postback destinations are not signed; remove secret",
                 );
             }
-            match UrlTemplate::parse(&raw.url, POSTBACK_MACROS) {
+            match UrlTemplate::parse_with(&raw.url, &is_postback_macro) {
                 Ok(template) => match http_url(&template.render(|_| Some("x"))) {
                     Ok(_) => Some(DestinationKind::Postback {
                         template,

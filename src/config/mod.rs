@@ -9,8 +9,8 @@ pub mod presets;
 
 pub use campaign::{BotPolicy, Campaign, ClickField, RedirectKind, OFFER_MACROS};
 pub use destination::{
-    DeliverySettings, Destination, DestinationKind, PostbackMethod, CHANGE_TYPES, MAX_ATTEMPTS,
-    POSTBACK_MACROS,
+    is_postback_macro, DeliverySettings, Destination, DestinationKind, PostbackMethod,
+    CHANGE_TYPES, CONVERSION_MACROS, MAX_ATTEMPTS,
 };
 pub use network::{is_event_slug, DedupMode, FieldAliases, Network, ResponseFormat, Status};
 

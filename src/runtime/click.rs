@@ -1,7 +1,7 @@
 //! `GET`/`HEAD /c/{campaign}`: the click redirect. Zero D1 queries before the response;
 //! the click row is written afterwards through `ctx.wait_until` (SPEC §2, §10).
 
-use super::d1::Db;
+use super::d1::run_after_response;
 use super::{client_ip, random, respond, App};
 use crate::click::{meta_refresh_page, plan_click, ClickRequest, ClickResponse};
 use crate::store::insert_click;
@@ -56,16 +56,7 @@ pub async fn handle(
             campaign.payout_micros,
             campaign.currency.or(Some(app.config.currency)),
         );
-        let env = env.clone();
-        ctx.wait_until(async move {
-            let stored = match Db::from_env(&env) {
-                Ok(db) => db.run(&statement).await,
-                Err(error) => Err(error),
-            };
-            if let Err(error) = stored {
-                worker::console_error!("edgeback: click row not stored: {error}");
-            }
-        });
+        run_after_response(ctx, env, statement, "click row");
     }
 
     let text = "text/plain; charset=utf-8";

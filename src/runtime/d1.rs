@@ -6,7 +6,22 @@ use serde::de::DeserializeOwned;
 use std::cell::Cell;
 use std::rc::Rc;
 use worker::wasm_bindgen::JsValue;
-use worker::{D1Database, D1PreparedStatement, D1Result, Env, Result};
+use worker::{Context, D1Database, D1PreparedStatement, D1Result, Env, Result};
+
+/// Runs `statement` after the response (`ctx.wait_until`), on its own D1 handle so it is
+/// not counted against the request's budget; a failure is logged as `what` not stored.
+pub fn run_after_response(ctx: &Context, env: &Env, statement: Statement, what: &'static str) {
+    let env = env.clone();
+    ctx.wait_until(async move {
+        let stored = match Db::from_env(&env) {
+            Ok(db) => db.run(&statement).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = stored {
+            worker::console_error!("edgeback: {what} not stored: {error}");
+        }
+    });
+}
 
 /// The D1 binding's name in `wrangler.toml`.
 pub const BINDING: &str = "DB";

@@ -352,14 +352,5 @@ fn storage_failure(
 
 fn log_after_response(ctx: &Context, env: &Env, log: LogEntry, outcome: Outcome) {
     let statement = insert_refusal_log(&log, outcome.code());
-    let env = env.clone();
-    ctx.wait_until(async move {
-        let stored = match Db::from_env(&env) {
-            Ok(db) => db.run(&statement).await,
-            Err(error) => Err(error),
-        };
-        if let Err(error) = stored {
-            worker::console_error!("edgeback: postback log row not stored: {error}");
-        }
-    });
+    super::d1::run_after_response(ctx, env, statement, "postback log row");
 }

@@ -19,22 +19,7 @@ fn api(method: &str, path: &str, body: Option<&str>) -> Reply {
 }
 
 fn click(campaign: &str, query: &str) -> String {
-    let reply = worker().get(
-        &format!("/c/{campaign}?{query}"),
-        &[
-            ("user-agent", "Mozilla/5.0"),
-            ("cf-connecting-ip", "192.0.2.120"),
-        ],
-    );
-    assert_eq!(reply.status, 302, "{}", reply.body);
-    let location = url::Url::parse(reply.header("location").unwrap()).unwrap();
-    let (_, id) = location
-        .query_pairs()
-        .find(|(k, _)| k == "c" || k == "aff_sub")
-        .unwrap();
-    let id = id.into_owned();
-    worker().wait_for_rows("SELECT 1 FROM clicks WHERE click_id = ?1", &[&id]);
-    id
+    crate::harness::click_through(campaign, query, "192.0.2.120")
 }
 
 #[test]

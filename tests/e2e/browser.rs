@@ -5,16 +5,7 @@ use crate::harness::{repo_root, worker, ADMIN_TOKEN};
 use crate::listener::{listener, Behaviour};
 
 fn click(campaign: &str) -> String {
-    let reply = worker().get(&format!("/c/{campaign}"), &[("user-agent", "Mozilla/5.0")]);
-    let location = url::Url::parse(reply.header("location").unwrap()).unwrap();
-    let id = location
-        .query_pairs()
-        .find(|(k, _)| k == "c")
-        .unwrap()
-        .1
-        .into_owned();
-    worker().wait_for_rows("SELECT 1 FROM clicks WHERE click_id = ?1", &[&id]);
-    id
+    crate::harness::click_through(campaign, "", "192.0.2.140")
 }
 
 #[test]

@@ -10,22 +10,7 @@ use std::time::{Duration, Instant};
 const HOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 fn click(campaign: &str, query: &str) -> String {
-    let reply = worker().get(
-        &format!("/c/{campaign}?{query}"),
-        &[
-            ("user-agent", "Mozilla/5.0"),
-            ("cf-connecting-ip", "192.0.2.99"),
-        ],
-    );
-    let location = url::Url::parse(reply.header("location").unwrap()).unwrap();
-    let id = location
-        .query_pairs()
-        .find(|(k, _)| k == "c")
-        .unwrap()
-        .1
-        .into_owned();
-    worker().wait_for_rows("SELECT 1 FROM clicks WHERE click_id = ?1", &[&id]);
-    id
+    crate::harness::click_through(campaign, query, "192.0.2.99")
 }
 
 fn postback(query: &str) -> Reply {

@@ -373,6 +373,38 @@ impl Worker {
     }
 }
 
+/// Clicks `/c/{campaign}?{query}` as a browser from `ip`, waits until the click row is
+/// stored, and returns the click ID: the offer URL's query value that verifies as one.
+pub fn click_through(campaign: &str, query: &str, ip: &str) -> String {
+    let reply = worker().get(
+        &format!("/c/{campaign}?{query}"),
+        &[
+            ("user-agent", "Mozilla/5.0 (e2e)"),
+            ("cf-connecting-ip", ip),
+        ],
+    );
+    assert!(
+        matches!(reply.status, 302 | 307),
+        "click on {campaign}: {} {}",
+        reply.status,
+        reply.body
+    );
+    let location =
+        url::Url::parse(reply.header("location").expect("Location")).expect("absolute Location");
+    let secrets = edgeback::click_id::ClickSecrets::new(CLICK_SECRET, None).expect("secret");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default();
+    let id = location
+        .query_pairs()
+        .find_map(|(_, value)| secrets.verify(&value, now, 60_000).ok().map(|v| v.id))
+        .unwrap_or_else(|| panic!("no click ID in {location}"));
+    let rows = worker().wait_for_rows("SELECT 1 FROM clicks WHERE click_id = ?1", &[&id]);
+    assert_eq!(rows.len(), 1, "the click row of {id} never arrived");
+    id
+}
+
 /// An HTTP reply, read whole.
 #[derive(Debug)]
 pub struct Reply {

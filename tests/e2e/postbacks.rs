@@ -18,23 +18,7 @@ fn now_ms() -> u64 {
 
 /// A fresh click on `campaign`, its row stored; returns the click ID.
 fn click(campaign: &str) -> String {
-    let reply = worker().get(
-        &format!("/c/{campaign}"),
-        &[
-            ("user-agent", "Mozilla/5.0"),
-            ("cf-connecting-ip", "192.0.2.50"),
-        ],
-    );
-    assert_eq!(reply.status, 302, "{}", reply.body);
-    let location = url::Url::parse(reply.header("location").unwrap()).unwrap();
-    let (_, id) = location
-        .query_pairs()
-        .find(|(name, _)| name == "c" || name == "aff_sub")
-        .expect("click id in the offer URL");
-    let id = id.into_owned();
-    let rows = worker().wait_for_rows("SELECT 1 FROM clicks WHERE click_id = ?1", &[&id]);
-    assert_eq!(rows.len(), 1);
-    id
+    crate::harness::click_through(campaign, "", "192.0.2.50")
 }
 
 /// A click ID minted by the test itself with the worker's secret (no click row).

@@ -23,22 +23,7 @@ fn now_s() -> u64 {
 }
 
 fn click() -> String {
-    let reply = worker().get(
-        "/c/sec",
-        &[
-            ("user-agent", "Mozilla/5.0"),
-            ("cf-connecting-ip", CLICK_IP),
-        ],
-    );
-    let location = url::Url::parse(reply.header("location").unwrap()).unwrap();
-    let id = location
-        .query_pairs()
-        .find(|(k, _)| k == "c")
-        .unwrap()
-        .1
-        .into_owned();
-    worker().wait_for_rows("SELECT 1 FROM clicks WHERE click_id = ?1", &[&id]);
-    id
+    crate::harness::click_through("sec", "", CLICK_IP)
 }
 
 fn query_string(params: &[(String, String)]) -> String {
