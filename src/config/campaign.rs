@@ -167,8 +167,10 @@ impl Campaign {
             .and_then(|p| p.as_str())
             .map(str::to_string)
         {
-            if let Ok(number) = payout.parse::<serde_json::Number>() {
-                value["payout"] = serde_json::Value::Number(number);
+            if let (Ok(number), Some(object)) =
+                (payout.parse::<serde_json::Number>(), value.as_object_mut())
+            {
+                object.insert("payout".into(), serde_json::Value::Number(number));
             }
         }
         if let Some(object) = value.as_object_mut() {

@@ -134,12 +134,12 @@ pub async fn handle(
                 .into_iter()
                 .map(|mut row| {
                     // The stored parameters are JSON text; hand them out as JSON.
-                    if let Some(params) = row
+                    let params = row
                         .get("params")
                         .and_then(|p| p.as_str())
-                        .and_then(|t| serde_json::from_str::<Value>(t).ok())
-                    {
-                        row["params"] = params;
+                        .and_then(|t| serde_json::from_str::<Value>(t).ok());
+                    if let (Some(params), Some(object)) = (params, row.as_object_mut()) {
+                        object.insert("params".into(), params);
                     }
                     row
                 })

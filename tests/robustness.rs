@@ -1,0 +1,132 @@
+//! Property tests: no input makes the pure core panic (SPEC §11, §14). A panic in wasm
+//! resets the instance and kills other requests in flight.
+#![cfg(not(target_arch = "wasm32"))]
+
+use edgeback::click_id::ClickSecrets;
+use edgeback::config::Config;
+use edgeback::money::parse_payout_micros;
+use edgeback::postback::auth::{
+    authenticate, canonical_string, parse_ip_rule, AuthChecks, AuthRequest, HmacCheck,
+    StandardWebhooksCheck,
+};
+use edgeback::postback::{evaluate, placeholder::is_placeholder};
+use edgeback::report::parse_query;
+use proptest::prelude::*;
+
+fn network() -> edgeback::config::Network {
+    Config::from_json(serde_json::json!({ "networks": { "n": {
+        "preset": "keitaro", "status_map": { "approved": ["1"] }, "event_map": { "ftd": ["x"] }
+    }}, "default_network": "n" }))
+    .unwrap()
+    .networks["n"]
+        .clone()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn payouts_never_panic(text in "\\PC{0,40}", negative in any::<bool>()) {
+        let _ = parse_payout_micros(&text, negative);
+    }
+
+    #[test]
+    fn payouts_of_plain_decimals_round_trip(whole in 0u64..1_000_000_000, fraction in 0u32..1_000_000) {
+        let text = format!("{whole}.{fraction:06}");
+        let micros = parse_payout_micros(&text, false).unwrap();
+        prop_assert_eq!(edgeback::money::format_micros(micros), text);
+    }
+
+    #[test]
+    fn placeholders_never_panic(text in "\\PC{0,80}") {
+        let _ = is_placeholder(&text);
+    }
+
+    #[test]
+    fn ip_rules_never_panic(text in "[0-9a-fA-F:./\\- ]{0,60}") {
+        let _ = parse_ip_rule(&text);
+    }
+
+    #[test]
+    fn postback_evaluation_never_panics(
+        pairs in proptest::collection::vec(("[a-z_]{1,12}", "\\PC{0,40}"), 0..12),
+        click in "[0-9a-zA-Z{}#%]{0,40}",
+        now in any::<u64>(),
+    ) {
+        let secrets = ClickSecrets::new("robustness-click-secret-123", None).unwrap();
+        let mut params: Vec<(String, String)> = pairs;
+        params.push(("subid".into(), click));
+        let _ = evaluate(&network(), &secrets, "USD", &params, now, "cv".into());
+        let _ = canonical_string(&params, "sig");
+    }
+
+    #[test]
+    fn authentication_never_panics(
+        pairs in proptest::collection::vec(("[a-z]{1,4}", "\\PC{0,20}"), 0..8),
+        body in proptest::collection::vec(any::<u8>(), 0..64),
+        header in "\\PC{0,60}",
+        now in any::<u64>(),
+    ) {
+        let checks = AuthChecks {
+            ip_allowlist: Some(vec![parse_ip_rule("203.0.113.0/24").unwrap()]),
+            hmac: Some(HmacCheck { secret: "H".into(), param: "sig".into(), timestamp_param: "ts".into(), tolerance_seconds: 300 }),
+            ..Default::default()
+        };
+        let headers = |_: &str| Some(header.clone());
+        let secret = |_: &str| Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_string());
+        let request = AuthRequest { client_ip: "203.0.113.1".parse().ok(), params: &pairs, header: &headers, body: &body, now_ms: now };
+        let _ = authenticate(&checks, &secret, &request);
+        let webhooks = AuthChecks {
+            standard_webhooks: Some(StandardWebhooksCheck { secret: "S".into(), tolerance_seconds: 300 }),
+            ..Default::default()
+        };
+        let _ = authenticate(&webhooks, &secret, &request);
+    }
+
+    #[test]
+    fn configurations_never_panic(json in "\\PC{0,200}") {
+        let _ = Config::from_json_str(&json);
+    }
+
+    #[test]
+    fn report_queries_never_panic(from in "\\PC{0,12}", to in "\\PC{0,12}", tz in "\\PC{0,20}", group in "\\PC{0,30}", now in any::<i64>()) {
+        let pairs = vec![("from".to_string(), from), ("to".to_string(), to), ("tz".to_string(), tz), ("group_by".to_string(), group)];
+        let _ = parse_query(&pairs, "UTC", now);
+    }
+
+    #[test]
+    fn admin_routes_never_panic(method in "[A-Z]{0,7}", path in "\\PC{0,60}") {
+        let _ = edgeback::admin::match_route(&method, &path);
+    }
+}
+
+#[test]
+fn structured_configuration_fuzz_never_panics() {
+    // Values of the wrong types in every position a user could reach.
+    let odd = [
+        serde_json::json!(null),
+        serde_json::json!(-1),
+        serde_json::json!(1e300),
+        serde_json::json!("x"),
+        serde_json::json!([]),
+        serde_json::json!({}),
+    ];
+    for value in &odd {
+        for key in [
+            "campaigns",
+            "networks",
+            "destinations",
+            "delivery",
+            "lookback_days",
+            "currency",
+            "default_network",
+        ] {
+            let _ = Config::from_json(serde_json::json!({ key: value }));
+            let _ = Config::from_json(serde_json::json!({ key: { "x": value } }));
+            let _ = Config::from_json(serde_json::json!({ "networks": { "n": { key: value } } }));
+            let _ = Config::from_json(
+                serde_json::json!({ "campaigns": { "c": { "offer_url": "https://o.example/", key: value } } }),
+            );
+        }
+    }
+}
