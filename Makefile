@@ -1,5 +1,5 @@
 # edgeback: every command installs what it needs first (scripts/tools.sh, idempotent).
-.PHONY: dev test tools check lint check-config build
+.PHONY: dev test tools check lint check-config build bench
 
 ## Run the worker locally at http://127.0.0.1:8787 and print URLs to try.
 dev:
@@ -26,3 +26,7 @@ lint: tools
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
+
+## Measure throughput, latency, D1 queries, CPU and size; writes BENCHMARKS.md.
+bench: tools
+	cargo bench --bench edgeback

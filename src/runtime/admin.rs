@@ -11,7 +11,7 @@ use crate::crypto::constant_time_eq;
 use crate::postback::auth::{authenticate, AuthRequest};
 use crate::postback::{evaluate, new_record_id, redacted_params, Outcome};
 use crate::store::{
-    delivery_api_json, get_click, get_conversion, insert_click_flagged, list_conversions,
+    click_row, delivery_api_json, get_click, get_conversion, insert_clicks, list_conversions,
     list_deliveries, list_postbacks, record_conversion, replay_deliveries, replay_delivery,
     ConversionFilter, ConversionRow, LogEntry, PostbackFilter, RecordedConversion, ReplayClaim,
 };
@@ -391,13 +391,13 @@ async fn test_postback(
         ip_hash: None,
         bot_reason: None,
     };
-    db.run(&insert_click_flagged(
+    let row = click_row(
         &click,
         campaign.payout_micros,
         campaign.currency.or(Some(app.config.currency)),
         true,
-    ))
-    .await?;
+    );
+    db.run(&insert_clicks(&[row])).await?;
 
     let params = postback_params(network, &click_id, &test.params);
     let auth = match test.auth {

@@ -1,11 +1,66 @@
 //! `GET`/`HEAD /c/{campaign}`: the click redirect. Zero D1 queries before the response;
 //! the click row is written afterwards through `ctx.wait_until` (SPEC §2, §10).
 
-use super::d1::run_after_response;
+use super::d1::Db;
 use super::{client_ip, random, respond, App};
 use crate::click::{meta_refresh_page, plan_click, ClickRequest, ClickResponse};
-use crate::store::insert_click;
+use crate::store::{click_row, insert_clicks, CLICKS_PER_STATEMENT};
 use worker::{Context, Env, Method, Request, Response, Result};
+
+type Flush = futures_util::future::Shared<futures_util::future::LocalBoxFuture<'static, ()>>;
+
+thread_local! {
+    // Click rows waiting to be written, and the flush that will write them. Requests run
+    // concurrently in one isolate; the rows of one window are written in one statement.
+    static PENDING: std::cell::RefCell<Vec<serde_json::Value>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+    static NEXT_FLUSH: std::cell::RefCell<Option<Flush>> = const { std::cell::RefCell::new(None) };
+}
+
+/// How long the first row of a window waits for others to share its write.
+const COALESCE: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Writes the click row after the response, together with the rows of every request of
+/// the same 50 ms window. Each request's `wait_until` holds the window's shared flush,
+/// so no row depends on another request's lifetime; the flush takes the rows and closes
+/// the window in one synchronous step, so a later row always opens a new window.
+fn store_after_response(ctx: &Context, env: &Env, row: serde_json::Value) {
+    PENDING.with(|pending| pending.borrow_mut().push(row));
+    let flush = NEXT_FLUSH.with(|slot| {
+        slot.borrow_mut()
+            .get_or_insert_with(|| {
+                let env = env.clone();
+                let flush: futures_util::future::LocalBoxFuture<'static, ()> =
+                    Box::pin(async move {
+                        worker::Delay::from(COALESCE).await;
+                        let rows =
+                            PENDING.with(|pending| std::mem::take(&mut *pending.borrow_mut()));
+                        NEXT_FLUSH.with(|slot| slot.borrow_mut().take());
+                        write_clicks(&env, rows).await;
+                    });
+                futures_util::FutureExt::shared(flush)
+            })
+            .clone()
+    });
+    ctx.wait_until(flush);
+}
+
+async fn write_clicks(env: &Env, rows: Vec<serde_json::Value>) {
+    if rows.is_empty() {
+        return;
+    }
+    let statements: Vec<_> = rows
+        .chunks(CLICKS_PER_STATEMENT)
+        .map(insert_clicks)
+        .collect();
+    let written = match Db::from_env(env) {
+        Ok(db) => db.batch(&statements).await.map(|_| ()),
+        Err(error) => Err(error),
+    };
+    if let Err(error) = written {
+        worker::console_error!("edgeback: {} click rows not stored: {error}", rows.len());
+    }
+}
 
 pub async fn handle(
     request: &Request,
@@ -51,12 +106,13 @@ pub async fn handle(
     let plan = plan_click(&app.click_secrets, campaign, &click_request);
 
     if let (Some(record), Some(campaign)) = (plan.record, campaign) {
-        let statement = insert_click(
+        let row = click_row(
             &record,
             campaign.payout_micros,
             campaign.currency.or(Some(app.config.currency)),
+            false,
         );
-        run_after_response(ctx, env, statement, "click row");
+        store_after_response(ctx, env, row);
     }
 
     let text = "text/plain; charset=utf-8";

@@ -138,13 +138,12 @@ pub fn respond_json(status: u16, value: &serde_json::Value) -> Result<Response> 
 }
 
 /// Adds the headers every response carries, and the D1 count when diagnostics ask for it.
-fn finish(mut response: Response, db: Option<&Db>, expose_d1: bool) -> Result<Response> {
+fn finish(mut response: Response, d1_round_trips: u32, expose_d1: bool) -> Result<Response> {
     let headers = response.headers_mut();
     headers.set("cache-control", "no-store")?;
     headers.set("x-content-type-options", "nosniff")?;
     if expose_d1 {
-        let count = db.map_or(0, Db::round_trips);
-        headers.set("x-edgeback-d1-queries", &count.to_string())?;
+        headers.set("x-edgeback-d1-queries", &d1_round_trips.to_string())?;
     }
     Ok(response)
 }
@@ -170,7 +169,7 @@ fn misconfigured(reason: &str) -> Result<Response> {
     )
 }
 
-async fn route(request: Request, env: &Env, ctx: &Context, db: &Db) -> Result<Response> {
+async fn route(request: Request, env: &Env, ctx: &Context, db: &LazyDb) -> Result<Response> {
     let path = request.path();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     if let ["healthz"] = segments.as_slice() {
@@ -188,20 +187,44 @@ async fn route(request: Request, env: &Env, ctx: &Context, db: &Db) -> Result<Re
                 respond(405, "text/plain; charset=utf-8", "method not allowed")
             }
         }
-        ["postback"] => postback::handle(request, &app, ctx, env, db, None).await,
+        ["postback"] => postback::handle(request, &app, ctx, env, db.get()?, None).await,
         ["postback", network] => {
             let network = network.to_string();
-            postback::handle(request, &app, ctx, env, db, Some(network)).await
+            postback::handle(request, &app, ctx, env, db.get()?, Some(network)).await
         }
-        ["api", ..] => admin::handle(request, &app, ctx, env, db).await,
+        ["api", ..] => admin::handle(request, &app, ctx, env, db.get()?).await,
         ["admin", ..] => dashboard::serve(&path),
         _ => respond(404, "text/plain; charset=utf-8", "not found"),
     }
 }
 
+/// The request's D1 handle, made only by the routes that use D1 (the click path never
+/// does before its response).
+struct LazyDb {
+    env: Env,
+    db: std::cell::OnceCell<Db>,
+}
+
+impl LazyDb {
+    fn get(&self) -> Result<&Db> {
+        if let Some(db) = self.db.get() {
+            return Ok(db);
+        }
+        let db = Db::from_env(&self.env)?;
+        Ok(self.db.get_or_init(|| db))
+    }
+
+    fn round_trips(&self) -> u32 {
+        self.db.get().map_or(0, Db::round_trips)
+    }
+}
+
 #[event(fetch)]
 async fn fetch(request: Request, env: Env, ctx: Context) -> Result<Response> {
-    let db = Db::from_env(&env)?;
+    let db = LazyDb {
+        env: env.clone(),
+        db: std::cell::OnceCell::new(),
+    };
     let expose_d1 = app(&env).is_ok_and(|app| app.config.diagnostics.d1_query_header);
     let response = match route(request, &env, &ctx, &db).await {
         Ok(response) => response,
@@ -214,7 +237,7 @@ async fn fetch(request: Request, env: Env, ctx: Context) -> Result<Response> {
             )?
         }
     };
-    finish(response, Some(&db), expose_d1)
+    finish(response, db.round_trips(), expose_d1)
 }
 
 #[event(scheduled)]

@@ -80,51 +80,76 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ),
 ];
 
-const INSERT_CLICK: &str = "INSERT INTO clicks (click_id, campaign, created_at, \
+// Clicks are written as a JSON array of rows in one statement: the click path coalesces
+// the rows of concurrent requests into one write (one parameter, whatever the count).
+const INSERT_CLICKS: &str = "INSERT INTO clicks (click_id, campaign, created_at, \
      sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, sub9, sub10, external_id, \
      country, asn, colo, user_agent, ip_hash, is_bot, bot_reason, payout_micros, currency, \
-     is_test) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
-     ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24) ON CONFLICT (click_id) DO NOTHING";
+     is_test) \
+     SELECT json_extract(value, '$.click_id'), json_extract(value, '$.campaign'), \
+     json_extract(value, '$.created_at'), json_extract(value, '$.sub1'), \
+     json_extract(value, '$.sub2'), json_extract(value, '$.sub3'), json_extract(value, '$.sub4'), \
+     json_extract(value, '$.sub5'), json_extract(value, '$.sub6'), json_extract(value, '$.sub7'), \
+     json_extract(value, '$.sub8'), json_extract(value, '$.sub9'), json_extract(value, '$.sub10'), \
+     json_extract(value, '$.external_id'), json_extract(value, '$.country'), \
+     json_extract(value, '$.asn'), json_extract(value, '$.colo'), \
+     json_extract(value, '$.user_agent'), json_extract(value, '$.ip_hash'), \
+     json_extract(value, '$.is_bot'), json_extract(value, '$.bot_reason'), \
+     json_extract(value, '$.payout_micros'), json_extract(value, '$.currency'), \
+     json_extract(value, '$.is_test') \
+     FROM json_each(?1) WHERE true ON CONFLICT (click_id) DO NOTHING";
 
-/// Stores one click. `payout_micros` and `currency` are the campaign's at click time.
+/// Rows per click write: keeps one statement's parameter well under D1's limits
+/// (a row is at most about 6 KiB: ten 512-byte sub-IDs and a 512-byte User-Agent).
+pub const CLICKS_PER_STATEMENT: usize = 25;
+
+/// One click row as [`insert_clicks`] takes it. `payout_micros` and `currency` are the
+/// campaign's at click time; `is_test` marks the postback tester's clicks.
+pub fn click_row(
+    record: &ClickRecord,
+    payout_micros: Option<i64>,
+    currency: Option<&str>,
+    is_test: bool,
+) -> serde_json::Value {
+    let mut row = serde_json::json!({
+        "click_id": record.click_id,
+        "campaign": record.campaign,
+        "created_at": record.created_at_ms,
+        "external_id": record.external_id,
+        "country": record.country,
+        "asn": record.asn,
+        "colo": record.colo,
+        "user_agent": record.user_agent,
+        "ip_hash": record.ip_hash,
+        "is_bot": i64::from(record.bot_reason.is_some()),
+        "bot_reason": record.bot_reason,
+        "payout_micros": payout_micros,
+        "currency": currency,
+        "is_test": i64::from(is_test),
+    });
+    if let Some(object) = row.as_object_mut() {
+        for (index, sub) in record.subs.iter().enumerate() {
+            object.insert(format!("sub{}", index + 1), sub.clone().into());
+        }
+    }
+    row
+}
+
+/// Stores click rows (at most [`CLICKS_PER_STATEMENT`] per statement; callers chunk).
+pub fn insert_clicks(rows: &[serde_json::Value]) -> Statement {
+    Statement {
+        sql: INSERT_CLICKS,
+        params: vec![serde_json::Value::from(rows.to_vec()).to_string().into()],
+    }
+}
+
+/// Stores one click (the campaign's payout and currency at click time).
 pub fn insert_click(
     record: &ClickRecord,
     payout_micros: Option<i64>,
     currency: Option<&str>,
 ) -> Statement {
-    insert_click_flagged(record, payout_micros, currency, false)
-}
-
-/// Stores one click, flagged as test traffic when `is_test` (the postback tester).
-pub fn insert_click_flagged(
-    record: &ClickRecord,
-    payout_micros: Option<i64>,
-    currency: Option<&str>,
-    is_test: bool,
-) -> Statement {
-    let mut params: Vec<SqlValue> = vec![
-        record.click_id.as_str().into(),
-        record.campaign.as_str().into(),
-        record.created_at_ms.into(),
-    ];
-    params.extend(record.subs.iter().map(|sub| SqlValue::from(sub.clone())));
-    params.extend([
-        record.external_id.clone().into(),
-        record.country.clone().into(),
-        record.asn.map(i64::from).into(),
-        record.colo.clone().into(),
-        record.user_agent.clone().into(),
-        record.ip_hash.clone().into(),
-        record.bot_reason.is_some().into(),
-        record.bot_reason.clone().into(),
-        payout_micros.into(),
-        currency.into(),
-        is_test.into(),
-    ]);
-    Statement {
-        sql: INSERT_CLICK,
-        params,
-    }
+    insert_clicks(&[click_row(record, payout_micros, currency, false)])
 }
 
 // The record step (SPEC §7) is one batch: create-if-new, update-if-allowed, the history

@@ -435,3 +435,41 @@ fn a_wrong_configuration_is_reported_by_healthz_naming_the_key() {
     assert_eq!(click.json()["error"], "misconfigured");
     assert!(click.header("location").is_none());
 }
+
+#[test]
+fn concurrent_clicks_are_all_stored_by_the_coalesced_writer() {
+    let gate = std::sync::Arc::new(std::sync::Barrier::new(60));
+    let threads: Vec<_> = (0..60)
+        .map(|n| {
+            let gate = std::sync::Arc::clone(&gate);
+            std::thread::spawn(move || {
+                gate.wait();
+                let reply = worker().get(
+                    &format!("/c/clicks-bots?sub9=burst-click&sub8={n}"),
+                    &[("user-agent", BROWSER), ("cf-connecting-ip", "192.0.2.60")],
+                );
+                assert_eq!(reply.status, 302);
+                assert_eq!(reply.d1_queries(), 0);
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let rows = worker().query(
+            "SELECT COUNT(DISTINCT sub8) AS n FROM clicks WHERE sub9 = 'burst-click'",
+            &[],
+        );
+        if rows[0]["n"] == 60 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {} of 60 click rows arrived",
+            rows[0]["n"]
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

@@ -164,6 +164,15 @@ impl Worker {
             "applying D1 migrations",
         );
 
+        let worker = Worker::serve(&config, persist_dir);
+        worker.wait_until_ready(ready_status);
+        worker
+    }
+
+    /// Runs `wrangler dev` for `config` with `persist_dir` under a guardian that stops it
+    /// when this process ends.
+    pub fn serve(config: &Path, persist_dir: PathBuf) -> Worker {
+        let root = repo_root();
         let port = free_port();
         let inspector_port = free_port();
         let log_path = persist_dir.join("wrangler.log");
@@ -199,14 +208,40 @@ impl Worker {
             .spawn()
             .expect("starting the wrangler guardian");
         let guardian_stdin = guardian.stdin.take().expect("guardian stdin");
-        let worker = Worker {
+        Worker {
             base_url: format!("http://127.0.0.1:{port}"),
             persist_dir,
             log_path,
             _guardian_stdin: Mutex::new(guardian_stdin),
             _guardian: Mutex::new(guardian),
-        };
-        worker.wait_until_ready(ready_status);
+        }
+    }
+
+    /// Starts `wrangler dev` for any configuration (the benchmark's hello-world worker),
+    /// without building or migrating, and waits until `probe` answers at all.
+    #[allow(dead_code)] // used by benches/edgeback.rs, which includes this file
+    pub fn start_plain(config: &Path, probe: &str) -> Worker {
+        require_toolchain();
+        let persist_dir = std::env::temp_dir().join(format!(
+            "edgeback-plain-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default()
+        ));
+        std::fs::create_dir_all(&persist_dir).expect("temporary persist directory");
+        let worker = Worker::serve(config, persist_dir);
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while let Err(ureq::Error::Transport(_)) = agent().get(&worker.url(probe)).call() {
+            assert!(
+                Instant::now() < deadline,
+                "{} did not start:\n{}",
+                config.display(),
+                worker.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
         worker
     }
 

@@ -1,0 +1,338 @@
+//! `make bench`: the figures of SPEC §13, written to BENCHMARKS.md. Local workerd under
+//! `wrangler dev`, measured in one run beside a hello-world JavaScript worker on the same
+//! harness, so the ratio is what matters, not the absolute numbers of this machine.
+
+#[cfg(target_arch = "wasm32")]
+fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
+#[path = "../tests/e2e/harness.rs"]
+#[allow(dead_code)]
+mod harness;
+#[cfg(not(target_arch = "wasm32"))]
+#[path = "../tests/e2e/listener.rs"]
+#[allow(dead_code)]
+mod listener;
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() {
+    // `cargo test --all-targets` runs bench targets without `--bench`: nothing to do then.
+    if !std::env::args().any(|arg| arg == "--bench") {
+        return;
+    }
+    native::run();
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod native {
+    use super::harness::{repo_root, worker, Worker, CLICK_SECRET};
+    use std::fmt::Write as _;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    const THREADS: usize = 4;
+    const ROUND: Duration = Duration::from_secs(4);
+    const ROUNDS: usize = 3;
+
+    fn agent() -> ureq::Agent {
+        ureq::AgentBuilder::new()
+            .redirects(0)
+            .timeout(Duration::from_secs(10))
+            .build()
+    }
+
+    /// Requests per second against `url` with `THREADS` keep-alive clients for `ROUND`.
+    fn throughput(url: &str, expect: u16) -> f64 {
+        let stop = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicU64::new(0));
+        let started = Instant::now();
+        let threads: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let (stop, done, url) = (Arc::clone(&stop), Arc::clone(&done), url.to_string());
+                std::thread::spawn(move || {
+                    let agent = agent();
+                    while !stop.load(Ordering::Relaxed) {
+                        let status = match agent
+                            .get(&url)
+                            .set("user-agent", "Mozilla/5.0 (bench)")
+                            .call()
+                        {
+                            Ok(response) => response.status(),
+                            Err(ureq::Error::Status(code, _)) => code,
+                            Err(_) => 0,
+                        };
+                        if status == expect {
+                            done.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                })
+            })
+            .collect();
+        std::thread::sleep(ROUND);
+        stop.store(true, Ordering::Relaxed);
+        for thread in threads {
+            let _ = thread.join();
+        }
+        done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+    }
+
+    fn median(mut values: Vec<f64>) -> f64 {
+        values.sort_by(|a, b| a.total_cmp(b));
+        values.get(values.len() / 2).copied().unwrap_or_default()
+    }
+
+    fn percentile(sorted: &[f64], p: f64) -> f64 {
+        let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+        sorted.get(index).copied().unwrap_or_default()
+    }
+
+    fn hello_world() -> Worker {
+        let dir = std::env::temp_dir().join(format!("edgeback-hello-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("index.js"),
+            "export default { fetch() { return new Response(null, { status: 302, headers: \
+             { location: 'https://offer.example/lp?aff_sub=hello', 'cache-control': 'no-store' } }); } };\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("wrangler.toml"),
+            "name = \"hello\"\nmain = \"index.js\"\ncompatibility_date = \"2025-09-01\"\n",
+        )
+        .unwrap();
+        Worker::start_plain(&dir.join("wrangler.toml"), "/")
+    }
+
+    /// Nanoseconds per call of `f`, over enough calls to take about half a second.
+    fn per_call(mut f: impl FnMut()) -> f64 {
+        for _ in 0..1000 {
+            f();
+        }
+        let mut calls = 0u64;
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_millis(500) {
+            for _ in 0..1000 {
+                f();
+            }
+            calls += 1000;
+        }
+        started.elapsed().as_nanos() as f64 / calls as f64
+    }
+
+    fn d1_queries(reply: &super::harness::Reply) -> String {
+        reply
+            .header("x-edgeback-d1-queries")
+            .unwrap_or("?")
+            .to_string()
+    }
+
+    pub fn run() {
+        let edgeback = worker();
+        let hello = hello_world();
+        eprintln!("[bench] both workers up; measuring");
+        let click_url = edgeback.url("/c/slice?sub1=bench");
+        let hello_url = hello.url("/");
+        // Warm both up.
+        throughput(&click_url, 302);
+        throughput(&hello_url, 302);
+        let mut ours = Vec::new();
+        let mut theirs = Vec::new();
+        for _ in 0..ROUNDS {
+            theirs.push(throughput(&hello_url, 302));
+            ours.push(throughput(&click_url, 302));
+        }
+        let (ours, theirs) = (median(ours), median(theirs));
+        // Where the time goes: the same worker without storage on the path.
+        let health = throughput(&edgeback.url("/healthz"), 200);
+        let unknown = throughput(&edgeback.url("/c/no-such-campaign"), 404);
+
+        // Accepted-postback latency: each postback a new conversion (fresh click ID).
+        let secrets = edgeback::click_id::ClickSecrets::new(CLICK_SECRET, None).unwrap();
+        let agent = agent();
+        let mut latencies = Vec::new();
+        for n in 0..200u32 {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as u64;
+            let bytes = n.to_be_bytes();
+            let id = secrets
+                .mint(now, [7, 7, 7, bytes[0], bytes[1], bytes[2], bytes[3]])
+                .unwrap();
+            let url = edgeback.url(&format!(
+                "/postback?clickid={id}&payout=1.5&txid=bench-{now}-{n}"
+            ));
+            let started = Instant::now();
+            let status = agent.get(&url).call().map(|r| r.status()).unwrap_or(0);
+            latencies.push(started.elapsed().as_secs_f64() * 1000.0);
+            assert_eq!(status, 200, "benchmark postback failed");
+        }
+        latencies.sort_by(|a, b| a.total_cmp(b));
+
+        // D1 round trips before the response, per path.
+        let click = edgeback.get("/c/slice?sub1=bench-q", &[("user-agent", "Mozilla/5.0")]);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let id = secrets.mint(now, [9; 7]).unwrap();
+        let accepted = edgeback.get(&format!("/postback?clickid={id}&txid=bench-q-{now}"), &[]);
+        let duplicate = edgeback.get(&format!("/postback?clickid={id}&txid=bench-q-{now}"), &[]);
+        let refused = edgeback.get("/postback?clickid=00000000000000000000000000000000", &[]);
+
+        // Native CPU per operation of the pure core.
+        let config = edgeback::config::Config::from_json(
+            serde_json::json!({ "networks": { "generic": {} } }),
+        )
+        .unwrap();
+        let network = config.networks["generic"].clone();
+        let click_id = secrets.mint(now, [1; 7]).unwrap();
+        let params: Vec<(String, String)> = vec![
+            ("clickid".into(), click_id.clone()),
+            ("payout".into(), "12,50".into()),
+            ("status".into(), "approved".into()),
+            ("txid".into(), "T-1".into()),
+        ];
+        let mint = per_call(|| {
+            std::hint::black_box(secrets.mint(now, [3; 7]).ok());
+        });
+        let verify = per_call(|| {
+            std::hint::black_box(secrets.verify(&click_id, now, 86_400_000).ok());
+        });
+        let evaluate = per_call(|| {
+            std::hint::black_box(
+                edgeback::postback::evaluate(&network, &secrets, "USD", &params, now, "cv".into())
+                    .ok(),
+            );
+        });
+        let body = r#"{"type":"conversion.created","timestamp":"2026-11-21T19:00:00Z","data":{"conversion_id":"x","payout":"12.500000"}}"#;
+        let sign = per_call(|| {
+            std::hint::black_box(edgeback::forward::webhook_signature(
+                "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                "msg_1",
+                1_795_287_600,
+                body,
+            ));
+        });
+        let hmac_check = {
+            let mut signed = params.clone();
+            signed.push(("ts".into(), (now / 1000).to_string()));
+            let sig = edgeback::postback::auth::sign_params("s3cret-value", &signed, "sig");
+            signed.push(("sig".into(), sig));
+            let checks = edgeback::postback::auth::AuthChecks {
+                hmac: Some(edgeback::postback::auth::HmacCheck {
+                    secret: "S".into(),
+                    param: "sig".into(),
+                    timestamp_param: "ts".into(),
+                    tolerance_seconds: 300,
+                }),
+                ..Default::default()
+            };
+            let secret = |_: &str| Some("s3cret-value".to_string());
+            let header = |_: &str| None;
+            per_call(|| {
+                let request = edgeback::postback::auth::AuthRequest {
+                    client_ip: None,
+                    params: &signed,
+                    header: &header,
+                    body: b"",
+                    now_ms: now,
+                };
+                std::hint::black_box(
+                    edgeback::postback::auth::authenticate(&checks, &secret, &request).ok(),
+                );
+            })
+        };
+
+        // Sizes.
+        let wasm = repo_root().join("build/index_bg.wasm");
+        let raw = std::fs::metadata(&wasm).map(|m| m.len()).unwrap_or(0);
+        let gzip = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("gzip -9 -c '{}' | wc -c", wasm.display()))
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|text| {
+                text.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+            })
+            .unwrap_or_else(|| "unknown".into());
+        let mut out = String::new();
+        let _ = writeln!(out, "# Benchmarks\n");
+        let _ = writeln!(out, "Written by `make bench` (`benches/edgeback.rs`); never asserted by tests. Machine: {} cores, {cpu}.", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0));
+        let _ = writeln!(out, "Both workers run locally in workerd under `wrangler dev` (wrangler 4.86.0) on the same harness, measured in one run: the ratio matters, not the absolute numbers, which a 2-core machine running the load generator beside workerd holds down.\n");
+        let _ = writeln!(out, "## Click redirect throughput\n");
+        let _ = writeln!(out, "{THREADS} keep-alive clients, {ROUNDS} alternating rounds of {} s each, median round:\n", ROUND.as_secs());
+        let _ = writeln!(out, "| worker | requests/s |\n|---|---|");
+        let _ = writeln!(
+            out,
+            "| hello-world JavaScript (a fixed 302) | {theirs:.0} |"
+        );
+        let _ = writeln!(out, "| edgeback `GET /c/{{campaign}}` (mint a signed click ID, fill the offer URL, 302, click row written after the response) | {ours:.0} |");
+        let _ = writeln!(
+            out,
+            "| **ratio** | **{:.2}×** (target ≥ 0.9×) |\n",
+            ours / theirs.max(1.0)
+        );
+        let _ = writeln!(out, "## Accepted-postback latency\n");
+        let _ = writeln!(out, "200 sequential postbacks, each a new conversion (one D1 batch: conversion, history, log, deliveries):\n");
+        let _ = writeln!(out, "| p50 | p95 | p99 | max |\n|---|---|---|---|");
+        let _ = writeln!(
+            out,
+            "| {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms |\n",
+            percentile(&latencies, 0.5),
+            percentile(&latencies, 0.95),
+            percentile(&latencies, 0.99),
+            latencies.last().copied().unwrap_or_default()
+        );
+        let _ = writeln!(out, "## D1 round trips before the response (SPEC §10)\n");
+        let _ = writeln!(out, "| path | budget | measured |\n|---|---|---|");
+        let _ = writeln!(out, "| click redirect | 0 | {} |", d1_queries(&click));
+        let _ = writeln!(out, "| accepted postback | 1 | {} |", d1_queries(&accepted));
+        let _ = writeln!(
+            out,
+            "| duplicate postback | 1 | {} |",
+            d1_queries(&duplicate)
+        );
+        let _ = writeln!(
+            out,
+            "| refused postback (invalid click ID) | 0 | {} |\n",
+            d1_queries(&refused)
+        );
+        let _ = writeln!(
+            out,
+            "## Native CPU per operation of the pure core (release build)\n"
+        );
+        let _ = writeln!(out, "| operation | time |\n|---|---|");
+        let _ = writeln!(out, "| click ID mint | {:.2} µs |", mint / 1000.0);
+        let _ = writeln!(out, "| click ID verify | {:.2} µs |", verify / 1000.0);
+        let _ = writeln!(
+            out,
+            "| postback parse and verify (4 parameters) | {:.2} µs |",
+            evaluate / 1000.0
+        );
+        let _ = writeln!(
+            out,
+            "| HMAC postback signature check | {:.2} µs |",
+            hmac_check / 1000.0
+        );
+        let _ = writeln!(
+            out,
+            "| webhook signing (Standard Webhooks) | {:.2} µs |\n",
+            sign / 1000.0
+        );
+        let _ = writeln!(out, "## Worker size\n");
+        let _ = writeln!(out, "| file | raw | gzip -9 |\n|---|---|---|");
+        let _ = writeln!(out, "| build/index_bg.wasm (release, LTO, opt-level s, no wasm-opt) | {raw} B ({:.0} KiB) | {gzip} B ({:.0} KiB) |", raw as f64 / 1024.0, gzip as f64 / 1024.0);
+        std::fs::write(repo_root().join("BENCHMARKS.md"), &out).unwrap();
+        println!("{out}");
+    }
+}
