@@ -324,7 +324,8 @@ impl Worker {
         rows.map(|row| row.expect("row")).collect()
     }
 
-    /// Changes the worker's local D1 from outside (for fault injection only).
+    /// Changes the worker's local D1 from outside (fault injection and seeding only; use
+    /// it on [`isolated_worker`] while holding [`exclusive`]).
     pub fn execute(&self, sql: &str) {
         let connection = rusqlite::Connection::open(self.database_file()).expect("open local D1");
         connection.busy_timeout(Duration::from_secs(5)).ok();
@@ -408,36 +409,43 @@ impl Worker {
     }
 }
 
-/// Clicks `/c/{campaign}?{query}` as a browser from `ip`, waits until the click row is
-/// stored, and returns the click ID: the offer URL's query value that verifies as one.
+/// Clicks `/c/{campaign}?{query}` on the shared worker (see [`Worker::click_through`]).
 pub fn click_through(campaign: &str, query: &str, ip: &str) -> String {
-    let reply = worker().get(
-        &format!("/c/{campaign}?{query}"),
-        &[
-            ("user-agent", "Mozilla/5.0 (e2e)"),
-            ("cf-connecting-ip", ip),
-        ],
-    );
-    assert!(
-        matches!(reply.status, 302 | 307),
-        "click on {campaign}: {} {}",
-        reply.status,
-        reply.body
-    );
-    let location =
-        url::Url::parse(reply.header("location").expect("Location")).expect("absolute Location");
-    let secrets = edgeback::click_id::ClickSecrets::new(CLICK_SECRET, None).expect("secret");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default();
-    let id = location
-        .query_pairs()
-        .find_map(|(_, value)| secrets.verify(&value, now, 60_000).ok().map(|v| v.id))
-        .unwrap_or_else(|| panic!("no click ID in {location}"));
-    let rows = worker().wait_for_rows("SELECT 1 FROM clicks WHERE click_id = ?1", &[&id]);
-    assert_eq!(rows.len(), 1, "the click row of {id} never arrived");
-    id
+    worker().click_through(campaign, query, ip)
+}
+
+impl Worker {
+    /// Clicks `/c/{campaign}?{query}` as a browser from `ip`, waits until the click row is
+    /// stored, and returns the click ID: the offer URL's query value that verifies as one.
+    pub fn click_through(&self, campaign: &str, query: &str, ip: &str) -> String {
+        let reply = self.get(
+            &format!("/c/{campaign}?{query}"),
+            &[
+                ("user-agent", "Mozilla/5.0 (e2e)"),
+                ("cf-connecting-ip", ip),
+            ],
+        );
+        assert!(
+            matches!(reply.status, 302 | 307),
+            "click on {campaign}: {} {}",
+            reply.status,
+            reply.body
+        );
+        let location = url::Url::parse(reply.header("location").expect("Location"))
+            .expect("absolute Location");
+        let secrets = edgeback::click_id::ClickSecrets::new(CLICK_SECRET, None).expect("secret");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or_default();
+        let id = location
+            .query_pairs()
+            .find_map(|(_, value)| secrets.verify(&value, now, 60_000).ok().map(|v| v.id))
+            .unwrap_or_else(|| panic!("no click ID in {location}"));
+        let rows = self.wait_for_rows("SELECT 1 FROM clicks WHERE click_id = ?1", &[&id]);
+        assert_eq!(rows.len(), 1, "the click row of {id} never arrived");
+        id
+    }
 }
 
 /// An HTTP reply, read whole.
@@ -481,6 +489,33 @@ impl Reply {
             .unwrap_or_else(|error| panic!("not JSON ({error}): {}", self.body))
     }
 
+    /// The postback outcome code of a JSON reply (empty if none).
+    pub fn outcome(&self) -> String {
+        self.json()["outcome"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Asserts a postback reply: HTTP status, outcome code, D1 round trips before the
+    /// response, `Cache-Control: no-store`, and `ok` exactly when recorded (200).
+    pub fn assert_outcome(&self, status: u16, code: &str, d1_queries: u32) {
+        assert_eq!(
+            (self.status, self.outcome().as_str()),
+            (status, code),
+            "{}",
+            self.body
+        );
+        assert_eq!(
+            self.d1_queries(),
+            d1_queries,
+            "{code}: D1 round trips before the response"
+        );
+        assert_eq!(self.header("cache-control"), Some("no-store"));
+        let ok = self.json()["ok"].as_bool();
+        assert_eq!(ok, Some(status == 200), "{code}: ok must mean recorded");
+    }
+
     /// The D1 round trips the worker made before this response (SPEC §10).
     pub fn d1_queries(&self) -> u32 {
         self.header("x-edgeback-d1-queries")
@@ -516,6 +551,23 @@ fn shared(
 pub fn worker() -> &'static Worker {
     static WORKER: OnceLock<Result<Worker, String>> = OnceLock::new();
     shared(&WORKER, "wrangler.toml", 200)
+}
+
+/// A second worker with the same configuration and its own D1 file, for the tests that
+/// write to that file from outside workerd (fault injection, seeding). Such a write
+/// locks the file for a moment and a worker write that collides with it fails, so these
+/// tests never share a database with the others, and run one at a time through
+/// [`exclusive`].
+pub fn isolated_worker() -> &'static Worker {
+    static WORKER: OnceLock<Result<Worker, String>> = OnceLock::new();
+    shared(&WORKER, "wrangler.toml", 200)
+}
+
+/// Serializes the tests that use [`isolated_worker`] and write to its database.
+pub fn exclusive() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A worker whose configuration is deliberately invalid (`wrangler.misconfigured.toml`).

@@ -34,27 +34,11 @@ fn get(path: &str) -> Reply {
 }
 
 fn outcome(reply: &Reply) -> String {
-    reply.json()["outcome"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
+    reply.outcome()
 }
 
 fn assert_outcome(reply: &Reply, status: u16, code: &str, d1_queries: u32) {
-    assert_eq!(
-        (reply.status, outcome(reply).as_str()),
-        (status, code),
-        "{}",
-        reply.body
-    );
-    assert_eq!(
-        reply.d1_queries(),
-        d1_queries,
-        "{code}: D1 round trips before the response"
-    );
-    assert_eq!(reply.header("cache-control"), Some("no-store"));
-    let ok = reply.json()["ok"].as_bool().unwrap();
-    assert_eq!(ok, status == 200, "{code}: ok must mean recorded");
+    reply.assert_outcome(status, code, d1_queries);
 }
 
 /// The log rows whose stored parameters contain `marker`.
@@ -640,31 +624,31 @@ fn documented_real_urls_through_their_presets() {
 
 #[test]
 fn a_storage_failure_answers_503_and_writes_nothing() {
-    let id = click("pb");
+    let _alone = crate::harness::exclusive();
+    let w = crate::harness::isolated_worker();
+    let id = w.click_through("pb", "", "192.0.2.51");
     // Make the record step's log insert fail for this one postback, inside the real D1:
     // the conversion insert before it in the same batch must be rolled back.
-    worker().execute(
+    w.execute(
         "CREATE TRIGGER IF NOT EXISTS e2e_fail_record BEFORE INSERT ON postback_log \
          WHEN NEW.conversion_id IS NOT NULL AND NEW.params LIKE '%storage-failure-probe%' \
          BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
     );
-    let reply = get(&format!(
-        "/postback?clickid={id}&payout=9&txid=storage-failure-probe"
-    ));
+    let path = format!("/postback?clickid={id}&payout=9&txid=storage-failure-probe");
+    let reply = w.get(&path, &[]);
     assert_outcome(&reply, 503, "internal_error", 1);
     assert!(
-        worker()
-            .query("SELECT 1 FROM conversions WHERE click_id = ?1", &[&id])
+        w.query("SELECT 1 FROM conversions WHERE click_id = ?1", &[&id])
             .is_empty(),
         "half-written"
     );
-    let rows = logged("storage-failure-probe");
+    let rows = w.wait_for_rows(
+        "SELECT outcome FROM postback_log WHERE params LIKE '%storage-failure-probe%'",
+        &[],
+    );
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["outcome"], "internal_error");
-    worker().execute("DROP TRIGGER e2e_fail_record");
+    w.execute("DROP TRIGGER e2e_fail_record");
     // The sender's retry then succeeds.
-    let retry = get(&format!(
-        "/postback?clickid={id}&payout=9&txid=storage-failure-probe"
-    ));
-    assert_outcome(&retry, 200, "accepted", 1);
+    assert_outcome(&w.get(&path, &[]), 200, "accepted", 1);
 }

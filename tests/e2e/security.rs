@@ -52,24 +52,11 @@ fn from(ip: &str, path: &str) -> Reply {
 }
 
 fn outcome(reply: &Reply) -> String {
-    reply.json()["outcome"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
+    reply.outcome()
 }
 
 fn expect(reply: &Reply, status: u16, code: &str, d1_queries: u32) {
-    assert_eq!(
-        (reply.status, outcome(reply).as_str()),
-        (status, code),
-        "{}",
-        reply.body
-    );
-    assert_eq!(
-        reply.d1_queries(),
-        d1_queries,
-        "{code}: D1 round trips before the response"
-    );
+    reply.assert_outcome(status, code, d1_queries);
 }
 
 #[test]
@@ -771,14 +758,15 @@ fn no_secret_signature_or_click_ip_is_stored() {
 
 #[test]
 fn the_cron_purges_expired_replay_keys() {
-    worker().execute(
+    let _alone = crate::harness::exclusive();
+    let w = crate::harness::isolated_worker();
+    w.execute(
         "INSERT INTO seen_signatures (replay_key, network, postback_id, expires_at) \
          VALUES ('e2e-expired-key', 'sec-hmac', 'e2e', 1), ('e2e-live-key', 'sec-hmac', 'e2e', 99999999999999)",
     );
-    let reply = worker().trigger_cron();
-    assert_eq!(reply.status, 200);
+    assert_eq!(w.trigger_cron().status, 200);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !worker()
+    while !w
         .query(
             "SELECT 1 FROM seen_signatures WHERE replay_key = 'e2e-expired-key'",
             &[],
@@ -792,12 +780,11 @@ fn the_cron_purges_expired_replay_keys() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert_eq!(
-        worker()
-            .query(
-                "SELECT 1 FROM seen_signatures WHERE replay_key = 'e2e-live-key'",
-                &[]
-            )
-            .len(),
+        w.query(
+            "SELECT 1 FROM seen_signatures WHERE replay_key = 'e2e-live-key'",
+            &[]
+        )
+        .len(),
         1
     );
 }
