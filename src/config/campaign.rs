@@ -1,6 +1,6 @@
 //! Campaigns (SPEC §4, §5): where a click goes and how.
 
-use super::{check_name, Problems};
+use super::{check_name, http_url, Problems};
 use crate::template::UrlTemplate;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -235,17 +235,6 @@ fn valid_host_pattern(host: &str) -> bool {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
-}
-
-fn http_url(text: &str) -> Result<url::Url, String> {
-    let parsed = url::Url::parse(text).map_err(|error| format!("not a URL: {error}"))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err("must be an http:// or https:// URL".into());
-    }
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return Err("must have a host".into());
-    }
-    Ok(parsed)
 }
 
 pub(super) fn resolve(

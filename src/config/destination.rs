@@ -1,6 +1,6 @@
 //! Destinations (SPEC §5, §8): where each conversion change is forwarded.
 
-use super::{check_name, Problems, Status};
+use super::{check_name, check_secret_name, http_url, Problems, Status};
 use crate::template::UrlTemplate;
 use serde::Deserialize;
 
@@ -119,14 +119,6 @@ impl Destination {
     }
 }
 
-fn http_url(text: &str) -> Result<url::Url, String> {
-    let url = url::Url::parse(text).map_err(|error| format!("not a URL: {error}"))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
-        return Err("must be an http:// or https:// URL with a host".into());
-    }
-    Ok(url)
-}
-
 pub(super) fn resolve(
     problems: &mut Problems,
     path: &str,
@@ -151,15 +143,8 @@ pub(super) fn resolve(
                 );
                 String::new()
             });
-            if !secret.is_empty()
-                && !secret
-                    .bytes()
-                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
-            {
-                problems.push(
-                    format!("{path}.secret"),
-                    "must name a secret (A-Z, 0-9, '_'), set with `wrangler secret put`; never the value",
-                );
+            if !secret.is_empty() {
+                check_secret_name(problems, &format!("{path}.secret"), &secret);
             }
             match http_url(&raw.url) {
                 Ok(url) => Some(DestinationKind::Webhook { url, secret }),

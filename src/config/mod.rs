@@ -9,8 +9,8 @@ pub mod presets;
 
 pub use campaign::{BotPolicy, Campaign, ClickField, RedirectKind, OFFER_MACROS};
 pub use destination::{
-    is_postback_macro, DeliverySettings, Destination, DestinationKind, PostbackMethod,
-    CHANGE_TYPES, CONVERSION_MACROS, MAX_ATTEMPTS,
+    DeliverySettings, Destination, DestinationKind, PostbackMethod, CHANGE_TYPES,
+    CONVERSION_MACROS, MAX_ATTEMPTS,
 };
 pub use network::{is_event_slug, DedupMode, FieldAliases, Network, ResponseFormat, Status};
 
@@ -157,6 +157,33 @@ pub fn check_campaign_id(id: &str) -> Result<(), ConfigErrors> {
         Ok(())
     } else {
         Err(ConfigErrors(problems.0))
+    }
+}
+
+/// An absolute http(s) URL with a host (offer, fallback and destination URLs).
+pub(crate) fn http_url(text: &str) -> Result<url::Url, String> {
+    let parsed = url::Url::parse(text).map_err(|error| format!("not a URL: {error}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err("must be an http:// or https:// URL".into());
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err("must have a host".into());
+    }
+    Ok(parsed)
+}
+
+/// A secret's name (never its value): what `wrangler secret put NAME` sets.
+pub(crate) fn check_secret_name(problems: &mut Problems, path: &str, name: &str) {
+    let valid = name.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+    if !valid {
+        problems.push(
+            path,
+            "must name a secret (A-Z, 0-9, '_'), set with `wrangler secret put`; never the value",
+        );
     }
 }
 

@@ -7,7 +7,7 @@
 //!
 //! `auth` names secrets (set with `wrangler secret put`), never holds them.
 
-use super::{check_days, Problems};
+use super::{check_days, check_secret_name, Problems};
 use crate::postback::auth::{
     parse_ip_rule, AuthChecks, HmacCheck, StandardWebhooksCheck, TokenCheck,
 };
@@ -190,20 +190,6 @@ struct RawStandardWebhooks {
 
 /// Longest accepted signature tolerance: one day.
 const MAX_TOLERANCE_SECONDS: u64 = 86_400;
-
-fn check_secret_name(problems: &mut Problems, path: &str, name: &str) {
-    let valid = name.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
-    if !valid {
-        problems.push(
-            path,
-            "must name a secret (A-Z, 0-9, '_'), set with `wrangler secret put`; never the value",
-        );
-    }
-}
 
 fn check_tolerance(problems: &mut Problems, path: &str, seconds: u64) {
     if seconds == 0 || seconds > MAX_TOLERANCE_SECONDS {

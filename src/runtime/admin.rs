@@ -9,11 +9,12 @@ use crate::admin::{match_route, openapi, page_limit, path_exists, RouteId};
 use crate::config::{Campaign, Status};
 use crate::crypto::constant_time_eq;
 use crate::postback::auth::{authenticate, AuthRequest};
-use crate::postback::{evaluate, new_record_id, redacted_params, Outcome};
+use crate::postback::{new_record_id, redacted_params, Outcome};
 use crate::store::{
     click_row, delivery_api_json, get_click, get_conversion, insert_clicks, list_conversions,
     list_deliveries, list_postbacks, record_conversion, replay_deliveries, replay_delivery,
     ConversionFilter, ConversionRow, LogEntry, PostbackFilter, RecordedConversion, ReplayClaim,
+    DELIVERY_STATES,
 };
 use crate::tester::{planned_deliveries, postback_params, AuthMode, TestRequest};
 use serde_json::{json, Value};
@@ -197,7 +198,7 @@ pub async fn handle(
             let state = query.get("state");
             if state
                 .as_deref()
-                .is_some_and(|s| !["pending", "retrying", "delivered", "failed"].contains(&s))
+                .is_some_and(|s| !DELIVERY_STATES.contains(&s))
             {
                 return error(
                     400,
@@ -225,7 +226,7 @@ pub async fn handle(
         }
         RouteId::ReplayDeliveries => {
             let state = query.get("state").unwrap_or_else(|| "failed".into());
-            if !["pending", "retrying", "delivered", "failed"].contains(&state.as_str()) {
+            if !DELIVERY_STATES.contains(&state.as_str()) {
                 return error(
                     400,
                     "bad_request",
@@ -441,14 +442,7 @@ async fn test_postback(
         detail: Some("postback tester".into()),
         click_id: Some(click_id.clone()),
     };
-    let mut draft = match evaluate(
-        network,
-        &app.click_secrets,
-        app.config.currency,
-        &params,
-        now,
-        new_record_id(now, random()?),
-    ) {
+    let mut draft = match app.evaluate(network, &params, now)? {
         Ok(draft) => draft,
         Err(refusal) => {
             return respond_json(

@@ -31,6 +31,27 @@ pub struct App {
     pub destination_secrets: std::collections::BTreeMap<String, String>,
 }
 
+impl App {
+    /// Checks a postback's parameters for `network` at `now` (SPEC §6), with a fresh
+    /// conversion ID: the postback path and the tester run the same step.
+    pub fn evaluate(
+        &self,
+        network: &crate::config::Network,
+        params: &[(String, String)],
+        now: u64,
+    ) -> Result<std::result::Result<crate::postback::ConversionDraft, crate::postback::Refusal>>
+    {
+        Ok(crate::postback::evaluate(
+            network,
+            &self.click_secrets,
+            self.config.currency,
+            params,
+            now,
+            crate::postback::new_record_id(now, random()?),
+        ))
+    }
+}
+
 /// Why the deployment cannot serve: the key or secret at fault.
 pub struct Misconfigured(pub String);
 

@@ -7,7 +7,7 @@ use super::{client_ip, random, respond, App};
 use crate::config::{Network, ResponseFormat};
 use crate::postback::auth::{authenticate, AuthRequest};
 use crate::postback::{
-    evaluate, new_record_id, redacted_params, reply, Outcome, Refusal, MAX_BODY_BYTES, MAX_PARAMS,
+    new_record_id, redacted_params, reply, Outcome, Refusal, MAX_BODY_BYTES, MAX_PARAMS,
     MAX_URL_BYTES, MAX_VALUE_BYTES,
 };
 use crate::store::{
@@ -215,14 +215,7 @@ pub async fn handle(
         }
     };
 
-    let mut draft = match evaluate(
-        network,
-        &app.click_secrets,
-        app.config.currency,
-        &params,
-        now,
-        new_record_id(now, random()?),
-    ) {
+    let mut draft = match app.evaluate(network, &params, now)? {
         Ok(draft) => draft,
         Err(refusal) => return refuse(ctx, env, log, network.response, refusal),
     };

@@ -143,15 +143,6 @@ pub fn insert_clicks(rows: &[serde_json::Value]) -> Statement {
     }
 }
 
-/// Stores one click (the campaign's payout and currency at click time).
-pub fn insert_click(
-    record: &ClickRecord,
-    payout_micros: Option<i64>,
-    currency: Option<&str>,
-) -> Statement {
-    insert_clicks(&[click_row(record, payout_micros, currency, false)])
-}
-
 // The record step (SPEC §7) is one batch: create-if-new, update-if-allowed, the history
 // row, the log row, and a read-back of the outcome. D1 runs a batch as one transaction,
 // so the UNIQUE dedup_key decides exactly one winner among concurrent identical
@@ -572,6 +563,9 @@ const SELECT_CLAIMED: &str = "SELECT d.delivery_id, d.destination, d.type, d.att
      AND prev.version = d.version - 1 \
      LEFT JOIN clicks k ON k.click_id = c.click_id \
      WHERE d.claim_id = ?1 ORDER BY d.next_attempt_at";
+
+/// The states a delivery can be in (the `deliveries.state` CHECK constraint).
+pub const DELIVERY_STATES: [&str; 4] = ["pending", "retrying", "delivered", "failed"];
 
 /// How long a claim holds: longer than any attempt (at most 30 s) plus margin.
 pub const CLAIM_LEASE_MS: u64 = 60_000;

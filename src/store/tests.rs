@@ -17,6 +17,15 @@ fn database() -> Connection {
     connection
 }
 
+/// One click row, as the click path writes it (via `click_row` and `insert_clicks`).
+fn insert_click(
+    record: &ClickRecord,
+    payout_micros: Option<i64>,
+    currency: Option<&str>,
+) -> Statement {
+    insert_clicks(&[click_row(record, payout_micros, currency, false)])
+}
+
 fn bind(statement: &Statement) -> Vec<Value> {
     statement
         .params
