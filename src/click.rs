@@ -238,12 +238,15 @@ pub fn plan_click(
             None => ClickResponse::NotFound,
         });
     }
-    let click_id = match secrets.mint(request.now_ms, request.random) {
-        Ok(id) => id,
-        Err(ClickIdError::ClockOutOfRange) | Err(_) => {
-            return no_record(ClickResponse::Unavailable)
-        }
-    };
+    // The campaign's network restriction is bound into the ID, so the record step can
+    // enforce it before the click row exists (see `click_id`).
+    let click_id =
+        match secrets.mint_for(request.now_ms, request.random, campaign.network.as_deref()) {
+            Ok(id) => id,
+            Err(ClickIdError::ClockOutOfRange) | Err(_) => {
+                return no_record(ClickResponse::Unavailable)
+            }
+        };
     let (subs, external_id) = click_fields(campaign, request.query);
     let bot_reason = bot_reason(request.is_head, request.user_agent, request.purpose);
     let record = ClickRecord {

@@ -10,7 +10,16 @@
 //! | 0..38     | 0..5   | issue time, 10 ms ticks since 2024-01-01T00:00:00Z (to 2111)   |
 //! | 38..40    | 4      | key id: 2 bits derived from the signing secret                 |
 //! | 40..96    | 5..12  | 56 random bits                                                 |
-//! | 96..160   | 12..20 | tag: first 64 bits of HMAC-SHA256(secret, "edgeback/click-id/v1" ‖ bytes 0..12) |
+//! | 96..160   | 12..20 | tag: first 64 bits of HMAC-SHA256(secret, domain ‖ bytes 0..12 ‖ binding) |
+//!
+//! The tag's input also binds the click's **network restriction**: a click on a campaign
+//! that only network `N` may convert is tagged over `"edgeback/click-id/v1/network"`,
+//! the 12 payload bytes and `N`; an unrestricted click over `"edgeback/click-id/v1"` and
+//! the payload alone (unchanged from the first layout, so earlier IDs still verify). The
+//! restriction costs no bit of the ID, and the record step needs no click row to enforce
+//! it: a postback from network `M` verifies the tag as unrestricted, then as restricted to
+//! `M`; an ID that passes neither is refused, whether forged or restricted to another
+//! network (the verifier then tries the other configured names only to say which).
 //!
 //! Because the time is the most significant field, IDs sort by issue time (to 10 ms),
 //! both as bytes and as text. The key id lets a verifier pick the right secret during a
@@ -38,6 +47,7 @@ pub const MAX_FUTURE_SKEW_MS: u64 = 5 * 60 * 1000;
 pub const MIN_SECRET_LEN: usize = 16;
 
 const TAG_DOMAIN: &[u8] = b"edgeback/click-id/v1";
+const RESTRICTED_TAG_DOMAIN: &[u8] = b"edgeback/click-id/v1/network";
 const KEY_ID_DOMAIN: &[u8] = b"edgeback/click-key-id";
 
 /// Which configured secret verified an ID.
@@ -64,8 +74,14 @@ impl SigningKey {
         }
     }
 
-    fn tag(&self, payload: &[u8]) -> [u8; TAG_LEN] {
-        let full = hmac_sha256(&self.secret, &[TAG_DOMAIN, payload]);
+    fn tag(&self, payload: &[u8], restricted_to: Option<&str>) -> [u8; TAG_LEN] {
+        let full = match restricted_to {
+            None => hmac_sha256(&self.secret, &[TAG_DOMAIN, payload]),
+            Some(network) => hmac_sha256(
+                &self.secret,
+                &[RESTRICTED_TAG_DOMAIN, payload, network.as_bytes()],
+            ),
+        };
         let mut tag = [0u8; TAG_LEN];
         tag.copy_from_slice(&full[..TAG_LEN]);
         tag
@@ -129,8 +145,19 @@ impl ClickSecrets {
         &self.current.secret
     }
 
-    /// Mints a click ID issued at `now_ms` carrying `random`.
+    /// Mints an unrestricted click ID issued at `now_ms` carrying `random`.
     pub fn mint(&self, now_ms: u64, random: [u8; RANDOM_LEN]) -> Result<String, ClickIdError> {
+        self.mint_for(now_ms, random, None)
+    }
+
+    /// Mints a click ID whose tag binds `restricted_to`: the one network allowed to convert
+    /// the click (the campaign's `network`), or `None` for any network.
+    pub fn mint_for(
+        &self,
+        now_ms: u64,
+        random: [u8; RANDOM_LEN],
+        restricted_to: Option<&str>,
+    ) -> Result<String, ClickIdError> {
         let ticks = now_ms
             .checked_sub(EPOCH_MS)
             .map(|elapsed| elapsed / TICK_MS)
@@ -140,30 +167,49 @@ impl ClickSecrets {
         let head = (ticks << 2) | u64::from(self.current.key_id);
         bytes[..5].copy_from_slice(&head.to_be_bytes()[3..]);
         bytes[5..PAYLOAD_LEN].copy_from_slice(&random);
-        let tag = self.current.tag(&bytes[..PAYLOAD_LEN]);
+        let tag = self.current.tag(&bytes[..PAYLOAD_LEN], restricted_to);
         bytes[PAYLOAD_LEN..].copy_from_slice(&tag);
         Ok(base32::encode(&bytes))
     }
 
-    /// Verifies `text` at `now_ms`: authentic, and issued at most `lookback_ms` ago.
+    /// Verifies `text` at `now_ms` as an unrestricted click ID: authentic, and issued at
+    /// most `lookback_ms` ago.
     pub fn verify(
         &self,
         text: &str,
         now_ms: u64,
         lookback_ms: u64,
     ) -> Result<VerifiedClickId, ClickIdError> {
+        self.verify_for(text, now_ms, lookback_ms, &[])
+    }
+
+    /// Verifies `text` at `now_ms` as unrestricted or as restricted to one of `networks`
+    /// (tried in order: put the converting network first). The answer says which.
+    pub fn verify_for(
+        &self,
+        text: &str,
+        now_ms: u64,
+        lookback_ms: u64,
+        networks: &[&str],
+    ) -> Result<VerifiedClickId, ClickIdError> {
         let bytes = base32::decode(text).ok_or(ClickIdError::Malformed)?;
         let (payload, tag) = bytes.split_at(PAYLOAD_LEN);
-        let head = payload[..5]
+        let head = payload
             .iter()
+            .take(5)
             .fold(0u64, |acc, byte| (acc << 8) | u64::from(*byte));
         let key_id = (head & u64::from(KEY_ID_MASK)) as u8;
         let ticks = head >> 2;
-        let slot = std::iter::once(&self.current)
-            .chain(self.previous.as_ref())
-            .filter(|key| key.key_id == key_id)
-            .find(|key| constant_time_eq(&key.tag(payload), tag))
-            .map(|key| key.slot)
+        let bindings = std::iter::once(None).chain(networks.iter().map(|name| Some(*name)));
+        let (slot, restricted_to) = bindings
+            .flat_map(|binding| {
+                std::iter::once(&self.current)
+                    .chain(self.previous.as_ref())
+                    .filter(move |key| key.key_id == key_id)
+                    .map(move |key| (key, binding))
+            })
+            .find(|(key, binding)| constant_time_eq(&key.tag(payload, *binding), tag))
+            .map(|(key, binding)| (key.slot, binding.map(str::to_string)))
             .ok_or(ClickIdError::BadTag)?;
         let issued_at_ms = EPOCH_MS.saturating_add(ticks.saturating_mul(TICK_MS));
         if issued_at_ms > now_ms.saturating_add(MAX_FUTURE_SKEW_MS) {
@@ -176,6 +222,7 @@ impl ClickSecrets {
             id: base32::encode(&bytes),
             issued_at_ms,
             slot,
+            restricted_to,
         })
     }
 }
@@ -187,6 +234,8 @@ pub struct VerifiedClickId {
     pub id: String,
     pub issued_at_ms: u64,
     pub slot: SecretSlot,
+    /// The network the click's campaign was restricted to when the click was made.
+    pub restricted_to: Option<String>,
 }
 
 /// Why a click ID was refused, or could not be minted.
@@ -253,6 +302,41 @@ mod tests {
         assert_eq!(verified.id, id);
         assert_eq!(verified.issued_at_ms, NOW);
         assert_eq!(verified.slot, SecretSlot::Current);
+    }
+
+    #[test]
+    fn a_network_restriction_is_bound_into_the_tag() {
+        let keys = secrets();
+        let id = keys.mint_for(NOW, [9; 7], Some("tune")).unwrap();
+        assert_eq!(id.len(), 32);
+        // Unrestricted verification fails: the tag binds the network.
+        assert_eq!(keys.verify(&id, NOW, LOOKBACK), Err(ClickIdError::BadTag));
+        assert_eq!(
+            keys.verify_for(&id, NOW, LOOKBACK, &["everflow"]),
+            Err(ClickIdError::BadTag)
+        );
+        let verified = keys
+            .verify_for(&id, NOW, LOOKBACK, &["everflow", "tune"])
+            .unwrap();
+        assert_eq!(verified.restricted_to.as_deref(), Some("tune"));
+        // A name that merely extends another never verifies as it.
+        assert!(keys
+            .verify_for(&id, NOW, LOOKBACK, &["tun", "tunee"])
+            .is_err());
+        // Unrestricted IDs verify with or without candidate networks, as unrestricted.
+        let open = keys.mint(NOW, [9; 7]).unwrap();
+        assert_ne!(open, id);
+        let verified = keys.verify_for(&open, NOW, LOOKBACK, &["tune"]).unwrap();
+        assert_eq!(verified.restricted_to, None);
+        // The previous secret verifies restricted IDs during a rotation.
+        let rotated = ClickSecrets::new(
+            "another-click-secret-99",
+            Some("test-click-secret-0123456789"),
+        )
+        .unwrap();
+        let verified = rotated.verify_for(&id, NOW, LOOKBACK, &["tune"]).unwrap();
+        assert_eq!(verified.slot, SecretSlot::Previous);
+        assert_eq!(verified.restricted_to.as_deref(), Some("tune"));
     }
 
     #[test]

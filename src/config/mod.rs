@@ -291,14 +291,41 @@ impl Config {
             }
         }
 
-        // A campaign restricted to one network refuses the others (SPEC §6): each network
-        // carries the campaigns it may not convert, for the record step's SQL.
+        // A click's network restriction is bound into its ID's tag (see `click_id`): each
+        // network verifies click IDs as unrestricted, then as restricted to itself, then
+        // to the others (only to say which network the click belongs to).
+        let names: Vec<String> = networks.keys().cloned().collect();
         for (name, network) in networks.iter_mut() {
-            network.forbidden_campaigns = campaigns
-                .values()
-                .filter(|campaign| campaign.network.as_ref().is_some_and(|only| only != name))
-                .map(|campaign| campaign.id.clone())
+            network.click_networks = std::iter::once(name.clone())
+                .chain(names.iter().filter(|other| *other != name).cloned())
                 .collect();
+        }
+
+        // Clicks must outlive every window in which they can still convert.
+        let longest_lookback = networks
+            .iter()
+            .map(|(name, network)| {
+                (
+                    format!("{root}.networks.{name}.lookback_days"),
+                    network.lookback_days,
+                )
+            })
+            .chain(std::iter::once((
+                format!("{root}.lookback_days"),
+                raw.lookback_days,
+            )))
+            .max_by_key(|(_, days)| *days);
+        if let Some((key, days)) = longest_lookback {
+            if days > raw.retention_days {
+                problems.push(
+                    format!("{root}.retention_days"),
+                    format!(
+                        "{} is shorter than {key} = {days}: clicks would be purged while \
+                         they can still convert; raise retention_days to at least {days}",
+                        raw.retention_days
+                    ),
+                );
+            }
         }
 
         if !problems.0.is_empty() {
@@ -385,6 +412,31 @@ mod tests {
             "{found:?}"
         );
         assert!(found[0].contains("offer_ur1"), "{found:?}");
+    }
+
+    #[test]
+    fn retention_must_outlive_every_lookback_window() {
+        let errors = Config::from_json(json!({
+            "retention_days": 1,
+            "networks": { "generic": {}, "tune": { "preset": "tune", "lookback_days": 365 } }
+        }))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            errors.contains("EDGEBACK.retention_days: 1 is shorter than EDGEBACK.networks.tune.lookback_days = 365"),
+            "{errors}"
+        );
+        let errors = Config::from_json(json!({
+            "retention_days": 20, "networks": { "generic": {} }
+        }))
+        .unwrap_err()
+        .to_string();
+        assert!(errors.contains("lookback_days = 30"), "{errors}");
+        assert!(Config::from_json(json!({
+            "retention_days": 365,
+            "networks": { "generic": {}, "tune": { "preset": "tune", "lookback_days": 365 } }
+        }))
+        .is_ok());
     }
 
     #[test]

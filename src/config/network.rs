@@ -299,8 +299,9 @@ pub struct Network {
     pub event_map: BTreeMap<String, String>,
     /// Per-request status words (Keitaro's `sale_status=…`): `(parameter, status)`.
     pub status_word_params: Vec<(String, Status)>,
-    /// Campaigns restricted to another network: this one may not convert their clicks.
-    pub forbidden_campaigns: Vec<String>,
+    /// Network names to verify click IDs against, this one first (see `click_id`: a
+    /// restricted click's tag binds its network).
+    pub click_networks: Vec<String>,
     /// Authentication checks; empty means anyone who knows a click ID may convert it.
     pub auth: AuthChecks,
 }
@@ -463,7 +464,7 @@ pub(super) fn resolve(
             .iter()
             .map(|(param, status)| ((*param).to_string(), *status))
             .collect(),
-        forbidden_campaigns: Vec::new(),
+        click_networks: Vec::new(),
         auth,
     })
 }

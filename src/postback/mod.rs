@@ -60,8 +60,6 @@ pub struct ConversionDraft {
     pub received_at_ms: u64,
     /// Optional fields that held a placeholder and were treated as absent.
     pub notes: Vec<String>,
-    /// Campaigns whose clicks this network may not convert (restricted to another one).
-    pub forbidden_campaigns: Vec<String>,
     /// Candidate destinations as JSON (see `forward::candidates_json`); `[]` for none.
     pub destinations: String,
     /// Test traffic (the postback tester): recorded, flagged, left out of reports.
@@ -152,8 +150,9 @@ pub fn evaluate(
         ));
     }
     let lookback_ms = days_to_ms(network.lookback_days);
+    let networks: Vec<&str> = network.click_networks.iter().map(String::as_str).collect();
     let click = secrets
-        .verify(click_text, now_ms, lookback_ms)
+        .verify_for(click_text, now_ms, lookback_ms, &networks)
         .map_err(|error| Refusal {
             outcome: match error.outcome_code() {
                 "click_expired" => Outcome::ClickExpired,
@@ -167,6 +166,17 @@ pub fn evaluate(
         detail,
         click_id: Some(click.id.clone()),
     };
+    // Decided from the ID alone, so it holds whether or not the click row is stored yet.
+    if let Some(only) = click
+        .restricted_to
+        .as_ref()
+        .filter(|only| **only != network.name)
+    {
+        return Err(with_click(
+            Outcome::InvalidClickId,
+            format!("the click belongs to a campaign that only network {only} may convert"),
+        ));
+    }
 
     let payout_micros = match payout_text {
         None => None,
@@ -261,7 +271,6 @@ pub fn evaluate(
         transaction_id,
         received_at_ms: now_ms,
         notes,
-        forbidden_campaigns: network.forbidden_campaigns.clone(),
         destinations: "[]".into(),
         is_test: false,
     })

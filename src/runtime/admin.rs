@@ -11,8 +11,8 @@ use crate::crypto::constant_time_eq;
 use crate::postback::auth::{authenticate, AuthRequest};
 use crate::postback::{new_record_id, redacted_params, Outcome};
 use crate::store::{
-    click_row, delivery_api_json, get_click, get_conversion, insert_clicks, list_conversions,
-    list_deliveries, list_postbacks, record_conversion, replay_deliveries, replay_delivery,
+    click_row, delivery_api_json, get_click, get_conversion, list_conversions, list_deliveries,
+    list_postbacks, record_conversion, replay_deliveries, replay_delivery, store_clicks,
     ConversionFilter, ConversionRow, LogEntry, PostbackFilter, RecordedConversion, ReplayClaim,
     DELIVERY_STATES,
 };
@@ -375,7 +375,10 @@ async fn test_postback(
         return error(404, "not_found", "no such network");
     };
     let now = super::now_ms();
-    let click_id = match app.click_secrets.mint(now, random()?) {
+    let click_id = match app
+        .click_secrets
+        .mint_for(now, random()?, campaign.network.as_deref())
+    {
         Ok(id) => id,
         Err(_) => return error(503, "internal_error", "cannot mint a click ID now"),
     };
@@ -392,13 +395,8 @@ async fn test_postback(
         ip_hash: None,
         bot_reason: None,
     };
-    let row = click_row(
-        &click,
-        campaign.payout_micros,
-        campaign.currency.or(Some(app.config.currency)),
-        true,
-    );
-    db.run(&insert_clicks(&[row])).await?;
+    let row = click_row(&click, campaign.payout_micros, campaign.currency, true);
+    db.batch(&store_clicks(&[row], now)).await?;
 
     let params = postback_params(network, &click_id, &test.params);
     let auth = match test.auth {

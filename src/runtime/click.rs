@@ -4,62 +4,205 @@
 use super::d1::Db;
 use super::{client_ip, random, respond, App};
 use crate::click::{meta_refresh_page, plan_click, ClickRequest, ClickResponse};
-use crate::store::{click_row, insert_clicks, CLICKS_PER_STATEMENT};
+use crate::store::{click_row, count_click_losses, store_clicks, ClickLosses, ClickRow};
+use std::cell::{Cell, RefCell};
 use worker::{Context, Env, Method, Request, Response, Result};
 
-type Flush = futures_util::future::Shared<futures_util::future::LocalBoxFuture<'static, ()>>;
-
 thread_local! {
-    // Click rows waiting to be written, and the flush that will write them. Requests run
-    // concurrently in one isolate; the rows of one window are written in one statement.
-    static PENDING: std::cell::RefCell<Vec<serde_json::Value>> =
-        const { std::cell::RefCell::new(Vec::new()) };
-    static NEXT_FLUSH: std::cell::RefCell<Option<Flush>> = const { std::cell::RefCell::new(None) };
+    // Click rows waiting to be written. Requests run concurrently in one isolate; the
+    // rows of one window are written together, in one batch.
+    static PENDING: RefCell<Vec<ClickRow>> = const { RefCell::new(Vec::new()) };
+    // When the request that will write the current window scheduled its flush.
+    static FLUSH_SCHEDULED_AT: Cell<Option<u64>> = const { Cell::new(None) };
+    // Rows this isolate spilled to KV or lost, not yet counted in D1.
+    static UNCOUNTED: Cell<ClickLosses> = const { Cell::new(ClickLosses { spilled: 0, lost: 0 }) };
 }
 
 /// How long the first row of a window waits for others to share its write.
-const COALESCE: std::time::Duration = std::time::Duration::from_millis(50);
+const COALESCE_MS: u64 = 50;
+/// A scheduled flush that has not taken its rows after this long is presumed gone (its
+/// request context ended early); the next click schedules another.
+const FLUSH_PRESUMED_GONE_MS: u64 = 5_000;
+/// Waits before each retry of a failed click write: within the after-response budget.
+const RETRY_DELAYS_MS: [u64; 4] = [250, 1_000, 3_000, 8_000];
+/// The KV prefix of click rows whose write failed every retry; the cron replays them.
+pub const SPILL_PREFIX: &str = "click-spill/";
+/// How long spilled rows are kept in KV if never replayed.
+const SPILL_TTL_SECONDS: u64 = 30 * 24 * 60 * 60;
 
-/// Writes the click row after the response, together with the rows of every request of
-/// the same 50 ms window. Each request's `wait_until` holds the window's shared flush,
-/// so no row depends on another request's lifetime; the flush takes the rows and closes
-/// the window in one synchronous step, so a later row always opens a new window.
-fn store_after_response(ctx: &Context, env: &Env, row: serde_json::Value) {
+/// Queues the click row for writing after the response. The first row of a window makes
+/// its own request's `wait_until` the window's writer: it waits [`COALESCE_MS`], takes
+/// every queued row and writes them. Other requests only queue plain data and await
+/// nothing, so no I/O or promise crosses request contexts (workerd cancels those).
+fn store_after_response(ctx: &Context, env: &Env, row: ClickRow) {
     PENDING.with(|pending| pending.borrow_mut().push(row));
-    let flush = NEXT_FLUSH.with(|slot| {
-        slot.borrow_mut()
-            .get_or_insert_with(|| {
-                let env = env.clone();
-                let flush: futures_util::future::LocalBoxFuture<'static, ()> =
-                    Box::pin(async move {
-                        worker::Delay::from(COALESCE).await;
-                        let rows =
-                            PENDING.with(|pending| std::mem::take(&mut *pending.borrow_mut()));
-                        NEXT_FLUSH.with(|slot| slot.borrow_mut().take());
-                        write_clicks(&env, rows).await;
-                    });
-                futures_util::FutureExt::shared(flush)
-            })
-            .clone()
+    let now = super::now_ms();
+    let scheduled = FLUSH_SCHEDULED_AT.with(Cell::get);
+    if scheduled.is_some_and(|at| now.saturating_sub(at) < FLUSH_PRESUMED_GONE_MS) {
+        return;
+    }
+    FLUSH_SCHEDULED_AT.with(|slot| slot.set(Some(now)));
+    let env = env.clone();
+    ctx.wait_until(async move {
+        worker::Delay::from(std::time::Duration::from_millis(COALESCE_MS)).await;
+        // Taking the rows and closing the window is one synchronous step: a row queued
+        // after it opens a new window with a writer of its own.
+        let rows = PENDING.with(|pending| std::mem::take(&mut *pending.borrow_mut()));
+        FLUSH_SCHEDULED_AT.with(|slot| slot.set(None));
+        write_clicks(&env, rows).await;
     });
-    ctx.wait_until(flush);
 }
 
-async fn write_clicks(env: &Env, rows: Vec<serde_json::Value>) {
+/// Writes `rows` with retries and backoff; rows that still fail are spilled to KV for
+/// the cron to replay, and rows that cannot even be spilled are counted as lost. Both
+/// counts reach D1 (`/healthz`, the dashboard) with the next write that succeeds.
+async fn write_clicks(env: &Env, rows: Vec<ClickRow>) {
     if rows.is_empty() {
         return;
     }
-    let statements: Vec<_> = rows
-        .chunks(CLICKS_PER_STATEMENT)
-        .map(insert_clicks)
-        .collect();
-    let written = match Db::from_env(env) {
-        Ok(db) => db.batch(&statements).await.map(|_| ()),
-        Err(error) => Err(error),
-    };
-    if let Err(error) = written {
-        worker::console_error!("edgeback: {} click rows not stored: {error}", rows.len());
+    let mut last_error = String::new();
+    for delay in std::iter::once(0).chain(RETRY_DELAYS_MS) {
+        if delay > 0 {
+            worker::Delay::from(std::time::Duration::from_millis(delay)).await;
+        }
+        match write_once(env, &rows).await {
+            Ok(()) => return,
+            Err(error) => last_error = error.to_string(),
+        }
     }
+    let count = u64::try_from(rows.len()).unwrap_or(u64::MAX);
+    match spill(env, &rows).await {
+        Ok(()) => {
+            worker::console_error!(
+                "edgeback: {count} click rows not stored after retries ({last_error}); \
+                 spilled to KV for the cron to replay"
+            );
+            add_uncounted(ClickLosses {
+                spilled: count,
+                lost: 0,
+            });
+        }
+        Err(error) => {
+            worker::console_error!(
+                "edgeback: {count} click rows LOST: not stored ({last_error}) and not spilled ({error})"
+            );
+            add_uncounted(ClickLosses {
+                spilled: 0,
+                lost: count,
+            });
+        }
+    }
+}
+
+fn add_uncounted(more: ClickLosses) {
+    UNCOUNTED.with(|cell| {
+        let now = cell.get();
+        cell.set(ClickLosses {
+            spilled: now.spilled.saturating_add(more.spilled),
+            lost: now.lost.saturating_add(more.lost),
+        });
+    });
+}
+
+/// One attempt: the click batch (with this isolate's loss counts), then the first
+/// delivery attempt of every delivery the batch released.
+async fn write_once(env: &Env, rows: &[ClickRow]) -> Result<()> {
+    let db = Db::from_env(env)?;
+    let now = super::now_ms();
+    let mut statements = store_clicks(rows, now);
+    let uncounted = UNCOUNTED.with(Cell::get);
+    let counting = uncounted != ClickLosses::default();
+    if counting {
+        // Ahead of the completion statements, whose last one must stay last.
+        statements.splice(0..0, count_click_losses(uncounted));
+    }
+    let results = db.batch(&statements).await?;
+    if counting {
+        UNCOUNTED.with(|cell| {
+            let now = cell.get();
+            cell.set(ClickLosses {
+                spilled: now.spilled.saturating_sub(uncounted.spilled),
+                lost: now.lost.saturating_sub(uncounted.lost),
+            });
+        });
+    }
+    release_deliveries(env, results.last()).await;
+    Ok(())
+}
+
+/// Attempts the deliveries a click batch released (they were held waiting for it).
+pub async fn release_deliveries(env: &Env, released: Option<&worker::D1Result>) {
+    #[derive(serde::Deserialize)]
+    struct Released {
+        delivery_id: String,
+    }
+    let ids: Vec<String> = released
+        .and_then(|result| result.results::<Released>().ok())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|row| row.delivery_id)
+        .collect();
+    if ids.is_empty() {
+        return;
+    }
+    let Ok(app) = super::app(env) else { return };
+    let limit = u32::try_from(ids.len()).unwrap_or(u32::MAX);
+    if let Err(error) = super::forward::deliver(env, &app, Some(&ids), limit).await {
+        worker::console_error!("edgeback: released deliveries not attempted: {error}");
+    }
+}
+
+/// Puts rows whose write failed into KV, under a key of their own.
+async fn spill(env: &Env, rows: &[ClickRow]) -> Result<()> {
+    let body = serde_json::to_string(rows).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let key = format!(
+        "{SPILL_PREFIX}{:013}-{}",
+        super::now_ms(),
+        crate::crypto::hex(&random::<8>()?)
+    );
+    env.kv(super::campaigns::BINDING)?
+        .put(&key, body)
+        .map_err(|e| worker::Error::RustError(e.to_string()))?
+        .expiration_ttl(SPILL_TTL_SECONDS)
+        .execute()
+        .await
+        .map_err(|e| worker::Error::RustError(e.to_string()))
+}
+
+/// Replays spilled click rows (a bounded number of KV entries per run): each entry is
+/// written with the same click batch, then deleted. Returns the rows recovered.
+pub async fn replay_spills(env: &Env, max_entries: u64) -> Result<u64> {
+    let kv = env.kv(super::campaigns::BINDING)?;
+    let kv_error = |e: worker::kv::KvError| worker::Error::RustError(e.to_string());
+    let listed = kv
+        .list()
+        .prefix(SPILL_PREFIX.into())
+        .limit(max_entries)
+        .execute()
+        .await
+        .map_err(kv_error)?;
+    let mut recovered = 0u64;
+    for key in listed.keys {
+        let Some(text) = kv.get(&key.name).text().await.map_err(kv_error)? else {
+            continue;
+        };
+        let rows: Vec<ClickRow> = match serde_json::from_str(&text) {
+            Ok(rows) => rows,
+            Err(error) => {
+                worker::console_error!("edgeback: spilled clicks {} unreadable: {error}", key.name);
+                continue;
+            }
+        };
+        let db = Db::from_env(env)?;
+        let count = u64::try_from(rows.len()).unwrap_or(u64::MAX);
+        let mut statements = store_clicks(&rows, super::now_ms());
+        statements.splice(0..0, [crate::store::count_clicks_recovered(count)]);
+        let results = db.batch(&statements).await?;
+        kv.delete(&key.name).await.map_err(kv_error)?;
+        release_deliveries(env, results.last()).await;
+        recovered = recovered.saturating_add(count);
+    }
+    Ok(recovered)
 }
 
 pub async fn handle(
@@ -106,12 +249,9 @@ pub async fn handle(
     let plan = plan_click(&app.click_secrets, campaign, &click_request);
 
     if let (Some(record), Some(campaign)) = (plan.record, campaign) {
-        let row = click_row(
-            &record,
-            campaign.payout_micros,
-            campaign.currency.or(Some(app.config.currency)),
-            false,
-        );
+        // The campaign's own defaults at click time; the network's and the global
+        // currency apply when the campaign has none (resolved by the record step).
+        let row = click_row(&record, campaign.payout_micros, campaign.currency, false);
         store_after_response(ctx, env, row);
     }
 

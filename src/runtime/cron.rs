@@ -1,12 +1,27 @@
-//! The cron trigger (every minute): retries due deliveries (a bounded batch, SPEC §8),
-//! records that it ran, and purges rows past retention in bounded chunks (SPEC §10).
+//! The cron triggers. Every minute: retry due deliveries (a bounded batch, SPEC §8),
+//! record that it ran, and purge rows past retention in bounded chunks (SPEC §10). Every
+//! five minutes ([`SPILL_REPLAY_CRON`]): write the click rows that were spilled to KV
+//! because D1 refused them (docs/clicks.md); listing KV that rarely keeps within the free
+//! plan's 1,000 list operations a day.
 
 use super::d1::Db;
 use crate::config::days_to_ms;
 use crate::store::{mark_cron_run, purge_expired};
 use worker::{Env, Result};
 
-pub async fn run(env: &Env) -> Result<()> {
+/// The cron expression (in `wrangler.toml`) whose runs replay spilled click rows.
+pub const SPILL_REPLAY_CRON: &str = "*/5 * * * *";
+/// Spilled KV entries replayed per run (each holds one failed write's rows).
+const SPILL_ENTRIES_PER_RUN: u64 = 20;
+
+pub async fn run(env: &Env, cron: &str) -> Result<()> {
+    if cron == SPILL_REPLAY_CRON {
+        let recovered = super::click::replay_spills(env, SPILL_ENTRIES_PER_RUN).await?;
+        if recovered > 0 {
+            worker::console_log!("edgeback: {recovered} spilled click rows written");
+        }
+        return Ok(());
+    }
     if let Ok(app) = super::app(env) {
         let limit = app.config.delivery.cron_batch;
         if let Err(error) = super::forward::deliver(env, &app, None, limit).await {

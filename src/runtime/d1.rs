@@ -8,13 +8,19 @@ use std::rc::Rc;
 use worker::wasm_bindgen::JsValue;
 use worker::{Context, D1Database, D1PreparedStatement, D1Result, Env, Result};
 
-/// Runs `statement` after the response (`ctx.wait_until`), on its own D1 handle so it is
-/// not counted against the request's budget; a failure is logged as `what` not stored.
-pub fn run_after_response(ctx: &Context, env: &Env, statement: Statement, what: &'static str) {
+/// Runs `statements` as one batch after the response (`ctx.wait_until`), on its own D1
+/// handle so it is not counted against the request's budget; a failure is logged as
+/// `what` not stored.
+pub fn run_after_response(
+    ctx: &Context,
+    env: &Env,
+    statements: Vec<Statement>,
+    what: &'static str,
+) {
     let env = env.clone();
     ctx.wait_until(async move {
         let stored = match Db::from_env(&env) {
-            Ok(db) => db.run(&statement).await,
+            Ok(db) => db.batch(&statements).await.map(|_| ()),
             Err(error) => Err(error),
         };
         if let Err(error) = stored {

@@ -169,12 +169,35 @@ fn finish(mut response: Response, d1_round_trips: u32, expose_d1: bool) -> Resul
     Ok(response)
 }
 
-fn healthz(env: &Env) -> Result<Response> {
+/// `200` with the version when the configuration is valid (`500` naming the bad key when
+/// not), and what became of click rows that could not be written when they were made.
+async fn healthz(env: &Env) -> Result<Response> {
     match app(env) {
-        Ok(_) => respond_json(
-            200,
-            &serde_json::json!({ "ok": true, "version": crate::VERSION }),
-        ),
+        Ok(_) => {
+            let clicks = match Db::from_env(env) {
+                Ok(db) => db
+                    .all::<crate::store::ClickHealth>(&crate::store::click_health(now_ms()))
+                    .await
+                    .map(|rows| rows.into_iter().next().unwrap_or_default()),
+                Err(error) => Err(error),
+            };
+            let body = match clicks {
+                Ok(clicks) => serde_json::json!({
+                    "ok": true,
+                    "version": crate::VERSION,
+                    "clicks": clicks,
+                }),
+                Err(error) => {
+                    worker::console_error!("edgeback: /healthz storage read failed: {error}");
+                    serde_json::json!({
+                        "ok": true,
+                        "version": crate::VERSION,
+                        "storage": "unavailable",
+                    })
+                }
+            };
+            respond_json(200, &body)
+        }
         Err(Misconfigured(reason)) => respond_json(
             500,
             &serde_json::json!({ "ok": false, "version": crate::VERSION, "error": reason }),
@@ -194,7 +217,7 @@ async fn route(request: Request, env: &Env, ctx: &Context, db: &LazyDb) -> Resul
     let path = request.path();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     if let ["healthz"] = segments.as_slice() {
-        return healthz(env);
+        return healthz(env).await;
     }
     let app = match app(env) {
         Ok(app) => app,
@@ -262,8 +285,8 @@ async fn fetch(request: Request, env: Env, ctx: Context) -> Result<Response> {
 }
 
 #[event(scheduled)]
-async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
-    if let Err(error) = cron::run(&env).await {
+async fn scheduled(event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
+    if let Err(error) = cron::run(&env, &event.cron()).await {
         worker::console_error!("edgeback cron run failed: {error}");
     }
 }

@@ -10,9 +10,7 @@ use crate::postback::{
     new_record_id, redacted_params, reply, Outcome, Refusal, MAX_BODY_BYTES, MAX_PARAMS,
     MAX_URL_BYTES, MAX_VALUE_BYTES,
 };
-use crate::store::{
-    insert_refusal_log, record_conversion, LogEntry, RecordedConversion, ReplayClaim,
-};
+use crate::store::{log_refusal, record_conversion, LogEntry, RecordedConversion, ReplayClaim};
 use worker::{Context, Env, Method, Request, Response, Result};
 
 type Params = Vec<(String, String)>;
@@ -344,6 +342,6 @@ fn storage_failure(
 }
 
 fn log_after_response(ctx: &Context, env: &Env, log: LogEntry, outcome: Outcome) {
-    let statement = insert_refusal_log(&log, outcome.code());
-    super::d1::run_after_response(ctx, env, statement, "postback log row");
+    let statements = log_refusal(&log, outcome.code());
+    super::d1::run_after_response(ctx, env, statements, "postback log row");
 }

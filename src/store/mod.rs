@@ -3,9 +3,14 @@
 //! one statement or one batch per round trip; the native tests run the very same
 //! statements on SQLite with the same migration files.
 
-use crate::click::ClickRecord;
 use crate::postback::ConversionDraft;
 use serde::Deserialize;
+
+mod clicks;
+pub use clicks::{
+    click_health, click_row, count_click_losses, count_clicks_recovered, store_clicks, ClickHealth,
+    ClickLosses, ClickRow, CLICKS_PER_STATEMENT, DELIVERY_HOLD_MS, ROLLUP_BUCKET_MS,
+};
 
 /// A positional parameter value. Integers stay within ±2^53 (times in ms, micro-units),
 /// so they survive the trip through JavaScript numbers exactly.
@@ -78,69 +83,18 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0003_deliveries.sql",
         include_str!("../../migrations/0003_deliveries.sql"),
     ),
+    (
+        "0004_attribution.sql",
+        include_str!("../../migrations/0004_attribution.sql"),
+    ),
 ];
 
-// Clicks are written as a JSON array of rows in one statement: the click path coalesces
-// the rows of concurrent requests into one write (one parameter, whatever the count).
-const INSERT_CLICKS: &str = "INSERT INTO clicks (click_id, campaign, created_at, \
-     sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, sub9, sub10, external_id, \
-     country, asn, colo, user_agent, ip_hash, is_bot, bot_reason, payout_micros, currency, \
-     is_test) \
-     SELECT json_extract(value, '$.click_id'), json_extract(value, '$.campaign'), \
-     json_extract(value, '$.created_at'), json_extract(value, '$.sub1'), \
-     json_extract(value, '$.sub2'), json_extract(value, '$.sub3'), json_extract(value, '$.sub4'), \
-     json_extract(value, '$.sub5'), json_extract(value, '$.sub6'), json_extract(value, '$.sub7'), \
-     json_extract(value, '$.sub8'), json_extract(value, '$.sub9'), json_extract(value, '$.sub10'), \
-     json_extract(value, '$.external_id'), json_extract(value, '$.country'), \
-     json_extract(value, '$.asn'), json_extract(value, '$.colo'), \
-     json_extract(value, '$.user_agent'), json_extract(value, '$.ip_hash'), \
-     json_extract(value, '$.is_bot'), json_extract(value, '$.bot_reason'), \
-     json_extract(value, '$.payout_micros'), json_extract(value, '$.currency'), \
-     json_extract(value, '$.is_test') \
-     FROM json_each(?1) WHERE true ON CONFLICT (click_id) DO NOTHING";
-
-/// Rows per click write: keeps one statement's parameter well under D1's limits
-/// (a row is at most about 6 KiB: ten 512-byte sub-IDs and a 512-byte User-Agent).
-pub const CLICKS_PER_STATEMENT: usize = 25;
-
-/// One click row as [`insert_clicks`] takes it. `payout_micros` and `currency` are the
-/// campaign's at click time; `is_test` marks the postback tester's clicks.
-pub fn click_row(
-    record: &ClickRecord,
-    payout_micros: Option<i64>,
-    currency: Option<&str>,
-    is_test: bool,
-) -> serde_json::Value {
-    let mut row = serde_json::json!({
-        "click_id": record.click_id,
-        "campaign": record.campaign,
-        "created_at": record.created_at_ms,
-        "external_id": record.external_id,
-        "country": record.country,
-        "asn": record.asn,
-        "colo": record.colo,
-        "user_agent": record.user_agent,
-        "ip_hash": record.ip_hash,
-        "is_bot": i64::from(record.bot_reason.is_some()),
-        "bot_reason": record.bot_reason,
-        "payout_micros": payout_micros,
-        "currency": currency,
-        "is_test": i64::from(is_test),
-    });
-    if let Some(object) = row.as_object_mut() {
-        for (index, sub) in record.subs.iter().enumerate() {
-            object.insert(format!("sub{}", index + 1), sub.clone().into());
-        }
-    }
-    row
-}
-
-/// Stores click rows (at most [`CLICKS_PER_STATEMENT`] per statement; callers chunk).
-pub fn insert_clicks(rows: &[serde_json::Value]) -> Statement {
-    Statement {
-        sql: INSERT_CLICKS,
-        params: vec![serde_json::Value::from(rows.to_vec()).to_string().into()],
-    }
+// Adds one to an existing `postback_rollup` row.
+macro_rules! count_outcome_conflict {
+    () => {
+        "ON CONFLICT (bucket, network, outcome, campaign, event, sub1, sub2, sub3, sub4, sub5, \
+         sub6, sub7, sub8, sub9, sub10) DO UPDATE SET postbacks = postbacks + excluded.postbacks"
+    };
 }
 
 // The record step (SPEC §7) is one batch: create-if-new, update-if-allowed, the history
@@ -153,17 +107,9 @@ macro_rules! record_params {
     () => {
         "WITH p (new_id, dedup_key, click_id, network, event, status, raw_status, payout, \
          currency, fallback_currency, transaction_id, clicked_at, now, postback_id, \
-         forbidden, source_ip, method, params, detail, replay_key, replay_expires_at, \
+         source_ip, method, params, detail, replay_key, replay_expires_at, \
          destinations, is_test) AS (VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
-         ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)) "
-    };
-}
-
-// The click belongs to a campaign restricted to another network.
-macro_rules! forbidden_click {
-    () => {
-        "COALESCE((SELECT k.campaign FROM clicks k WHERE k.click_id = p.click_id) \
-         IN (SELECT value FROM json_each(p.forbidden)), 0)"
+         ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)) "
     };
 }
 
@@ -191,9 +137,7 @@ macro_rules! outcome {
         concat!(
             "CASE WHEN NOT ",
             fresh!(),
-            " THEN 'replayed' WHEN c.conversion_id IS NULL OR ",
-            forbidden_click!(),
-            " THEN 'invalid_click_id' \
+            " THEN 'replayed' WHEN c.conversion_id IS NULL THEN 'invalid_click_id' \
              WHEN c.conversion_id = p.new_id THEN 'accepted' \
              WHEN c.last_postback_id = p.postback_id THEN 'updated' \
              WHEN c.status = p.status AND (p.payout IS NULL OR c.payout_micros = p.payout) \
@@ -208,9 +152,7 @@ macro_rules! outcome_detail {
             "CASE WHEN NOT ",
             fresh!(),
             " THEN 'this signed request was already received' \
-             WHEN c.conversion_id IS NULL OR ",
-            forbidden_click!(),
-            " THEN 'the click belongs to a campaign that only another network may convert' \
+             WHEN c.conversion_id IS NULL THEN 'the conversion could not be recorded' \
              WHEN c.conversion_id = p.new_id OR c.last_postback_id = p.postback_id \
              OR (c.status = p.status AND (p.payout IS NULL OR c.payout_micros = p.payout)) \
              THEN p.detail \
@@ -228,15 +170,17 @@ const CLAIM_REPLAY_KEY: &str = concat!(
 
 const CREATE_CONVERSION: &str = concat!(
     record_params!(),
-    "INSERT INTO conversions (conversion_id, dedup_key, click_id, campaign, network, event, \
-     status, raw_status, payout_micros, currency, transaction_id, version, last_postback_id, \
-     clicked_at, created_at, updated_at, is_test) \
-     SELECT p.new_id, p.dedup_key, p.click_id, k.campaign, p.network, p.event, p.status, \
-     p.raw_status, COALESCE(p.payout, k.payout_micros, 0), \
-     COALESCE(p.currency, k.currency, p.fallback_currency), p.transaction_id, 1, \
-     p.postback_id, p.clicked_at, p.now, p.now, p.is_test \
-     FROM p LEFT JOIN clicks k ON k.click_id = p.click_id \
-     WHERE NOT COALESCE(k.campaign IN (SELECT value FROM json_each(p.forbidden)), 0) AND ",
+    "INSERT INTO conversions (conversion_id, dedup_key, click_id, campaign, sub1, sub2, sub3, \
+     sub4, sub5, sub6, sub7, sub8, sub9, sub10, external_id, country, attributed_at, network, \
+     event, status, raw_status, payout_micros, payout_from_click, currency, currency_from_click, \
+     transaction_id, version, last_postback_id, clicked_at, created_at, updated_at, is_test) \
+     SELECT p.new_id, p.dedup_key, p.click_id, k.campaign, k.sub1, k.sub2, k.sub3, k.sub4, \
+     k.sub5, k.sub6, k.sub7, k.sub8, k.sub9, k.sub10, k.external_id, k.country, \
+     CASE WHEN k.click_id IS NOT NULL THEN p.now END, p.network, p.event, p.status, \
+     p.raw_status, COALESCE(p.payout, k.payout_micros, 0), p.payout IS NULL, \
+     COALESCE(p.currency, k.currency, p.fallback_currency), p.currency IS NULL, \
+     p.transaction_id, 1, p.postback_id, p.clicked_at, p.now, p.now, p.is_test \
+     FROM p LEFT JOIN clicks k ON k.click_id = p.click_id WHERE ",
     fresh!(),
     " ON CONFLICT (dedup_key) DO NOTHING"
 );
@@ -247,14 +191,15 @@ const UPDATE_CONVERSION: &str = concat!(
     record_params!(),
     "UPDATE conversions AS c SET status = p.status, raw_status = p.raw_status, \
      payout_micros = COALESCE(p.payout, c.payout_micros), \
-     currency = COALESCE(p.currency, c.currency), version = c.version + 1, \
+     payout_from_click = p.payout IS NULL AND c.payout_from_click, \
+     currency = COALESCE(p.currency, c.currency), \
+     currency_from_click = p.currency IS NULL AND c.currency_from_click, \
+     version = c.version + 1, \
      updated_at = p.now, last_postback_id = p.postback_id \
      FROM p WHERE c.dedup_key = p.dedup_key AND c.conversion_id <> p.new_id \
      AND (c.status <> p.status OR (p.payout IS NOT NULL AND c.payout_micros <> p.payout)) \
      AND ",
     allowed_change!(),
-    " AND NOT ",
-    forbidden_click!(),
     " AND ",
     fresh!()
 );
@@ -262,9 +207,9 @@ const UPDATE_CONVERSION: &str = concat!(
 const INSERT_HISTORY: &str = concat!(
     record_params!(),
     "INSERT INTO conversion_history (conversion_id, version, status, raw_status, \
-     payout_micros, currency, changed_at, postback_id) \
+     payout_micros, currency, changed_at, postback_id, payout_from_click, currency_from_click) \
      SELECT c.conversion_id, c.version, c.status, c.raw_status, c.payout_micros, c.currency, \
-     p.now, p.postback_id FROM p JOIN conversions c \
+     p.now, p.postback_id, c.payout_from_click, c.currency_from_click FROM p JOIN conversions c \
      ON c.dedup_key = p.dedup_key AND c.last_postback_id = p.postback_id"
 );
 
@@ -281,17 +226,18 @@ const INSERT_DELIVERIES: &str = concat!(
     record_params!(),
     "INSERT INTO deliveries (delivery_id, postback_id, destination, conversion_id, version, \
      type, state, attempts, attempt_base, max_attempts, next_attempt_at, created_at, updated_at, \
-     is_test) \
+     is_test, campaign_filter) \
      SELECT p.postback_id || '.' || json_extract(d.value, '$.name'), p.postback_id, \
      json_extract(d.value, '$.name'), c.conversion_id, c.version, ",
     change_type!(),
-    ", 'pending', 0, 0, json_extract(d.value, '$.max_attempts'), p.now, p.now, p.now, p.is_test \
+    ", 'pending', 0, 0, json_extract(d.value, '$.max_attempts'), p.now, p.now, p.now, p.is_test, \
+     json_extract(d.value, '$.campaigns') \
      FROM p JOIN conversions c ON c.dedup_key = p.dedup_key AND c.last_postback_id = p.postback_id \
      JOIN json_each(p.destinations) d \
      WHERE (json_extract(d.value, '$.types') IS NULL OR ",
     change_type!(),
     " IN (SELECT value FROM json_each(d.value, '$.types'))) \
-     AND (json_extract(d.value, '$.campaigns') IS NULL \
+     AND (json_extract(d.value, '$.campaigns') IS NULL OR c.attributed_at IS NULL \
      OR c.campaign IN (SELECT value FROM json_each(d.value, '$.campaigns')))"
 );
 
@@ -307,16 +253,41 @@ const INSERT_RECORD_LOG: &str = concat!(
      FROM p LEFT JOIN conversions c ON c.dedup_key = p.dedup_key"
 );
 
+// The columns of a [`ConversionRow`], from `conversions c`.
+macro_rules! conversion_columns {
+    () => {
+        "c.conversion_id, c.click_id, c.campaign, c.network, c.event, c.status, c.raw_status, \
+         c.payout_micros, c.currency, c.transaction_id, c.version, c.clicked_at, c.created_at, \
+         c.updated_at, c.sub1, c.sub2, c.sub3, c.sub4, c.sub5, c.sub6, c.sub7, c.sub8, c.sub9, \
+         c.sub10, c.external_id, c.country, c.attributed_at, c.payout_from_click"
+    };
+}
+
+// Counts a postback that changed nothing (duplicate, invalid transition, replay) for the
+// report, with the campaign, event and sub-IDs of the conversion it concerned.
+const COUNT_RECORD_OUTCOME: &str = concat!(
+    record_params!(),
+    "INSERT INTO postback_rollup (bucket, network, outcome, campaign, event, sub1, sub2, sub3, \
+     sub4, sub5, sub6, sub7, sub8, sub9, sub10, postbacks) \
+     SELECT p.now - p.now % 900000, p.network, o.outcome, COALESCE(c.campaign, ''), \
+     COALESCE(c.event, ''), COALESCE(c.sub1, ''), COALESCE(c.sub2, ''), COALESCE(c.sub3, ''), \
+     COALESCE(c.sub4, ''), COALESCE(c.sub5, ''), COALESCE(c.sub6, ''), COALESCE(c.sub7, ''), \
+     COALESCE(c.sub8, ''), COALESCE(c.sub9, ''), COALESCE(c.sub10, ''), 1 \
+     FROM p JOIN postback_log o ON o.postback_id = p.postback_id \
+     LEFT JOIN conversions c ON c.dedup_key = p.dedup_key \
+     WHERE p.is_test = 0 AND o.outcome NOT IN ('accepted', 'updated') ",
+    count_outcome_conflict!()
+);
+
 const SELECT_RECORDED: &str = concat!(
     record_params!(),
     "SELECT ",
     outcome!(),
     " AS outcome, ",
     outcome_detail!(),
-    " AS detail, c.conversion_id, c.click_id, c.campaign, c.network, c.event, c.status, \
-     c.raw_status, c.payout_micros, c.currency, c.transaction_id, c.version, c.clicked_at, \
-     c.created_at, c.updated_at, \
-     h.status AS previous_status, h.payout_micros AS previous_payout_micros, \
+    " AS detail, ",
+    conversion_columns!(),
+    ", h.status AS previous_status, h.payout_micros AS previous_payout_micros, \
      (SELECT json_group_array(delivery_id) FROM deliveries WHERE postback_id = p.postback_id) \
      AS delivery_ids \
      FROM p LEFT JOIN conversions c ON c.dedup_key = p.dedup_key \
@@ -357,7 +328,6 @@ pub fn record_conversion(
     } else {
         Some(draft.notes.join("; "))
     };
-    let forbidden = serde_json::Value::from(draft.forbidden_campaigns.clone()).to_string();
     let params: Vec<SqlValue> = vec![
         draft.conversion_id.as_str().into(),
         draft.dedup_key.as_str().into(),
@@ -373,7 +343,6 @@ pub fn record_conversion(
         draft.clicked_at_ms.into(),
         draft.received_at_ms.into(),
         log.postback_id.as_str().into(),
-        forbidden.into(),
         log.source_ip.clone().into(),
         log.method.as_str().into(),
         log.params.as_str().into(),
@@ -390,6 +359,7 @@ pub fn record_conversion(
         INSERT_HISTORY,
         INSERT_DELIVERIES,
         INSERT_RECORD_LOG,
+        COUNT_RECORD_OUTCOME,
         SELECT_RECORDED,
     ]
     .into_iter()
@@ -404,8 +374,30 @@ const INSERT_REFUSAL_LOG: &str = "INSERT INTO postback_log (postback_id, receive
      source_ip, method, params, outcome, detail, click_id, conversion_id) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL)";
 
-/// Logs a postback refused before the record step (written after the response).
-pub fn insert_refusal_log(log: &LogEntry, outcome: &str) -> Statement {
+const COUNT_REFUSAL: &str = concat!(
+    "INSERT INTO postback_rollup (bucket, network, outcome, campaign, event, sub1, sub2, sub3, \
+     sub4, sub5, sub6, sub7, sub8, sub9, sub10, postbacks) \
+     VALUES (?1 - ?1 % 900000, COALESCE(?2, ''), ?3, '', '', '', '', '', '', '', '', '', '', '', '', 1) ",
+    count_outcome_conflict!()
+);
+
+/// Logs a postback refused before the record step, and counts it for the report (one
+/// batch, written after the response).
+pub fn log_refusal(log: &LogEntry, outcome: &str) -> Vec<Statement> {
+    vec![
+        insert_refusal_log(log, outcome),
+        Statement {
+            sql: COUNT_REFUSAL,
+            params: vec![
+                log.received_at_ms.into(),
+                log.network.clone().into(),
+                outcome.into(),
+            ],
+        },
+    ]
+}
+
+fn insert_refusal_log(log: &LogEntry, outcome: &str) -> Statement {
     Statement {
         sql: INSERT_REFUSAL_LOG,
         params: vec![
@@ -439,9 +431,50 @@ pub struct ConversionRow {
     pub clicked_at: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The click's attributes, kept with the conversion for life (docs/clicks.md).
+    pub sub1: Option<String>,
+    pub sub2: Option<String>,
+    pub sub3: Option<String>,
+    pub sub4: Option<String>,
+    pub sub5: Option<String>,
+    pub sub6: Option<String>,
+    pub sub7: Option<String>,
+    pub sub8: Option<String>,
+    pub sub9: Option<String>,
+    pub sub10: Option<String>,
+    pub external_id: Option<String>,
+    pub country: Option<String>,
+    /// When the click's attributes were copied in; `None` while its click row is missing.
+    pub attributed_at: Option<i64>,
+    /// The payout is the campaign's default (no postback of this version carried one).
+    pub payout_from_click: i64,
 }
 
 impl ConversionRow {
+    /// Sub-IDs that are set, by name.
+    pub fn subs(&self) -> serde_json::Map<String, serde_json::Value> {
+        [
+            &self.sub1,
+            &self.sub2,
+            &self.sub3,
+            &self.sub4,
+            &self.sub5,
+            &self.sub6,
+            &self.sub7,
+            &self.sub8,
+            &self.sub9,
+            &self.sub10,
+        ]
+        .into_iter()
+        .enumerate()
+        .filter_map(|(index, value)| {
+            value
+                .as_ref()
+                .map(|v| (format!("sub{}", index + 1), v.clone().into()))
+        })
+        .collect()
+    }
+
     /// The API form: payout as an exact decimal string beside its micro-units.
     pub fn to_api_json(&self) -> serde_json::Value {
         serde_json::json!({
@@ -460,6 +493,12 @@ impl ConversionRow {
             "clicked_at": self.clicked_at,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
+            "external_id": self.external_id,
+            "country": self.country,
+            "sub": self.subs(),
+            "attributed": self.attributed_at.is_some(),
+            "attributed_at": self.attributed_at,
+            "payout_source": if self.payout_from_click != 0 { "campaign" } else { "postback" },
         })
     }
 }
@@ -511,12 +550,14 @@ impl RecordedConversion {
     }
 }
 
-const LIST_CONVERSIONS: &str = "SELECT conversion_id, click_id, campaign, network, event, status, \
-     raw_status, payout_micros, currency, transaction_id, version, clicked_at, created_at, \
-     updated_at FROM conversions \
-     WHERE (?1 IS NULL OR conversion_id < ?1) AND (?2 IS NULL OR status = ?2) \
-     AND (?3 IS NULL OR campaign = ?3) AND (?4 IS NULL OR created_at >= ?4) AND is_test = 0 \
-     ORDER BY conversion_id DESC LIMIT ?5";
+const LIST_CONVERSIONS: &str = concat!(
+    "SELECT ",
+    conversion_columns!(),
+    " FROM conversions c \
+     WHERE (?1 IS NULL OR c.conversion_id < ?1) AND (?2 IS NULL OR c.status = ?2) \
+     AND (?3 IS NULL OR c.campaign = ?3) AND (?4 IS NULL OR c.created_at >= ?4) \
+     AND c.is_test = 0 ORDER BY c.conversion_id DESC LIMIT ?5"
+);
 
 /// Filters for the conversion list (SPEC §9).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -543,25 +584,29 @@ pub fn list_conversions(filter: &ConversionFilter, cursor: Option<&str>, limit: 
 
 // Claims due deliveries (or the given ones) for one sender and returns what sending
 // needs. Two statements, one batch: the claim, then the claimed rows.
+// A delivery of a conversion still waiting for its click row is held (docs/clicks.md):
+// for `DELIVERY_HOLD_MS` (`?6` is now minus that), and for good when its destination
+// filters by campaign.
 const CLAIM_DELIVERIES: &str = "UPDATE deliveries SET lease_until = ?1, claim_id = ?2 \
-     WHERE delivery_id IN (SELECT delivery_id FROM deliveries \
-     WHERE state IN ('pending', 'retrying') AND next_attempt_at <= ?3 \
-     AND (lease_until IS NULL OR lease_until <= ?3) \
-     AND (?4 IS NULL OR delivery_id IN (SELECT value FROM json_each(?4))) \
-     ORDER BY next_attempt_at LIMIT ?5)";
+     WHERE delivery_id IN (SELECT d.delivery_id FROM deliveries d \
+     JOIN conversions c ON c.conversion_id = d.conversion_id \
+     WHERE d.state IN ('pending', 'retrying') AND d.next_attempt_at <= ?3 \
+     AND (d.lease_until IS NULL OR d.lease_until <= ?3) \
+     AND (?4 IS NULL OR d.delivery_id IN (SELECT value FROM json_each(?4))) \
+     AND (c.attributed_at IS NOT NULL OR (d.campaign_filter IS NULL AND d.created_at <= ?6)) \
+     ORDER BY d.next_attempt_at LIMIT ?5)";
 
 const SELECT_CLAIMED: &str = "SELECT d.delivery_id, d.destination, d.type, d.attempts, \
      d.attempt_base, d.max_attempts, c.conversion_id, d.version, c.click_id, c.campaign, \
      c.network, c.event, h.status, h.raw_status, h.payout_micros, h.currency, \
      c.transaction_id, c.clicked_at, c.created_at AS converted_at, h.changed_at, \
      prev.status AS previous_status, prev.payout_micros AS previous_payout_micros, \
-     k.external_id, k.country, k.sub1, k.sub2, k.sub3, k.sub4, k.sub5, k.sub6, k.sub7, k.sub8, \
-     k.sub9, k.sub10 \
+     c.external_id, c.country, c.sub1, c.sub2, c.sub3, c.sub4, c.sub5, c.sub6, c.sub7, c.sub8, \
+     c.sub9, c.sub10 \
      FROM deliveries d JOIN conversions c ON c.conversion_id = d.conversion_id \
      JOIN conversion_history h ON h.conversion_id = d.conversion_id AND h.version = d.version \
      LEFT JOIN conversion_history prev ON prev.conversion_id = d.conversion_id \
      AND prev.version = d.version - 1 \
-     LEFT JOIN clicks k ON k.click_id = c.click_id \
      WHERE d.claim_id = ?1 ORDER BY d.next_attempt_at";
 
 /// The states a delivery can be in (the `deliveries.state` CHECK constraint).
@@ -588,6 +633,7 @@ pub fn claim_deliveries(
                 now_ms.into(),
                 ids.into(),
                 i64::from(limit).into(),
+                now_ms.saturating_sub(DELIVERY_HOLD_MS).into(),
             ],
         },
         Statement {
@@ -712,9 +758,11 @@ pub fn list_postbacks(filter: &PostbackFilter, cursor: Option<&str>, limit: u32)
     }
 }
 
-const GET_CONVERSION: &str = "SELECT conversion_id, click_id, campaign, network, event, status, \
-     raw_status, payout_micros, currency, transaction_id, version, clicked_at, created_at, \
-     updated_at, is_test FROM conversions WHERE conversion_id = ?1";
+const GET_CONVERSION: &str = concat!(
+    "SELECT ",
+    conversion_columns!(),
+    ", c.is_test FROM conversions c WHERE c.conversion_id = ?1"
+);
 const GET_HISTORY: &str = "SELECT version, status, raw_status, payout_micros, currency, \
      changed_at, postback_id FROM conversion_history WHERE conversion_id = ?1 ORDER BY version";
 
@@ -809,54 +857,83 @@ macro_rules! report_params {
     };
 }
 
+// The sub-ID grouping keys of table alias `$t` (absent sub-IDs are NULL in rows and ''
+// in the pre-aggregates: both report as null).
 macro_rules! report_sub_keys {
-    () => {
-        "CASE WHEN p.g1 THEN k.sub1 END AS sub1, CASE WHEN p.g2 THEN k.sub2 END AS sub2, \
-         CASE WHEN p.g3 THEN k.sub3 END AS sub3, CASE WHEN p.g4 THEN k.sub4 END AS sub4, \
-         CASE WHEN p.g5 THEN k.sub5 END AS sub5, CASE WHEN p.g6 THEN k.sub6 END AS sub6, \
-         CASE WHEN p.g7 THEN k.sub7 END AS sub7, CASE WHEN p.g8 THEN k.sub8 END AS sub8, \
-         CASE WHEN p.g9 THEN k.sub9 END AS sub9, CASE WHEN p.g10 THEN k.sub10 END AS sub10"
+    ($t:literal) => {
+        concat!(
+            "CASE WHEN p.g1 THEN NULLIF(",
+            $t,
+            ".sub1, '') END AS sub1, ",
+            "CASE WHEN p.g2 THEN NULLIF(",
+            $t,
+            ".sub2, '') END AS sub2, ",
+            "CASE WHEN p.g3 THEN NULLIF(",
+            $t,
+            ".sub3, '') END AS sub3, ",
+            "CASE WHEN p.g4 THEN NULLIF(",
+            $t,
+            ".sub4, '') END AS sub4, ",
+            "CASE WHEN p.g5 THEN NULLIF(",
+            $t,
+            ".sub5, '') END AS sub5, ",
+            "CASE WHEN p.g6 THEN NULLIF(",
+            $t,
+            ".sub6, '') END AS sub6, ",
+            "CASE WHEN p.g7 THEN NULLIF(",
+            $t,
+            ".sub7, '') END AS sub7, ",
+            "CASE WHEN p.g8 THEN NULLIF(",
+            $t,
+            ".sub8, '') END AS sub8, ",
+            "CASE WHEN p.g9 THEN NULLIF(",
+            $t,
+            ".sub9, '') END AS sub9, ",
+            "CASE WHEN p.g10 THEN NULLIF(",
+            $t,
+            ".sub10, '') END AS sub10"
+        )
     };
 }
 
+// Clicks come from the pre-aggregates (`click_rollup`), never the raw rows: purging
+// clicks changes no figure. Day windows fall on the 15-minute buckets.
 const REPORT_CLICKS: &str = concat!(
     report_params!(),
     "SELECT CASE WHEN p.g_day THEN d.label END AS day, \
-     CASE WHEN p.g_campaign THEN k.campaign END AS campaign, ",
-    report_sub_keys!(),
-    ", SUM(k.is_bot = 0) AS clicks, SUM(k.is_bot <> 0) AS bot_clicks \
-     FROM p CROSS JOIN d JOIN clicks k ON k.created_at >= d.start_ms AND k.created_at < d.end_ms \
-     WHERE k.is_test = 0 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12"
+     CASE WHEN p.g_campaign THEN r.campaign END AS campaign, ",
+    report_sub_keys!("r"),
+    ", SUM(r.clicks) AS clicks, SUM(r.bot_clicks) AS bot_clicks \
+     FROM p CROSS JOIN d JOIN click_rollup r ON r.bucket >= d.start_ms AND r.bucket < d.end_ms \
+     WHERE true GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12"
 );
 
+// Conversions carry their own attribution snapshot: no click is read.
 const REPORT_CONVERSIONS: &str = concat!(
     report_params!(),
     "SELECT CASE WHEN p.g_day THEN d.label END AS day, \
      CASE WHEN p.g_campaign THEN c.campaign END AS campaign, \
      CASE WHEN p.g_network THEN c.network END AS network, \
      CASE WHEN p.g_event THEN c.event END AS event, ",
-    report_sub_keys!(),
+    report_sub_keys!("c"),
     ", c.currency AS currency, COUNT(*) AS conversions, SUM(c.status = 'approved') AS approved, \
      SUM(CASE WHEN c.status = 'approved' THEN c.payout_micros ELSE 0 END) AS revenue_micros, \
      SUM(CASE WHEN c.status = 'pending' THEN c.payout_micros ELSE 0 END) AS pending_micros \
      FROM p CROSS JOIN d JOIN conversions c ON c.created_at >= d.start_ms AND c.created_at < d.end_ms \
-     LEFT JOIN clicks k ON k.click_id = c.click_id \
      WHERE c.is_test = 0 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15"
 );
 
+// Duplicates and refusals from their pre-aggregates: purging the log changes nothing.
 const REPORT_POSTBACKS: &str = concat!(
     report_params!(),
     "SELECT CASE WHEN p.g_day THEN d.label END AS day, \
-     CASE WHEN p.g_campaign THEN COALESCE(c.campaign, k.campaign) END AS campaign, \
-     CASE WHEN p.g_network THEN l.network END AS network, \
-     CASE WHEN p.g_event THEN c.event END AS event, ",
-    report_sub_keys!(),
-    ", l.outcome AS outcome, COUNT(*) AS postbacks \
-     FROM p CROSS JOIN d JOIN postback_log l ON l.received_at >= d.start_ms AND l.received_at < d.end_ms \
-     LEFT JOIN conversions c ON c.conversion_id = l.conversion_id \
-     LEFT JOIN clicks k ON k.click_id = l.click_id \
-     WHERE l.is_test = 0 AND l.outcome NOT IN ('accepted', 'updated') \
-     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15"
+     CASE WHEN p.g_campaign THEN NULLIF(r.campaign, '') END AS campaign, \
+     CASE WHEN p.g_network THEN NULLIF(r.network, '') END AS network, \
+     CASE WHEN p.g_event THEN NULLIF(r.event, '') END AS event, ",
+    report_sub_keys!("r"),
+    ", r.outcome AS outcome, SUM(r.postbacks) AS postbacks \
+     FROM p CROSS JOIN d JOIN postback_rollup r ON r.bucket >= d.start_ms AND r.bucket < d.end_ms \
+     WHERE true GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15"
 );
 
 /// The report's three reads (clicks, conversions, postback log) for `query`, one batch.

@@ -17,13 +17,13 @@ fn database() -> Connection {
     connection
 }
 
-/// One click row, as the click path writes it (via `click_row` and `insert_clicks`).
+/// One click row, as the click path writes it (via `click_row` and `store_clicks`).
 fn insert_click(
     record: &ClickRecord,
     payout_micros: Option<i64>,
     currency: Option<&str>,
-) -> Statement {
-    insert_clicks(&[click_row(record, payout_micros, currency, false)])
+) -> Vec<Statement> {
+    store_clicks(&[click_row(record, payout_micros, currency, false)], NOW)
 }
 
 fn bind(statement: &Statement) -> Vec<Value> {
@@ -137,11 +137,7 @@ fn a_new_conversion_takes_the_clicks_campaign_payout_and_currency() {
     let click_id = secrets().mint(NOW - 1000, [1; 7]).unwrap();
     run_batch(
         &mut db,
-        &[insert_click(
-            &click(&click_id),
-            Some(2_500_000),
-            Some("EUR"),
-        )],
+        &insert_click(&click(&click_id), Some(2_500_000), Some("EUR")),
     );
     let rows = run_batch(
         &mut db,
@@ -263,9 +259,9 @@ fn purge_deletes_old_rows_in_bounded_chunks() {
     old.created_at_ms = 10;
     for n in 0..(PURGE_CHUNK + 3) {
         old.click_id = format!("old{n}");
-        run_batch(&mut db, &[insert_click(&old, None, None)]);
+        run_batch(&mut db, &insert_click(&old, None, None));
     }
-    run_batch(&mut db, &[insert_click(&click("fresh"), None, None)]);
+    run_batch(&mut db, &insert_click(&click("fresh"), None, None));
     run_batch(&mut db, &purge_expired(NOW - 100_000, NOW));
     assert_eq!(count(&db, "SELECT COUNT(*) FROM clicks"), 4);
     run_batch(&mut db, &purge_expired(NOW - 100_000, NOW));
@@ -445,53 +441,53 @@ fn dedup_modes() {
 }
 
 #[test]
-fn a_campaign_restricted_to_one_network_refuses_the_others() {
+fn a_campaign_restricted_to_one_network_refuses_the_others_with_or_without_its_click_row() {
     let config = Config::from_json(serde_json::json!({
         "networks": { "generic": {}, "tune": { "preset": "tune" } },
         "campaigns": { "summer": { "offer_url": "https://offer.example/", "network": "tune" } }
     }))
     .unwrap();
-    assert_eq!(config.networks["generic"].forbidden_campaigns, ["summer"]);
-    assert!(config.networks["tune"].forbidden_campaigns.is_empty());
-    let mut db = database();
-    let click_id = secrets().mint(NOW - 1000, [8; 7]).unwrap();
-    run_batch(&mut db, &[insert_click(&click(&click_id), None, None)]);
-    let params = |name: &str| {
-        vec![
-            (name.to_string(), click_id.clone()),
-            ("txid".to_string(), "R1".to_string()),
-        ]
-    };
-    let refused = evaluate(
-        &config.networks["generic"],
-        &secrets(),
-        "USD",
-        &params("clickid"),
-        NOW,
-        "x1".into(),
-    )
-    .unwrap();
-    let recorded = record(&mut db, &refused, "p1");
-    assert_eq!(recorded.outcome, "invalid_click_id");
-    assert!(recorded.conversion.is_none());
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM conversions"), 0);
-    assert_eq!(
-        count(
-            &db,
-            "SELECT COUNT(*) FROM postback_log WHERE outcome = 'invalid_click_id'"
-        ),
-        1
-    );
-    let allowed = evaluate(
-        &config.networks["tune"],
-        &secrets(),
-        "USD",
-        &params("aff_sub"),
-        NOW,
-        "x2".into(),
-    )
-    .unwrap();
-    assert_eq!(record(&mut db, &allowed, "p2").outcome, "accepted");
+    for stored_first in [true, false] {
+        let mut db = database();
+        // The click path binds the campaign's restriction into the ID.
+        let click_id = secrets()
+            .mint_for(NOW - 1000, [8; 7], Some("tune"))
+            .unwrap();
+        if stored_first {
+            run_batch(&mut db, &insert_click(&click(&click_id), None, None));
+        }
+        let params = |name: &str| {
+            vec![
+                (name.to_string(), click_id.clone()),
+                ("txid".to_string(), "R1".to_string()),
+            ]
+        };
+        let refused = evaluate(
+            &config.networks["generic"],
+            &secrets(),
+            "USD",
+            &params("clickid"),
+            NOW,
+            "x1".into(),
+        )
+        .unwrap_err();
+        assert_eq!(refused.outcome, crate::postback::Outcome::InvalidClickId);
+        assert!(
+            refused.detail.contains("only network tune"),
+            "{}",
+            refused.detail
+        );
+        let allowed = evaluate(
+            &config.networks["tune"],
+            &secrets(),
+            "USD",
+            &params("aff_sub"),
+            NOW,
+            "x2".into(),
+        )
+        .unwrap();
+        assert_eq!(record(&mut db, &allowed, "p2").outcome, "accepted");
+    }
 }
 
 #[test]
@@ -622,7 +618,7 @@ fn deliveries_are_written_with_the_change_and_filtered_by_type_and_campaign() {
     use crate::config::Status::*;
     let mut db = database();
     let click_id = secrets().mint(NOW - 1000, [10; 7]).unwrap();
-    run_batch(&mut db, &[insert_click(&click(&click_id), None, None)]); // campaign "summer"
+    run_batch(&mut db, &insert_click(&click(&click_id), None, None)); // campaign "summer"
     let base = with_destinations(
         with_status(draft(&click_id, "D1", "5", "cv1"), Pending, "cv1"),
         CANDIDATES,
@@ -691,7 +687,7 @@ fn claims_load_the_delivered_version_and_attempts_move_deliveries_on() {
     let click_id = secrets().mint(NOW - 1000, [12; 7]).unwrap();
     let mut with_click = click(&click_id);
     with_click.subs[0] = Some("zone".into());
-    run_batch(&mut db, &[insert_click(&with_click, None, None)]);
+    run_batch(&mut db, &insert_click(&with_click, None, None));
     let one = r#"[{"name": "all", "types": null, "campaigns": null, "max_attempts": 8}]"#;
     let base = with_destinations(
         with_status(draft(&click_id, "D3", "5", "cv1"), Pending, "cv1"),
@@ -804,6 +800,7 @@ fn a_claim_takes_a_bounded_batch_and_leaves_the_rest_for_the_next_run() {
     let one = r#"[{"name": "all", "types": null, "campaigns": null, "max_attempts": 8}]"#;
     for n in 0..5u8 {
         let click_id = secrets().mint(NOW - 1000, [20 + n; 7]).unwrap();
+        run_batch(&mut db, &insert_click(&click(&click_id), None, None));
         let d = with_destinations(
             draft(&click_id, &format!("B{n}"), "1", &format!("cv{n}")),
             one,
@@ -831,11 +828,11 @@ fn a_claim_takes_a_bounded_batch_and_leaves_the_rest_for_the_next_run() {
 fn admin_reads() {
     let mut db = database();
     let click_id = secrets().mint(NOW - 1000, [30; 7]).unwrap();
-    run_batch(&mut db, &[insert_click(&click(&click_id), None, None)]);
+    run_batch(&mut db, &insert_click(&click(&click_id), None, None));
     let one = r#"[{"name": "all", "types": null, "campaigns": null, "max_attempts": 8}]"#;
     let d = with_destinations(draft(&click_id, "A1", "5", "cv1"), one);
     record(&mut db, &d, "pb1");
-    run_batch(&mut db, &[insert_refusal_log(&log("pb0"), "bad_token")]);
+    run_batch(&mut db, &log_refusal(&log("pb0"), "bad_token"));
 
     let page = run_batch(
         &mut db,
@@ -884,7 +881,8 @@ fn the_report_statements_group_by_local_day() {
         &[
             insert_click(&early, None, None),
             insert_click(&late, None, None),
-        ],
+        ]
+        .concat(),
     );
     let pairs = |tz: &str, group: &str| -> Vec<(String, String)> {
         vec![
@@ -926,4 +924,261 @@ fn the_report_statements_group_by_local_day() {
     // The other two reads run too.
     assert!(run_batch(&mut db, &report_statements(&utc)[1..2]).is_empty());
     assert!(run_batch(&mut db, &report_statements(&utc)[2..]).is_empty());
+}
+
+/// Everything a conversion ends up as, minus when it was attributed.
+fn final_state(db: &Connection) -> serde_json::Value {
+    let conversion = run_query(
+        db,
+        "SELECT conversion_id, campaign, sub1, sub2, external_id, country, network, event, \
+         status, payout_micros, payout_from_click, currency, currency_from_click, version, \
+         attributed_at IS NOT NULL AS attributed FROM conversions",
+    );
+    let history = run_query(
+        db,
+        "SELECT version, status, payout_micros, currency FROM conversion_history ORDER BY version",
+    );
+    let deliveries = run_query(
+        db,
+        "SELECT delivery_id, version, type, campaign_filter FROM deliveries ORDER BY delivery_id",
+    );
+    let rollup = run_query(db, "SELECT * FROM click_rollup");
+    serde_json::json!({ "conversion": conversion, "history": history, "deliveries": deliveries, "rollup": rollup })
+}
+
+fn run_query(db: &Connection, sql: &str) -> Vec<serde_json::Value> {
+    let mut prepared = db.prepare(sql).unwrap();
+    let names: Vec<String> = prepared
+        .column_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let mut rows = prepared.query([]).unwrap();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().unwrap() {
+        let mut object = serde_json::Map::new();
+        for (index, name) in names.iter().enumerate() {
+            let value: Value = row.get(index).unwrap();
+            object.insert(
+                name.clone(),
+                match value {
+                    Value::Null => serde_json::Value::Null,
+                    Value::Integer(n) => n.into(),
+                    Value::Text(s) => s.into(),
+                    other => panic!("{other:?}"),
+                },
+            );
+        }
+        out.push(serde_json::Value::Object(object));
+    }
+    out
+}
+
+/// A click with attributes, a postback without payout or currency (pending), then a
+/// status change (approved), with the click row stored before, between or after them.
+fn attribution_scenario(click_row_after: usize) -> (Connection, Vec<String>) {
+    use crate::config::Status::*;
+    let mut db = database();
+    let click_id = secrets().mint(NOW - 1000, [40; 7]).unwrap();
+    let mut record_of_click = click(&click_id);
+    record_of_click.subs[0] = Some("zone-7".into());
+    record_of_click.subs[1] = Some("creative b".into());
+    let mut released = Vec::new();
+    let mut store_click = |db: &mut Connection| {
+        let row = click_row(&record_of_click, Some(2_500_000), Some("EUR"), false);
+        let rows = run_batch(db, &store_clicks(&[row], NOW + 5));
+        released.extend(
+            rows.iter()
+                .map(|row| row["delivery_id"].as_str().unwrap().to_string()),
+        );
+    };
+    let first = with_destinations(
+        with_status(draft(&click_id, "", "", "cv1"), Pending, "cv1"),
+        CANDIDATES,
+    );
+    let second = with_status(first.clone(), Approved, "cv2");
+    if click_row_after == 0 {
+        store_click(&mut db);
+    }
+    assert_eq!(record(&mut db, &first, "pb1").outcome, "accepted");
+    if click_row_after == 1 {
+        store_click(&mut db);
+    }
+    assert_eq!(record(&mut db, &second, "pb2").outcome, "updated");
+    if click_row_after == 2 {
+        store_click(&mut db);
+    }
+    // A retried click write changes nothing, and counts nothing twice.
+    store_click(&mut db);
+    (db, released)
+}
+
+#[test]
+fn a_conversion_ends_up_the_same_whenever_its_click_row_lands() {
+    let (on_time, released) = attribution_scenario(0);
+    assert!(released.is_empty(), "nothing was held: {released:?}");
+    let expected = final_state(&on_time);
+    assert_eq!(expected["conversion"][0]["campaign"], "summer");
+    assert_eq!(expected["conversion"][0]["sub2"], "creative b");
+    assert_eq!(expected["conversion"][0]["external_id"], "ext");
+    assert_eq!(expected["conversion"][0]["country"], "DE");
+    assert_eq!(expected["conversion"][0]["payout_micros"], 2_500_000);
+    assert_eq!(expected["conversion"][0]["currency"], "EUR");
+    assert_eq!(expected["rollup"][0]["clicks"], 1);
+    assert_eq!(
+        expected["deliveries"].as_array().unwrap().len(),
+        4,
+        "{expected}"
+    );
+    for late in [1, 2] {
+        let (db, released) = attribution_scenario(late);
+        assert_eq!(
+            final_state(&db),
+            expected,
+            "click row after postback {late}"
+        );
+        // The deliveries held for the click are released by its write, at once.
+        assert!(!released.is_empty(), "click row after postback {late}");
+    }
+}
+
+#[test]
+fn held_deliveries_wait_for_the_click_row_within_a_bound() {
+    let mut db = database();
+    let click_id = secrets().mint(NOW - 1000, [41; 7]).unwrap();
+    let held = with_destinations(draft(&click_id, "H1", "", "cv1"), CANDIDATES);
+    let recorded = record(&mut db, &held, "pb1");
+    assert_eq!(recorded.outcome, "accepted");
+    let conversion = recorded.conversion.unwrap();
+    assert_eq!(conversion.attributed_at, None);
+    assert_eq!(conversion.campaign, None);
+    // The campaign filter is undecided: "winter" is written, and held.
+    assert_eq!(
+        delivery_names(&db, "pb1"),
+        ["all", "created-only", "winter"]
+    );
+    assert!(run_batch(&mut db, &claim_deliveries("c1", NOW + 10, None, 10)).is_empty());
+    let health = run_batch(&mut db, &[click_health(NOW + 10)]);
+    assert_eq!(health[0]["conversions_awaiting_click"], 1);
+    assert_eq!(health[0]["conversions_past_hold"], 0);
+    // Past the hold, destinations without a campaign filter get what is known.
+    let late = NOW + DELIVERY_HOLD_MS + 1;
+    let claimed = run_batch(&mut db, &claim_deliveries("c2", late, None, 10));
+    let names: Vec<&str> = claimed
+        .iter()
+        .map(|r| r["destination"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["all", "created-only"]);
+    let health = run_batch(&mut db, &[click_health(late)]);
+    assert_eq!(health[0]["conversions_past_hold"], 1);
+    // The click row lands (campaign "summer"): "winter" never should have been.
+    run_batch(&mut db, &insert_click(&click(&click_id), None, None));
+    assert_eq!(delivery_names(&db, "pb1"), ["all", "created-only"]);
+    let health = run_batch(&mut db, &[click_health(late)]);
+    assert_eq!(health[0]["conversions_awaiting_click"], 0);
+}
+
+#[test]
+fn click_losses_are_counted() {
+    let mut db = database();
+    run_batch(
+        &mut db,
+        &count_click_losses(ClickLosses {
+            spilled: 3,
+            lost: 1,
+        }),
+    );
+    run_batch(
+        &mut db,
+        &count_click_losses(ClickLosses {
+            spilled: 2,
+            lost: 0,
+        }),
+    );
+    run_batch(&mut db, &[count_clicks_recovered(4)]);
+    let health = run_batch(&mut db, &[click_health(NOW)]);
+    assert_eq!(health[0]["clicks_spilled"], 5);
+    assert_eq!(health[0]["clicks_recovered"], 4);
+    assert_eq!(health[0]["clicks_lost"], 1);
+    let typed: ClickHealth = serde_json::from_value(health[0].clone()).unwrap();
+    assert_eq!(typed.clicks_spilled, 5);
+}
+
+#[test]
+fn the_rollup_bucket_in_sql_is_the_one_in_code() {
+    assert!(super::clicks::COUNT_CLICKS_SQL.contains(&format!("% {ROLLUP_BUCKET_MS}")));
+    assert!(MIGRATIONS
+        .iter()
+        .any(|(_, sql)| sql.contains(&format!("% {ROLLUP_BUCKET_MS}"))));
+}
+
+#[test]
+fn purging_clicks_and_the_log_changes_no_report_figure() {
+    use crate::config::Status::*;
+    let mut db = database();
+    for n in 0..3u8 {
+        let click_id = secrets().mint(NOW - 1000, [50 + n; 7]).unwrap();
+        let mut record_of_click = click(&click_id);
+        record_of_click.subs[0] = Some(format!("zone-{}", n % 2));
+        if n == 2 {
+            record_of_click.bot_reason = Some("head".into());
+        }
+        run_batch(
+            &mut db,
+            &insert_click(&record_of_click, Some(1_000_000), None),
+        );
+        if n < 2 {
+            let first = with_status(
+                draft(&click_id, &format!("P{n}"), "", &format!("cv{n}")),
+                Pending,
+                &format!("cv{n}"),
+            );
+            record(&mut db, &first, &format!("pb{n}"));
+            // The same again: a duplicate, counted per campaign and sub-ID.
+            record(
+                &mut db,
+                &with_status(first, Pending, &format!("cx{n}")),
+                &format!("pd{n}"),
+            );
+        }
+    }
+    let mut refused = log("pr0");
+    refused.detail = Some("bad token".into());
+    run_batch(&mut db, &log_refusal(&refused, "bad_token"));
+    let report = |db: &mut Connection, group: &str| {
+        let pairs: Vec<(String, String)> = vec![
+            ("from".into(), "2026-09-20".into()),
+            ("to".into(), "2026-09-23".into()),
+            ("tz".into(), "Asia/Kathmandu".into()),
+            ("group_by".into(), group.into()),
+        ];
+        let query = crate::report::parse_query(&pairs, "UTC", NOW as i64).unwrap();
+        report_statements(&query)
+            .iter()
+            .map(|statement| run_batch(db, std::slice::from_ref(statement)))
+            .collect::<Vec<_>>()
+    };
+    let groupings = [
+        "day",
+        "day,campaign,sub1",
+        "network,event",
+        "campaign,sub1,sub2",
+    ];
+    let before: Vec<_> = groupings.iter().map(|g| report(&mut db, g)).collect();
+    assert_eq!(before[0][0][0]["clicks"], 2, "{:?}", before[0]);
+    assert_eq!(before[0][0][0]["bot_clicks"], 1);
+    assert_eq!(
+        before[1][2].len(),
+        3,
+        "two duplicates by sub1, one refusal: {:?}",
+        before[1][2]
+    );
+    // Everything older than the future cutoff goes: every click and every log row.
+    for _ in 0..3 {
+        run_batch(&mut db, &purge_expired(NOW + 1_000_000, NOW + 1_000_000));
+    }
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM clicks"), 0);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM postback_log"), 0);
+    let after: Vec<_> = groupings.iter().map(|g| report(&mut db, g)).collect();
+    assert_eq!(before, after);
 }

@@ -1,0 +1,295 @@
+//! Writing clicks (docs/clicks.md): one batch stores a window's click rows, counts them
+//! into the report's pre-aggregates, and completes every conversion that was recorded
+//! before its click row existed. Because the record step and this batch are both D1
+//! transactions, one of them always sees the other: a conversion is attributed either
+//! when it is recorded (the click row is there) or when its click row lands (here).
+
+use super::{SqlValue, Statement};
+use crate::click::ClickRecord;
+use serde::Serialize;
+
+/// Rows per click statement: keeps one bound value well under D1's limits (a row is at
+/// most about 6 KiB: ten 512-byte sub-IDs and a 512-byte User-Agent).
+pub const CLICKS_PER_STATEMENT: usize = 25;
+
+/// Width of a pre-aggregate time bucket: 15 minutes. Every IANA zone's offset in use is
+/// a multiple of 15 minutes (:30 and :45 zones included), so every local day is a whole
+/// number of buckets and report days stay exact.
+pub const ROLLUP_BUCKET_MS: u64 = 900_000;
+
+/// How long the deliveries of an unattributed conversion wait for its click row. Past
+/// this a destination without a campaign filter gets what is known; one with a campaign
+/// filter keeps waiting (the campaign decides whether it should get the conversion).
+pub const DELIVERY_HOLD_MS: u64 = 10 * 60 * 1000;
+
+/// One click row as stored. `payout_micros` and `currency` are the campaign's own
+/// defaults at click time (none when the campaign sets none); `is_test` marks the
+/// postback tester's clicks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ClickRow {
+    pub click_id: String,
+    pub campaign: String,
+    pub created_at: u64,
+    pub sub1: Option<String>,
+    pub sub2: Option<String>,
+    pub sub3: Option<String>,
+    pub sub4: Option<String>,
+    pub sub5: Option<String>,
+    pub sub6: Option<String>,
+    pub sub7: Option<String>,
+    pub sub8: Option<String>,
+    pub sub9: Option<String>,
+    pub sub10: Option<String>,
+    pub external_id: Option<String>,
+    pub country: Option<String>,
+    pub asn: Option<u32>,
+    pub colo: Option<String>,
+    pub user_agent: Option<String>,
+    pub ip_hash: Option<String>,
+    pub is_bot: u8,
+    pub bot_reason: Option<String>,
+    pub payout_micros: Option<i64>,
+    pub currency: Option<String>,
+    pub is_test: u8,
+}
+
+/// The row for `record`, with the campaign's defaults at click time.
+pub fn click_row(
+    record: &ClickRecord,
+    payout_micros: Option<i64>,
+    currency: Option<&str>,
+    is_test: bool,
+) -> ClickRow {
+    let [sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, sub9, sub10] = record.subs.clone();
+    ClickRow {
+        click_id: record.click_id.clone(),
+        campaign: record.campaign.clone(),
+        created_at: record.created_at_ms,
+        sub1,
+        sub2,
+        sub3,
+        sub4,
+        sub5,
+        sub6,
+        sub7,
+        sub8,
+        sub9,
+        sub10,
+        external_id: record.external_id.clone(),
+        country: record.country.clone(),
+        asn: record.asn,
+        colo: record.colo.clone(),
+        user_agent: record.user_agent.clone(),
+        ip_hash: record.ip_hash.clone(),
+        is_bot: u8::from(record.bot_reason.is_some()),
+        bot_reason: record.bot_reason.clone(),
+        payout_micros,
+        currency: currency.map(str::to_string),
+        is_test: u8::from(is_test),
+    }
+}
+
+// The rows of one statement, as columns (`?1` is a JSON array of `ClickRow`s).
+macro_rules! click_rows {
+    () => {
+        "(SELECT json_extract(value, '$.click_id') AS click_id, \
+         json_extract(value, '$.campaign') AS campaign, \
+         json_extract(value, '$.created_at') AS created_at, \
+         json_extract(value, '$.sub1') AS sub1, json_extract(value, '$.sub2') AS sub2, \
+         json_extract(value, '$.sub3') AS sub3, json_extract(value, '$.sub4') AS sub4, \
+         json_extract(value, '$.sub5') AS sub5, json_extract(value, '$.sub6') AS sub6, \
+         json_extract(value, '$.sub7') AS sub7, json_extract(value, '$.sub8') AS sub8, \
+         json_extract(value, '$.sub9') AS sub9, json_extract(value, '$.sub10') AS sub10, \
+         json_extract(value, '$.external_id') AS external_id, \
+         json_extract(value, '$.country') AS country, json_extract(value, '$.asn') AS asn, \
+         json_extract(value, '$.colo') AS colo, json_extract(value, '$.user_agent') AS user_agent, \
+         json_extract(value, '$.ip_hash') AS ip_hash, json_extract(value, '$.is_bot') AS is_bot, \
+         json_extract(value, '$.bot_reason') AS bot_reason, \
+         json_extract(value, '$.payout_micros') AS payout_micros, \
+         json_extract(value, '$.currency') AS currency, \
+         json_extract(value, '$.is_test') AS is_test FROM json_each(?1)) r"
+    };
+}
+
+// Counts the rows not stored yet (so a retried batch never counts a click twice) into
+// their 15-minute bucket, campaign and sub-ID tuple. Runs before the insert.
+pub(super) const COUNT_CLICKS_SQL: &str = concat!(
+    "INSERT INTO click_rollup (bucket, campaign, sub1, sub2, sub3, sub4, sub5, sub6, sub7, \
+     sub8, sub9, sub10, clicks, bot_clicks) \
+     SELECT r.created_at - r.created_at % 900000, r.campaign, COALESCE(r.sub1, ''), \
+     COALESCE(r.sub2, ''), COALESCE(r.sub3, ''), COALESCE(r.sub4, ''), COALESCE(r.sub5, ''), \
+     COALESCE(r.sub6, ''), COALESCE(r.sub7, ''), COALESCE(r.sub8, ''), COALESCE(r.sub9, ''), \
+     COALESCE(r.sub10, ''), SUM(r.is_bot = 0), SUM(r.is_bot <> 0) FROM ",
+    click_rows!(),
+    " WHERE r.is_test = 0 AND NOT EXISTS (SELECT 1 FROM clicks k WHERE k.click_id = r.click_id) \
+     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 \
+     ON CONFLICT (bucket, campaign, sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, sub9, sub10) \
+     DO UPDATE SET clicks = clicks + excluded.clicks, bot_clicks = bot_clicks + excluded.bot_clicks"
+);
+
+const INSERT_CLICKS: &str = concat!(
+    "INSERT INTO clicks (click_id, campaign, created_at, \
+     sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, sub9, sub10, external_id, \
+     country, asn, colo, user_agent, ip_hash, is_bot, bot_reason, payout_micros, currency, \
+     is_test) SELECT r.click_id, r.campaign, r.created_at, r.sub1, r.sub2, r.sub3, r.sub4, \
+     r.sub5, r.sub6, r.sub7, r.sub8, r.sub9, r.sub10, r.external_id, r.country, r.asn, r.colo, \
+     r.user_agent, r.ip_hash, r.is_bot, r.bot_reason, r.payout_micros, r.currency, r.is_test \
+     FROM ",
+    click_rows!(),
+    " WHERE true ON CONFLICT (click_id) DO NOTHING"
+);
+
+// The conversions of these clicks (`?1`, a JSON array of click IDs) still waiting for
+// their click row, now that it is stored.
+macro_rules! waiting {
+    () => {
+        "c.attributed_at IS NULL AND c.click_id IN (SELECT value FROM json_each(?1))"
+    };
+}
+
+// Every version that took its payout or currency from the click gets the click's.
+const COMPLETE_HISTORY: &str = concat!(
+    "UPDATE conversion_history AS h SET \
+     payout_micros = CASE WHEN h.payout_from_click THEN COALESCE(k.payout_micros, 0) \
+     ELSE h.payout_micros END, \
+     currency = CASE WHEN h.currency_from_click THEN COALESCE(k.currency, h.currency) \
+     ELSE h.currency END \
+     FROM conversions c JOIN clicks k ON k.click_id = c.click_id \
+     WHERE h.conversion_id = c.conversion_id AND (h.payout_from_click OR h.currency_from_click) \
+     AND ",
+    waiting!()
+);
+
+// Deliveries made (and held) before the campaign was known, for destinations whose
+// campaign filter the click's campaign does not pass: they should never have existed.
+const DROP_FILTERED_DELIVERIES: &str = concat!(
+    "DELETE FROM deliveries WHERE delivery_id IN (SELECT d.delivery_id FROM deliveries d \
+     JOIN conversions c ON c.conversion_id = d.conversion_id \
+     JOIN clicks k ON k.click_id = c.click_id \
+     WHERE d.campaign_filter IS NOT NULL AND d.attempts = 0 \
+     AND k.campaign NOT IN (SELECT value FROM json_each(d.campaign_filter)) AND ",
+    waiting!(),
+    ")"
+);
+
+const COMPLETE_CONVERSIONS: &str = concat!(
+    "UPDATE conversions AS c SET campaign = k.campaign, sub1 = k.sub1, sub2 = k.sub2, \
+     sub3 = k.sub3, sub4 = k.sub4, sub5 = k.sub5, sub6 = k.sub6, sub7 = k.sub7, sub8 = k.sub8, \
+     sub9 = k.sub9, sub10 = k.sub10, external_id = k.external_id, country = k.country, \
+     payout_micros = CASE WHEN c.payout_from_click THEN COALESCE(k.payout_micros, 0) \
+     ELSE c.payout_micros END, \
+     currency = CASE WHEN c.currency_from_click THEN COALESCE(k.currency, c.currency) \
+     ELSE c.currency END, attributed_at = ?2 \
+     FROM clicks k WHERE k.click_id = c.click_id AND ",
+    waiting!()
+);
+
+// The held deliveries this batch released, for the first attempt right after it.
+const RELEASED_DELIVERIES: &str = "SELECT d.delivery_id FROM deliveries d \
+     JOIN conversions c ON c.conversion_id = d.conversion_id \
+     WHERE c.click_id IN (SELECT value FROM json_each(?1)) AND c.attributed_at = ?2 \
+     AND d.state = 'pending' AND d.attempts = 0";
+
+/// The batch that stores `rows` at `now_ms`: per chunk of [`CLICKS_PER_STATEMENT`] rows,
+/// the pre-aggregate counts and the insert, then the completion of the conversions that
+/// were waiting for these clicks. The last statement returns the `delivery_id`s it
+/// released. Idempotent: running it again changes nothing.
+pub fn store_clicks(rows: &[ClickRow], now_ms: u64) -> Vec<Statement> {
+    let mut statements = Vec::new();
+    for chunk in rows.chunks(CLICKS_PER_STATEMENT) {
+        let json: SqlValue = serde_json::to_string(chunk)
+            .unwrap_or_else(|_| "[]".into())
+            .into();
+        for sql in [COUNT_CLICKS_SQL, INSERT_CLICKS] {
+            statements.push(Statement {
+                sql,
+                params: vec![json.clone()],
+            });
+        }
+    }
+    let ids: Vec<&str> = rows.iter().map(|row| row.click_id.as_str()).collect();
+    let ids: SqlValue = serde_json::to_string(&ids)
+        .unwrap_or_else(|_| "[]".into())
+        .into();
+    statements.push(Statement {
+        sql: COMPLETE_HISTORY,
+        params: vec![ids.clone()],
+    });
+    statements.push(Statement {
+        sql: DROP_FILTERED_DELIVERIES,
+        params: vec![ids.clone()],
+    });
+    for sql in [COMPLETE_CONVERSIONS, RELEASED_DELIVERIES] {
+        statements.push(Statement {
+            sql,
+            params: vec![ids.clone(), now_ms.into()],
+        });
+    }
+    statements
+}
+
+/// Click rows an isolate could not write: spilled to KV for the cron to replay, or lost
+/// (not even spilled). Counted in D1 with the isolate's next successful write.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClickLosses {
+    pub spilled: u64,
+    pub lost: u64,
+}
+
+const ADD_TO_COUNTER: &str = "INSERT INTO service_state (key, value) VALUES (?1, ?2) \
+     ON CONFLICT (key) DO UPDATE SET \
+     value = CAST(CAST(value AS INTEGER) + CAST(excluded.value AS INTEGER) AS TEXT)";
+
+fn add_to_counter(key: &'static str, amount: u64) -> Statement {
+    Statement {
+        sql: ADD_TO_COUNTER,
+        params: vec![key.into(), amount.to_string().into()],
+    }
+}
+
+/// Adds an isolate's uncounted spilled and lost click rows to the service counters.
+pub fn count_click_losses(losses: ClickLosses) -> Vec<Statement> {
+    vec![
+        add_to_counter("clicks_spilled", losses.spilled),
+        add_to_counter("clicks_lost", losses.lost),
+    ]
+}
+
+/// Adds replayed (recovered) spilled click rows to the service counters.
+pub fn count_clicks_recovered(rows: u64) -> Statement {
+    add_to_counter("clicks_recovered", rows)
+}
+
+const CLICK_HEALTH: &str = "SELECT \
+     COALESCE((SELECT CAST(value AS INTEGER) FROM service_state WHERE key = 'clicks_spilled'), 0) \
+     AS clicks_spilled, \
+     COALESCE((SELECT CAST(value AS INTEGER) FROM service_state WHERE key = 'clicks_recovered'), 0) \
+     AS clicks_recovered, \
+     COALESCE((SELECT CAST(value AS INTEGER) FROM service_state WHERE key = 'clicks_lost'), 0) \
+     AS clicks_lost, \
+     (SELECT COUNT(*) FROM conversions WHERE attributed_at IS NULL) AS conversions_awaiting_click, \
+     (SELECT COUNT(*) FROM conversions WHERE attributed_at IS NULL AND created_at <= ?1) \
+     AS conversions_past_hold";
+
+/// What `/healthz` reports about click storage: every click row that could not be
+/// written when it was made is in one of these figures, never silent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, Serialize)]
+pub struct ClickHealth {
+    /// Rows whose write failed every retry and went to KV.
+    pub clicks_spilled: i64,
+    /// Spilled rows the cron has written since.
+    pub clicks_recovered: i64,
+    /// Rows neither written nor spilled: gone.
+    pub clicks_lost: i64,
+    /// Conversions recorded before their click row, still waiting for it.
+    pub conversions_awaiting_click: i64,
+    /// Of those, the ones waiting longer than [`DELIVERY_HOLD_MS`].
+    pub conversions_past_hold: i64,
+}
+
+pub fn click_health(now_ms: u64) -> Statement {
+    Statement {
+        sql: CLICK_HEALTH,
+        params: vec![now_ms.saturating_sub(DELIVERY_HOLD_MS).into()],
+    }
+}
