@@ -97,10 +97,19 @@ CREATE TABLE postback_rollup (
 INSERT INTO postback_rollup (bucket, network, outcome, campaign, event, sub1, sub2, sub3, sub4,
   sub5, sub6, sub7, sub8, sub9, sub10, postbacks)
 SELECT l.received_at - l.received_at % 900000, COALESCE(l.network, ''), l.outcome,
-  COALESCE(c.campaign, ''), COALESCE(c.event, ''), COALESCE(c.sub1, ''), COALESCE(c.sub2, ''),
-  COALESCE(c.sub3, ''), COALESCE(c.sub4, ''), COALESCE(c.sub5, ''), COALESCE(c.sub6, ''),
-  COALESCE(c.sub7, ''), COALESCE(c.sub8, ''), COALESCE(c.sub9, ''), COALESCE(c.sub10, ''),
+  COALESCE(c.campaign, k.campaign, ''), COALESCE(c.event, ''),
+  COALESCE(CASE WHEN c.conversion_id IS NULL THEN k.sub1 ELSE c.sub1 END, ''),
+  COALESCE(CASE WHEN c.conversion_id IS NULL THEN k.sub2 ELSE c.sub2 END, ''),
+  COALESCE(CASE WHEN c.conversion_id IS NULL THEN k.sub3 ELSE c.sub3 END, ''),
+  COALESCE(CASE WHEN c.conversion_id IS NULL THEN k.sub4 ELSE c.sub4 END, ''),
+  COALESCE(CASE WHEN c.conversion_id IS NULL THEN k.sub5 ELSE c.sub5 END, ''),
+  COALESCE(CASE WHEN c.conversion_id IS NULL THEN k.sub6 ELSE c.sub6 END, ''),
+  COALESCE(CASE WHEN c.conversion_id IS NULL THEN k.sub7 ELSE c.sub7 END, ''),
+  COALESCE(CASE WHEN c.conversion_id IS NULL THEN k.sub8 ELSE c.sub8 END, ''),
+  COALESCE(CASE WHEN c.conversion_id IS NULL THEN k.sub9 ELSE c.sub9 END, ''),
+  COALESCE(CASE WHEN c.conversion_id IS NULL THEN k.sub10 ELSE c.sub10 END, ''),
   COUNT(*)
 FROM postback_log l LEFT JOIN conversions c ON c.conversion_id = l.conversion_id
+LEFT JOIN clicks k ON k.click_id = l.click_id
 WHERE l.is_test = 0 AND l.outcome NOT IN ('accepted', 'updated')
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15;

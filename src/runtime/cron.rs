@@ -14,7 +14,9 @@ pub const SPILL_REPLAY_CRON: &str = "*/5 * * * *";
 /// Spilled KV entries replayed per run (each holds one failed write's rows).
 const SPILL_ENTRIES_PER_RUN: u64 = 20;
 
-pub async fn run(env: &Env, cron: &str) -> Result<()> {
+/// One cron run; `scheduled_ms` is the time the run was scheduled for (the purge's "now":
+/// in production the same as the clock, and a test can trigger a run in the future).
+pub async fn run(env: &Env, cron: &str, scheduled_ms: u64) -> Result<()> {
     if cron == SPILL_REPLAY_CRON {
         let recovered = super::click::replay_spills(env, SPILL_ENTRIES_PER_RUN).await?;
         if recovered > 0 {
@@ -32,7 +34,7 @@ pub async fn run(env: &Env, cron: &str) -> Result<()> {
     let db = Db::from_env(env)?;
     let mut statements = vec![mark_cron_run(now)];
     if let Ok(app) = super::app(env) {
-        let cutoff = now.saturating_sub(days_to_ms(app.config.retention_days));
+        let cutoff = scheduled_ms.saturating_sub(days_to_ms(app.config.retention_days));
         statements.extend(purge_expired(cutoff, now));
     }
     db.batch(&statements).await.map(|_| ())

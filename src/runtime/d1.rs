@@ -78,13 +78,6 @@ impl Db {
         prepared.all().await?.results()
     }
 
-    /// Runs one statement for its effect.
-    pub async fn run(&self, statement: &Statement) -> Result<()> {
-        let prepared = self.prepare(statement)?;
-        self.count();
-        prepared.run().await.map(|_| ())
-    }
-
     /// Runs statements as one batch: one round trip, one transaction.
     pub async fn batch(&self, statements: &[Statement]) -> Result<Vec<D1Result>> {
         let prepared = statements

@@ -286,7 +286,9 @@ async fn fetch(request: Request, env: Env, ctx: Context) -> Result<Response> {
 
 #[event(scheduled)]
 async fn scheduled(event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
-    if let Err(error) = cron::run(&env, &event.cron()).await {
+    // A float of unix milliseconds; `as` saturates (never panics) on odd values.
+    let scheduled_ms = event.schedule() as u64;
+    if let Err(error) = cron::run(&env, &event.cron(), scheduled_ms).await {
         worker::console_error!("edgeback cron run failed: {error}");
     }
 }

@@ -374,10 +374,16 @@ const INSERT_REFUSAL_LOG: &str = "INSERT INTO postback_log (postback_id, receive
      source_ip, method, params, outcome, detail, click_id, conversion_id) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL)";
 
+// A refusal counts under its click's campaign and sub-IDs when it names a stored click
+// (read after the response, so it costs the sender nothing).
 const COUNT_REFUSAL: &str = concat!(
     "INSERT INTO postback_rollup (bucket, network, outcome, campaign, event, sub1, sub2, sub3, \
      sub4, sub5, sub6, sub7, sub8, sub9, sub10, postbacks) \
-     VALUES (?1 - ?1 % 900000, COALESCE(?2, ''), ?3, '', '', '', '', '', '', '', '', '', '', '', '', 1) ",
+     SELECT ?1 - ?1 % 900000, COALESCE(?2, ''), ?3, COALESCE(k.campaign, ''), '', \
+     COALESCE(k.sub1, ''), COALESCE(k.sub2, ''), COALESCE(k.sub3, ''), COALESCE(k.sub4, ''), \
+     COALESCE(k.sub5, ''), COALESCE(k.sub6, ''), COALESCE(k.sub7, ''), COALESCE(k.sub8, ''), \
+     COALESCE(k.sub9, ''), COALESCE(k.sub10, ''), 1 \
+     FROM (SELECT ?4 AS click_id) r LEFT JOIN clicks k ON k.click_id = r.click_id WHERE true ",
     count_outcome_conflict!()
 );
 
@@ -392,6 +398,7 @@ pub fn log_refusal(log: &LogEntry, outcome: &str) -> Vec<Statement> {
                 log.received_at_ms.into(),
                 log.network.clone().into(),
                 outcome.into(),
+                log.click_id.clone().into(),
             ],
         },
     ]

@@ -380,6 +380,17 @@ impl Worker {
         self.get("/cdn-cgi/handler/scheduled?cron=*+*+*+*+*", &[])
     }
 
+    /// Triggers one run of the cron trigger `cron` (e.g. `*/5 * * * *`), as if scheduled
+    /// at `time_ms` when given.
+    pub fn trigger_cron_at(&self, cron: &str, time_ms: Option<u64>) -> Reply {
+        let cron = cron.replace(' ', "+");
+        let time = time_ms.map(|ms| format!("&time={ms}")).unwrap_or_default();
+        self.get(
+            &format!("/cdn-cgi/handler/scheduled?cron={cron}{time}"),
+            &[],
+        )
+    }
+
     pub fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
         self.send("GET", path, headers, None)
     }
@@ -418,6 +429,15 @@ impl Worker {
     /// Clicks `/c/{campaign}?{query}` as a browser from `ip`, waits until the click row is
     /// stored, and returns the click ID: the offer URL's query value that verifies as one.
     pub fn click_through(&self, campaign: &str, query: &str, ip: &str) -> String {
+        let id = self.click_only(campaign, query, ip);
+        let rows = self.wait_for_rows("SELECT 1 FROM clicks WHERE click_id = ?1", &[&id]);
+        assert_eq!(rows.len(), 1, "the click row of {id} never arrived");
+        id
+    }
+
+    /// Clicks `/c/{campaign}?{query}` as a browser from `ip` and returns the click ID at
+    /// once: its row is written after the response, a moment later.
+    pub fn click_only(&self, campaign: &str, query: &str, ip: &str) -> String {
         let reply = self.get(
             &format!("/c/{campaign}?{query}"),
             &[
@@ -438,13 +458,17 @@ impl Worker {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or_default();
-        let id = location
+        // Campaigns restricted to a network bind it into the ID (tests/e2e/wrangler.toml
+        // restricts to "tune" only).
+        location
             .query_pairs()
-            .find_map(|(_, value)| secrets.verify(&value, now, 60_000).ok().map(|v| v.id))
-            .unwrap_or_else(|| panic!("no click ID in {location}"));
-        let rows = self.wait_for_rows("SELECT 1 FROM clicks WHERE click_id = ?1", &[&id]);
-        assert_eq!(rows.len(), 1, "the click row of {id} never arrived");
-        id
+            .find_map(|(_, value)| {
+                secrets
+                    .verify_for(&value, now, 60_000, &["tune"])
+                    .ok()
+                    .map(|v| v.id)
+            })
+            .unwrap_or_else(|| panic!("no click ID in {location}"))
     }
 }
 

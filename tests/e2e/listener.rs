@@ -36,6 +36,14 @@ impl Received {
         self.target.split('?').next().unwrap_or_default()
     }
 
+    /// The decoded value of query parameter `name`, if present.
+    pub fn query(&self, name: &str) -> Option<String> {
+        let (_, query) = self.target.split_once('?')?;
+        url::form_urlencoded::parse(query.as_bytes())
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()

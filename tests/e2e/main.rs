@@ -4,6 +4,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 mod admin;
+mod attribution;
 mod browser;
 mod clicks;
 mod forwarding;

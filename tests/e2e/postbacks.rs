@@ -331,7 +331,8 @@ fn events_by_map_slug_or_default_and_one_click_many_conversions() {
 fn a_campaign_restricted_to_one_network_refuses_the_others() {
     let id = click("pb-only-tune");
     let refused = get(&format!("/postback?clickid={id}&txid=only-1"));
-    assert_outcome(&refused, 400, "invalid_click_id", 1);
+    // Decided from the click ID alone (the restriction is bound into its tag): no D1.
+    assert_outcome(&refused, 400, "invalid_click_id", 0);
     let accepted = get(&format!("/postback/tune?aff_sub={id}&adv_sub=only-1"));
     assert_outcome(&accepted, 200, "accepted", 1);
     assert_eq!(
