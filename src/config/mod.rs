@@ -75,7 +75,16 @@ pub struct Config {
     pub destinations: Vec<Destination>,
     pub delivery: DeliverySettings,
     pub diagnostics: Diagnostics,
+    /// Parameter names redacted in the postback log besides those that look like
+    /// personal data or credentials (`postback::redact`), lower case, matched
+    /// case-insensitively.
+    pub redact: Vec<String>,
 }
+
+/// Most entries in `redact`: a postback has at most this many parameters anyway.
+pub const MAX_REDACT_NAMES: usize = 100;
+/// Longest name in `redact`, in bytes.
+pub const MAX_REDACT_NAME_BYTES: usize = 128;
 
 /// Switches for tests and local runs; all off by default.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
@@ -110,6 +119,8 @@ struct RawConfig {
     delivery: DeliverySettings,
     #[serde(default)]
     diagnostics: Diagnostics,
+    #[serde(default)]
+    redact: Vec<String>,
 }
 
 fn default_network() -> String {
@@ -233,6 +244,27 @@ impl Config {
             );
         }
 
+        if raw.redact.len() > MAX_REDACT_NAMES {
+            problems.push(
+                format!("{root}.redact"),
+                format!("at most {MAX_REDACT_NAMES} names"),
+            );
+        }
+        let mut redact = Vec::with_capacity(raw.redact.len());
+        for (index, name) in raw.redact.iter().enumerate() {
+            let trimmed = name.trim();
+            if trimmed.is_empty() || trimmed.len() > MAX_REDACT_NAME_BYTES || trimmed != name {
+                problems.push(
+                    format!("{root}.redact[{index}]"),
+                    format!(
+                        "must be a parameter name of 1-{MAX_REDACT_NAME_BYTES} bytes without surrounding spaces"
+                    ),
+                );
+            } else {
+                redact.push(trimmed.to_lowercase());
+            }
+        }
+
         let mut networks = BTreeMap::new();
         for (name, raw_network) in raw.networks {
             let path = format!("{root}.networks.{name}");
@@ -315,6 +347,7 @@ impl Config {
             destinations,
             delivery: raw.delivery,
             diagnostics: raw.diagnostics,
+            redact,
         })
     }
 
@@ -418,6 +451,32 @@ mod tests {
             );
         }
         assert_eq!(found.len(), expect.len(), "{found:?}");
+    }
+
+    #[test]
+    fn the_redact_list_is_validated_with_key_paths() {
+        let mut value = minimal();
+        value["redact"] = json!(["Player_Ref", "order_note"]);
+        let config = Config::from_json(value).unwrap();
+        assert_eq!(config.redact, ["player_ref", "order_note"]);
+        assert!(Config::from_json(minimal()).unwrap().redact.is_empty());
+        let mut value = minimal();
+        value["redact"] = json!(["ok", "", " padded", "x".repeat(129)]);
+        let found = errors(value);
+        for prefix in [
+            "EDGEBACK.redact[1]: ",
+            "EDGEBACK.redact[2]: ",
+            "EDGEBACK.redact[3]: ",
+        ] {
+            assert!(
+                found.iter().any(|e| e.starts_with(prefix)),
+                "{prefix} in {found:?}"
+            );
+        }
+        assert_eq!(found.len(), 3, "{found:?}");
+        let mut value = minimal();
+        value["redact"] = json!("email");
+        assert!(errors(value)[0].starts_with("EDGEBACK.redact"));
     }
 
     #[test]
