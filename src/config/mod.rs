@@ -559,4 +559,34 @@ mod tests {
             );
         }
     }
+
+    /// Issue 11 item 6: a macro may never choose where a delivery goes.
+    #[test]
+    fn destination_macros_never_in_scheme_host_or_port() {
+        let mut value = minimal();
+        value["destinations"] = json!([
+            { "name": "ok", "kind": "postback", "url": "https://t.example:8443/c?v={sub3}&p={payout}" },
+            { "name": "host", "kind": "postback", "url": "http://{sub3}:8899/x?c={clickid}" },
+            { "name": "port", "kind": "postback", "url": "https://t.example:{sub3}/" },
+            { "name": "sub", "kind": "postback", "url": "https://{network}.t.example/" },
+            { "name": "scheme", "kind": "postback", "url": "{sub1}://t.example/" }
+        ]);
+        let found = errors(value);
+        for index in 1..=4 {
+            let prefix = format!("EDGEBACK.destinations[{index}].url: macro {{");
+            assert!(
+                found
+                    .iter()
+                    .any(|e| e.starts_with(&prefix) && e.contains("scheme, host or port")),
+                "{prefix} in {found:?}"
+            );
+        }
+        assert_eq!(found.len(), 4, "{found:?}");
+        assert!(
+            found[0].starts_with(
+                "EDGEBACK.destinations[1].url: macro {sub3} is in the scheme, host or port"
+            ),
+            "{found:?}"
+        );
+    }
 }
