@@ -3,7 +3,7 @@
 //!
 //! A repeated field is ambiguous: the query parser kept the first value, serde_json an
 //! object's last, and an HMAC canonical string is the same for `payout=1&payout=500` in
-//! either order. So no layer chooses: a field given twice is refused.
+//! either order. So no layer chooses: a field's name given twice is refused.
 
 use super::{Outcome, Refusal};
 use crate::config::Network;
@@ -60,8 +60,15 @@ impl<'de> Visitor<'de> for Members {
 }
 
 /// The first of the network's known fields (click ID, payout, transaction ID, status,
-/// event, currency) that the parameters carry more than once — under one name twice, or
-/// under two of its aliases — as a `malformed_body` refusal naming the field and names.
+/// event, currency) that the parameters carry more than once under one of its names, as
+/// a `malformed_body` refusal naming the field and the name.
+///
+/// Two *different* names of one field (`payout=1&amount=500`) are not refused: the
+/// profile's preference order picks one, the same in every encoding and whatever the
+/// order of the parameters, and presets document such pairs as distinct values a sender
+/// may send together (Tune's `goal_id` and `goal_name`, Everflow's `transaction_id` and
+/// `sub1`). One name twice has no such rule: the query parser kept the first, a JSON
+/// object the last, and a signature covers both orders.
 pub fn repeated_field(network: &Network, params: &[(String, String)]) -> Option<Refusal> {
     let aliases = &network.aliases;
     let fields: [(&str, &[String]); 6] = [
@@ -73,23 +80,16 @@ pub fn repeated_field(network: &Network, params: &[(String, String)]) -> Option<
         ("currency", &aliases.currency),
     ];
     fields.iter().find_map(|(label, names)| {
-        let sent: Vec<&str> = params
-            .iter()
-            .filter(|(name, _)| names.contains(name))
-            .map(|(name, _)| name.as_str())
-            .collect();
-        (sent.len() > 1).then(|| {
-            Refusal::new(
-                Outcome::MalformedBody,
-                format!(
-                    "the {label} is given more than once ({}): send each field once, under one name",
-                    sent.iter()
-                        .take(4)
-                        .map(|name| crate::click::clip(name, 64))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )
+        names.iter().find_map(|alias| {
+            let times = params.iter().filter(|(name, _)| name == alias).count();
+            (times > 1).then(|| {
+                Refusal::new(
+                    Outcome::MalformedBody,
+                    format!(
+                        "the {label} parameter {alias} is given {times} times: send each field once"
+                    ),
+                )
+            })
         })
     })
 }
@@ -160,31 +160,56 @@ mod tests {
     #[test]
     fn a_known_field_given_twice_is_refused_naming_it() {
         let network = generic();
-        for (pairs, label) in [
-            (&[("payout", "1"), ("payout", "500")][..], "payout"),
-            (&[("payout", "1"), ("amount", "500")], "payout"),
-            (&[("clickid", "a"), ("subid", "b")], "click ID"),
-            (&[("clickid", "a"), ("clickid", "a")], "click ID"),
-            (&[("txid", "1"), ("transaction_id", "2")], "transaction ID"),
-            (&[("status", "approved"), ("status", "rejected")], "status"),
-            (&[("event", "sale"), ("event", "lead")], "event"),
-            (&[("currency", "USD"), ("currency", "EUR")], "currency"),
+        for (pairs, start) in [
+            (
+                &[("payout", "1"), ("payout", "500")][..],
+                "the payout parameter payout is given 2 times",
+            ),
+            (
+                &[("amount", "1"), ("payout", "2"), ("amount", "500")],
+                "the payout parameter amount is given 2 times",
+            ),
+            (
+                &[("clickid", "a"), ("clickid", "a")],
+                "the click ID parameter clickid",
+            ),
+            (
+                &[("subid", "a"), ("subid", "b"), ("subid", "c")],
+                "the click ID parameter subid is given 3 times",
+            ),
+            (
+                &[("txid", "1"), ("txid", "2")],
+                "the transaction ID parameter txid",
+            ),
+            (
+                &[("status", "approved"), ("status", "rejected")],
+                "the status parameter status",
+            ),
+            (
+                &[("event", "sale"), ("event", "lead")],
+                "the event parameter event",
+            ),
+            (
+                &[("currency", "USD"), ("currency", "EUR")],
+                "the currency parameter currency",
+            ),
         ] {
             let refusal = repeated_field(&network, &strings(pairs)).unwrap();
             assert_eq!(refusal.outcome, Outcome::MalformedBody, "{pairs:?}");
             assert!(
-                refusal
-                    .detail
-                    .starts_with(&format!("the {label} is given more than once")),
+                refusal.detail.starts_with(start),
                 "{pairs:?}: {}",
                 refusal.detail
             );
         }
+        // Different names of one field, other parameters repeated, another letter case.
         assert!(repeated_field(
             &network,
             &strings(&[
                 ("clickid", "a"),
+                ("subid", "b"),
                 ("payout", "1"),
+                ("amount", "500"),
                 ("txid", "t"),
                 ("status", "approved"),
                 ("sub1", "x"),
