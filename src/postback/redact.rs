@@ -316,6 +316,20 @@ mod tests {
         }
     }
 
+    /// The README's Redaction section lists the rule as the code has it.
+    #[test]
+    fn the_readme_lists_every_word() {
+        let readme = include_str!("../../README.md");
+        let section = readme
+            .split("### Redaction")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .unwrap();
+        for word in SENSITIVE_WORDS.iter().chain(SENSITIVE_FRAGMENTS) {
+            assert!(section.contains(&format!("`{word}`")), "{word}");
+        }
+    }
+
     #[test]
     fn redacted_values_are_never_stored_and_extra_names_count() {
         let params: Vec<(String, String)> = [
