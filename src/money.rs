@@ -5,12 +5,41 @@ pub const MICROS_PER_UNIT: i64 = 1_000_000;
 /// At most this many fractional digits are accepted.
 pub const MAX_FRACTION_DIGITS: usize = 6;
 
+/// Which decimal separator a network sends (`decimal_separator` in its profile).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DecimalSeparator {
+    /// Not declared: `.` or `,`, but a `,` followed by exactly three digits (`1,000`) is
+    /// refused as ambiguous, since many senders write thousands that way.
+    #[default]
+    Either,
+    /// Only `.`; any `,` is refused.
+    Dot,
+    /// Only `,`; any `.` is refused, and `1,000` is one unit.
+    Comma,
+}
+
+impl DecimalSeparator {
+    /// The configuration value: `"."` or `","`.
+    pub fn from_config(text: &str) -> Option<Self> {
+        match text {
+            "." => Some(DecimalSeparator::Dot),
+            "," => Some(DecimalSeparator::Comma),
+            _ => None,
+        }
+    }
+}
+
 /// Why a payout text was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PayoutError {
     Empty,
     /// Anything that is not digits with at most one `.` or `,` decimal separator.
     NotADecimal,
+    /// `1,000`: a thousands separator or a decimal comma? Refused unless the network
+    /// declares its decimal separator.
+    AmbiguousComma,
+    /// A separator other than the one the network declared.
+    WrongSeparator(DecimalSeparator),
     TooManyFractionDigits,
     Negative,
     TooLarge,
@@ -22,6 +51,17 @@ impl PayoutError {
             PayoutError::Empty => "payout is empty",
             PayoutError::NotADecimal => {
                 "payout must be a plain decimal number with '.' or ',' as the separator"
+            }
+            PayoutError::AmbiguousComma => {
+                "ambiguous: a ',' followed by exactly three digits may be a thousands separator \
+                 (1,000 = one thousand) or a decimal comma (1,000 = one); send '.' as the \
+                 decimal separator, or declare the network's decimal_separator"
+            }
+            PayoutError::WrongSeparator(DecimalSeparator::Comma) => {
+                "this network's decimal separator is ','; '.' is not accepted"
+            }
+            PayoutError::WrongSeparator(_) => {
+                "this network's decimal separator is '.'; ',' is not accepted"
             }
             PayoutError::TooManyFractionDigits => "payout has more than 6 fractional digits",
             PayoutError::Negative => "payout is negative",
@@ -36,8 +76,21 @@ impl PayoutError {
 /// one decimal separator (`.` or `,`) followed by at most six digits: `12.5`, `12,50`, `0`,
 /// `0.000001`. Refused: currency symbols or codes, thousands separators (`1,234.56` has two
 /// separators), exponents, `NaN`, signs other than a leading `-`, whitespace inside.
-/// Surrounding whitespace is trimmed.
+/// Surrounding whitespace is trimmed. The separator is not declared
+/// ([`DecimalSeparator::Either`]): see [`parse_payout`].
 pub fn parse_payout_micros(text: &str, allow_negative: bool) -> Result<i64, PayoutError> {
+    parse_payout(text, allow_negative, DecimalSeparator::Either)
+}
+
+/// [`parse_payout_micros`] with the network's declared decimal separator: with `Either`,
+/// a `,` followed by exactly three digits and nothing else (`1,000`, `-12,500`) is
+/// [`PayoutError::AmbiguousComma`]; with `Dot` a `,` and with `Comma` a `.` is
+/// [`PayoutError::WrongSeparator`].
+pub fn parse_payout(
+    text: &str,
+    allow_negative: bool,
+    separator: DecimalSeparator,
+) -> Result<i64, PayoutError> {
     let text = text.trim();
     if text.is_empty() {
         return Err(PayoutError::Empty);
@@ -46,6 +99,12 @@ pub fn parse_payout_micros(text: &str, allow_negative: bool) -> Result<i64, Payo
         Some(rest) => (true, rest),
         None => (false, text),
     };
+    let (has_dot, has_comma) = (unsigned.contains('.'), unsigned.contains(','));
+    match separator {
+        DecimalSeparator::Dot if has_comma => return Err(PayoutError::WrongSeparator(separator)),
+        DecimalSeparator::Comma if has_dot => return Err(PayoutError::WrongSeparator(separator)),
+        _ => {}
+    }
     let mut parts = unsigned.splitn(2, ['.', ',']);
     let whole = parts.next().unwrap_or_default();
     let fraction = parts.next().unwrap_or_default();
@@ -60,6 +119,10 @@ pub fn parse_payout_micros(text: &str, allow_negative: bool) -> Result<i64, Payo
     }
     if has_separator && fraction.is_empty() && whole.is_empty() {
         return Err(PayoutError::NotADecimal);
+    }
+    // Checked after the shape (so `1,000.5` stays "not a decimal") and before the value.
+    if separator == DecimalSeparator::Either && has_comma && fraction.len() == 3 {
+        return Err(PayoutError::AmbiguousComma);
     }
     if fraction.len() > MAX_FRACTION_DIGITS {
         return Err(PayoutError::TooManyFractionDigits);
@@ -165,6 +228,42 @@ mod tests {
         for (text, expected) in cases {
             assert_eq!(&parse_payout_micros(text, false), expected, "{text:?}");
         }
+    }
+
+    /// Issue 11 item 8: `1,000` is refused unless the network declares its separator.
+    #[test]
+    fn a_comma_before_exactly_three_digits_is_ambiguous() {
+        use DecimalSeparator::*;
+        use PayoutError::*;
+        let cases: &[(&str, DecimalSeparator, Result<i64, PayoutError>)] = &[
+            ("1,000", Either, Err(AmbiguousComma)),
+            ("12,500", Either, Err(AmbiguousComma)),
+            ("-1,000", Either, Err(AmbiguousComma)),
+            (",500", Either, Err(AmbiguousComma)),
+            ("1,00", Either, Ok(1_000_000)),
+            ("1,0000", Either, Ok(1_000_000)),
+            ("1,5", Either, Ok(1_500_000)),
+            ("1.000", Either, Ok(1_000_000)),
+            ("1,000", Comma, Ok(1_000_000)),
+            ("1,5", Comma, Ok(1_500_000)),
+            ("1.000", Comma, Err(WrongSeparator(Comma))),
+            ("1.5", Comma, Err(WrongSeparator(Comma))),
+            ("1000", Comma, Ok(1_000_000_000)),
+            ("1.000", Dot, Ok(1_000_000)),
+            ("1,000", Dot, Err(WrongSeparator(Dot))),
+            ("1,5", Dot, Err(WrongSeparator(Dot))),
+            ("1000", Dot, Ok(1_000_000_000)),
+            ("1,234.56", Either, Err(NotADecimal)),
+        ];
+        for (text, separator, expected) in cases {
+            assert_eq!(
+                &parse_payout(text, false, *separator),
+                expected,
+                "{text:?} with {separator:?}"
+            );
+        }
+        assert_eq!(parse_payout("-1,000", true, Either), Err(AmbiguousComma));
+        assert!(AmbiguousComma.detail().contains("decimal_separator"));
     }
 
     #[test]

@@ -69,6 +69,28 @@ impl UrlTemplate {
         })
     }
 
+    /// The first macro that falls in the URL's scheme, user-info, host or port, if any:
+    /// one that comes before the `/`, `?` or `#` ending the authority after `://`. A
+    /// value there would let a visitor or a sender choose where a request goes (issue 11
+    /// item 6). Judged on the template text, conservatively: a template with no `://`
+    /// before its first macro counts as having it in the origin.
+    pub fn macro_in_origin(&self) -> Option<&str> {
+        let mut before = String::new();
+        for segment in &self.segments {
+            match segment {
+                Segment::Literal(text) => before.push_str(text),
+                // Every later macro comes after this one, so the first decides.
+                Segment::Macro(name) => {
+                    let origin_ended = before
+                        .split_once("://")
+                        .is_some_and(|(_, rest)| rest.contains(['/', '?', '#']));
+                    return (!origin_ended).then_some(name.as_str());
+                }
+            }
+        }
+        None
+    }
+
     /// The template as written, macros in braces.
     pub fn as_text(&self) -> String {
         self.segments
@@ -136,6 +158,27 @@ mod tests {
     fn absent_values_render_empty() {
         let template = UrlTemplate::parse("https://o.example/?b={sub1}", KNOWN).unwrap();
         assert_eq!(template.render(|_| None), "https://o.example/?b=");
+    }
+
+    #[test]
+    fn macros_in_the_origin_are_found() {
+        for (text, found) in [
+            ("http://{sub1}:8899/x", Some("sub1")),
+            ("https://{sub1}.t.example/", Some("sub1")),
+            ("https://t.example:{sub1}/", Some("sub1")),
+            ("https://t.example{sub1}/", Some("sub1")),
+            ("{sub1}://t.example/", Some("sub1")),
+            ("https://{clickid}@t.example/", Some("clickid")),
+            ("https:/{sub1}/x", Some("sub1")),
+            ("https://t.example", None),
+            ("https://t.example/{sub1}", None),
+            ("https://t.example?c={clickid}&s={sub1}", None),
+            ("https://t.example:8080/p?c={clickid}", None),
+            ("https://t.example#{sub1}", None),
+        ] {
+            let template = UrlTemplate::parse(text, KNOWN).unwrap();
+            assert_eq!(template.macro_in_origin(), found, "{text}");
+        }
     }
 
     #[test]

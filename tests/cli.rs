@@ -88,6 +88,35 @@ offer_url = "https://offer.example/?c={clikcid}"
     );
 }
 
+/// Issue 11 item 6: a destination URL with a macro in its host (the visitor would
+/// choose where the worker sends a request) stops the deploy, naming the key.
+#[test]
+fn a_destination_with_a_macro_in_its_host_is_refused() {
+    let (code, _, stderr) = check(
+        r#"
+[vars.EDGEBACK.networks.generic]
+[vars.EDGEBACK.campaigns.good]
+offer_url = "https://offer.example/?c={clickid}"
+[[vars.EDGEBACK.destinations]]
+name = "fine"
+kind = "postback"
+url = "https://ads.example/conv?v={sub3}"
+[[vars.EDGEBACK.destinations]]
+name = "steered"
+kind = "postback"
+url = "http://{sub3}:8899/conv?c={clickid}"
+"#,
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(
+            "[top level]: EDGEBACK.destinations[1].url: macro {sub3} is in the scheme, host or port"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("destinations[0]"), "{stderr}");
+}
+
 #[test]
 fn sign_postback_prints_a_url_signed_over_the_sorted_parameters() {
     let output = Command::new(env!("CARGO_BIN_EXE_edgeback-cli"))
@@ -118,10 +147,11 @@ fn sign_postback_prints_a_url_signed_over_the_sorted_parameters() {
         .find(|(k, _)| k == "sig")
         .map(|(_, v)| v.clone())
         .unwrap();
-    // Independent of the code under test: HMAC-SHA256 of the canonical string by hand.
+    // Independent of the code under test: HMAC-SHA256 of the canonical string by hand
+    // (SPEC §11: names and values percent-encoded, sorted, joined with '&').
     use hmac::Mac;
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"s3cret").unwrap();
-    mac.update(b"clickid=abc&note=a b&c&payout=12.50&ts=1700000000");
+    mac.update(b"clickid=abc&note=a%20b%26c&payout=12.50&ts=1700000000");
     let expected: String = mac
         .finalize()
         .into_bytes()

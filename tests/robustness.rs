@@ -84,6 +84,12 @@ proptest! {
     }
 
     #[test]
+    fn json_bodies_and_redaction_never_panic(body in proptest::collection::vec(any::<u8>(), 0..200), name in "\\PC{0,40}") {
+        let _ = edgeback::postback::params::flat_json_pairs(&body);
+        let _ = edgeback::postback::redact::looks_sensitive(&name);
+    }
+
+    #[test]
     fn configurations_never_panic(json in "\\PC{0,200}") {
         let _ = Config::from_json_str(&json);
     }

@@ -25,6 +25,18 @@ pub const OFFER_MACROS: &[&str] = &[
     "ts",
 ];
 
+/// Longest `offer_url` and `fallback_url`, in bytes: longer than any real offer link,
+/// short enough that a filled-in URL stays far below what browsers and servers take.
+pub const MAX_CAMPAIGN_URL_BYTES: usize = 2048;
+/// Most `allowed_hosts` entries.
+pub const MAX_ALLOWED_HOSTS: usize = 20;
+/// Longest host name (RFC 1035), not counting a leading `*.`.
+pub const MAX_HOST_BYTES: usize = 253;
+/// Most `params` aliases (each a click parameter name the traffic source uses).
+pub const MAX_PARAM_ALIASES: usize = 50;
+/// Longest alias name in `params`, in bytes.
+pub const MAX_ALIAS_BYTES: usize = 64;
+
 /// How a click is sent on to the offer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 pub enum RedirectKind {
@@ -228,7 +240,7 @@ impl Campaign {
 fn valid_host_pattern(host: &str) -> bool {
     let bare = host.strip_prefix("*.").unwrap_or(host);
     !bare.is_empty()
-        && bare.len() <= 253
+        && bare.len() <= MAX_HOST_BYTES
         && bare.split('.').all(|label| {
             !label.is_empty()
                 && label
@@ -246,11 +258,23 @@ pub(super) fn resolve(
     let before = problems.0.len();
     check_name(problems, path, id);
 
-    let offer = match UrlTemplate::parse(&raw.offer_url, OFFER_MACROS) {
-        Ok(template) => Some(template),
-        Err(error) => {
-            problems.push(format!("{path}.offer_url"), error.to_string());
-            None
+    // Length limits first (issue 11 item 6): run-time campaigns come from the admin API,
+    // and an oversized field is refused before any work is done on it.
+    let too_long =
+        |text: &str, max: usize| format!("is {} bytes; at most {max} are accepted", text.len());
+    let offer = if raw.offer_url.len() > MAX_CAMPAIGN_URL_BYTES {
+        problems.push(
+            format!("{path}.offer_url"),
+            too_long(&raw.offer_url, MAX_CAMPAIGN_URL_BYTES),
+        );
+        None
+    } else {
+        match UrlTemplate::parse(&raw.offer_url, OFFER_MACROS) {
+            Ok(template) => Some(template),
+            Err(error) => {
+                problems.push(format!("{path}.offer_url"), error.to_string());
+                None
+            }
         }
     };
     // The template with every macro filled in must be an http(s) URL; its host is the
@@ -273,6 +297,16 @@ pub(super) fn resolve(
         .is_some_and(|authority| authority.contains('{'));
 
     let allowed_hosts = match raw.allowed_hosts {
+        Some(hosts) if hosts.len() > MAX_ALLOWED_HOSTS => {
+            problems.push(
+                format!("{path}.allowed_hosts"),
+                format!(
+                    "has {} entries; at most {MAX_ALLOWED_HOSTS} (use a *.example.com wildcard for sub-domains)",
+                    hosts.len()
+                ),
+            );
+            Vec::new()
+        }
         Some(hosts) => {
             let mut normalized = Vec::with_capacity(hosts.len());
             for (index, host) in hosts.iter().enumerate() {
@@ -282,7 +316,10 @@ pub(super) fn resolve(
                 } else {
                     problems.push(
                         format!("{path}.allowed_hosts[{index}]"),
-                        "must be a host name such as offer.example or *.offer.example",
+                        format!(
+                            "must be a host name of at most {MAX_HOST_BYTES} bytes such as \
+                             offer.example or *.offer.example"
+                        ),
                     );
                 }
             }
@@ -302,7 +339,26 @@ pub(super) fn resolve(
     };
 
     let mut params = BTreeMap::new();
-    for (alias, target) in raw.params {
+    if raw.params.len() > MAX_PARAM_ALIASES {
+        problems.push(
+            format!("{path}.params"),
+            format!(
+                "has {} aliases; at most {MAX_PARAM_ALIASES}",
+                raw.params.len()
+            ),
+        );
+    }
+    for (alias, target) in raw.params.into_iter().take(MAX_PARAM_ALIASES) {
+        if alias.is_empty() || alias.len() > MAX_ALIAS_BYTES {
+            problems.push(
+                format!("{path}.params"),
+                format!(
+                    "alias {:?} must be 1-{MAX_ALIAS_BYTES} bytes",
+                    crate::click::clip(&alias, MAX_ALIAS_BYTES)
+                ),
+            );
+            continue;
+        }
         match ClickField::from_name(&target) {
             Some(field) => {
                 params.insert(alias, field);
@@ -330,11 +386,20 @@ pub(super) fn resolve(
         }
         found
     });
-    let fallback_url = raw.fallback_url.and_then(|text| match http_url(&text) {
-        Ok(url) => Some(url),
-        Err(reason) => {
-            problems.push(format!("{path}.fallback_url"), reason);
-            None
+    let fallback_url = raw.fallback_url.and_then(|text| {
+        if text.len() > MAX_CAMPAIGN_URL_BYTES {
+            problems.push(
+                format!("{path}.fallback_url"),
+                too_long(&text, MAX_CAMPAIGN_URL_BYTES),
+            );
+            return None;
+        }
+        match http_url(&text) {
+            Ok(url) => Some(url),
+            Err(reason) => {
+                problems.push(format!("{path}.fallback_url"), reason);
+                None
+            }
         }
     });
     if let Some(network) = &raw.network {
@@ -454,6 +519,83 @@ mod tests {
             json!({ "offer_url": "https://o.example/" })
         )
         .is_err());
+    }
+
+    /// Issue 11 item 6: every field of a run-time campaign has a length limit; a 5 MB
+    /// `offer_url` is refused (the admin route answers 400 `invalid_campaign`).
+    #[test]
+    fn runtime_campaign_fields_have_length_limits() {
+        let paths = |value: serde_json::Value| -> Vec<String> {
+            Campaign::from_runtime_json("spring", value)
+                .unwrap_err()
+                .0
+                .into_iter()
+                .map(|e| e.to_string())
+                .collect()
+        };
+        let huge = format!(
+            "https://offer.example/?c={{clickid}}&p={}",
+            "x".repeat(5 << 20)
+        );
+        let found = paths(json!({ "offer_url": huge }));
+        assert_eq!(
+            found.len(),
+            1,
+            "{:?}",
+            found.iter().map(|e| e.len()).collect::<Vec<_>>()
+        );
+        assert!(
+            found[0].starts_with("campaigns.spring.offer_url: is 5242")
+                && found[0].ends_with("at most 2048 are accepted"),
+            "{found:?}"
+        );
+        let at_limit = format!("https://offer.example/?p={}", "x".repeat(2048 - 25));
+        assert_eq!(at_limit.len(), 2048);
+        assert!(Campaign::from_runtime_json("spring", json!({ "offer_url": at_limit })).is_ok());
+
+        let ok = "https://offer.example/";
+        let hosts: Vec<String> = (0..21).map(|n| format!("h{n}.example")).collect();
+        let aliases: serde_json::Map<String, serde_json::Value> =
+            (0..51).map(|n| (format!("a{n}"), json!("sub1"))).collect();
+        for (value, prefix) in [
+            (
+                json!({ "offer_url": ok, "allowed_hosts": hosts }),
+                "campaigns.spring.allowed_hosts: has 21 entries",
+            ),
+            (
+                json!({ "offer_url": ok, "allowed_hosts": ["a".repeat(254)] }),
+                "campaigns.spring.allowed_hosts[0]: ",
+            ),
+            (
+                json!({ "offer_url": ok, "params": aliases }),
+                "campaigns.spring.params: has 51 aliases",
+            ),
+            (
+                json!({ "offer_url": ok, "params": { "a".repeat(65): "sub1" } }),
+                "campaigns.spring.params: alias",
+            ),
+            (
+                json!({ "offer_url": ok, "fallback_url": format!("https://f.example/{}", "x".repeat(2048)) }),
+                "campaigns.spring.fallback_url: is ",
+            ),
+            (
+                json!({ "offer_url": ok, "currency": "x".repeat(10_000) }),
+                "campaigns.spring.currency: ",
+            ),
+        ] {
+            let found = paths(value);
+            assert!(
+                found.iter().any(|e| e.starts_with(prefix)),
+                "{prefix} in {found:?}"
+            );
+        }
+        assert!(Campaign::from_runtime_json(&"a".repeat(65), json!({ "offer_url": ok })).is_err());
+        let twenty: Vec<String> = (0..20).map(|n| format!("h{n}.example")).collect();
+        assert!(Campaign::from_runtime_json(
+            "spring",
+            json!({ "offer_url": "https://h0.example/", "allowed_hosts": twenty, "params": { "a".repeat(64): "sub1" } })
+        )
+        .is_ok());
     }
 
     #[test]

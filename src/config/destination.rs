@@ -161,19 +161,25 @@ pub(super) fn resolve(
                     "postback destinations are not signed; remove secret",
                 );
             }
-            match UrlTemplate::parse_with(&raw.url, &is_postback_macro) {
-                Ok(template) => match http_url(&template.render(|_| Some("x"))) {
-                    Ok(_) => Some(DestinationKind::Postback {
-                        template,
-                        method: raw.method.unwrap_or_default(),
-                    }),
-                    Err(reason) => {
-                        problems.push(format!("{path}.url"), reason);
-                        None
-                    }
-                },
-                Err(error) => {
-                    problems.push(format!("{path}.url"), error.to_string());
+            let checked = UrlTemplate::parse_with(&raw.url, &is_postback_macro)
+                .map_err(|error| error.to_string())
+                .and_then(|template| match template.macro_in_origin() {
+                    // A click's or conversion's value must never choose where the
+                    // request goes (issue 11 item 6).
+                    Some(name) => Err(format!(
+                        "macro {{{name}}} is in the scheme, host or port: a click's or a \
+                         conversion's values would choose where the request goes; use \
+                         macros in the path or query only"
+                    )),
+                    None => http_url(&template.render(|_| Some("x"))).map(|_| template),
+                });
+            match checked {
+                Ok(template) => Some(DestinationKind::Postback {
+                    template,
+                    method: raw.method.unwrap_or_default(),
+                }),
+                Err(reason) => {
+                    problems.push(format!("{path}.url"), reason);
                     None
                 }
             }

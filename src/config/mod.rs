@@ -75,7 +75,16 @@ pub struct Config {
     pub destinations: Vec<Destination>,
     pub delivery: DeliverySettings,
     pub diagnostics: Diagnostics,
+    /// Parameter names redacted in the postback log besides those that look like
+    /// personal data or credentials (`postback::redact`), lower case, matched
+    /// case-insensitively.
+    pub redact: Vec<String>,
 }
+
+/// Most entries in `redact`: a postback has at most this many parameters anyway.
+pub const MAX_REDACT_NAMES: usize = 100;
+/// Longest name in `redact`, in bytes.
+pub const MAX_REDACT_NAME_BYTES: usize = 128;
 
 /// Switches for tests and local runs; all off by default.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
@@ -110,6 +119,8 @@ struct RawConfig {
     delivery: DeliverySettings,
     #[serde(default)]
     diagnostics: Diagnostics,
+    #[serde(default)]
+    redact: Vec<String>,
 }
 
 fn default_network() -> String {
@@ -233,6 +244,27 @@ impl Config {
             );
         }
 
+        if raw.redact.len() > MAX_REDACT_NAMES {
+            problems.push(
+                format!("{root}.redact"),
+                format!("at most {MAX_REDACT_NAMES} names"),
+            );
+        }
+        let mut redact = Vec::with_capacity(raw.redact.len());
+        for (index, name) in raw.redact.iter().enumerate() {
+            let trimmed = name.trim();
+            if trimmed.is_empty() || trimmed.len() > MAX_REDACT_NAME_BYTES || trimmed != name {
+                problems.push(
+                    format!("{root}.redact[{index}]"),
+                    format!(
+                        "must be a parameter name of 1-{MAX_REDACT_NAME_BYTES} bytes without surrounding spaces"
+                    ),
+                );
+            } else {
+                redact.push(trimmed.to_lowercase());
+            }
+        }
+
         let mut networks = BTreeMap::new();
         for (name, raw_network) in raw.networks {
             let path = format!("{root}.networks.{name}");
@@ -342,6 +374,7 @@ impl Config {
             destinations,
             delivery: raw.delivery,
             diagnostics: raw.diagnostics,
+            redact,
         })
     }
 
@@ -473,6 +506,32 @@ mod tests {
     }
 
     #[test]
+    fn the_redact_list_is_validated_with_key_paths() {
+        let mut value = minimal();
+        value["redact"] = json!(["Player_Ref", "order_note"]);
+        let config = Config::from_json(value).unwrap();
+        assert_eq!(config.redact, ["player_ref", "order_note"]);
+        assert!(Config::from_json(minimal()).unwrap().redact.is_empty());
+        let mut value = minimal();
+        value["redact"] = json!(["ok", "", " padded", "x".repeat(129)]);
+        let found = errors(value);
+        for prefix in [
+            "EDGEBACK.redact[1]: ",
+            "EDGEBACK.redact[2]: ",
+            "EDGEBACK.redact[3]: ",
+        ] {
+            assert!(
+                found.iter().any(|e| e.starts_with(prefix)),
+                "{prefix} in {found:?}"
+            );
+        }
+        assert_eq!(found.len(), 3, "{found:?}");
+        let mut value = minimal();
+        value["redact"] = json!("email");
+        assert!(errors(value)[0].starts_with("EDGEBACK.redact"));
+    }
+
+    #[test]
     fn destinations_as_the_spec_shows_them() {
         let mut value = minimal();
         value["destinations"] = json!([
@@ -551,5 +610,35 @@ mod tests {
                 "{prefix} in {found:?}"
             );
         }
+    }
+
+    /// Issue 11 item 6: a macro may never choose where a delivery goes.
+    #[test]
+    fn destination_macros_never_in_scheme_host_or_port() {
+        let mut value = minimal();
+        value["destinations"] = json!([
+            { "name": "ok", "kind": "postback", "url": "https://t.example:8443/c?v={sub3}&p={payout}" },
+            { "name": "host", "kind": "postback", "url": "http://{sub3}:8899/x?c={clickid}" },
+            { "name": "port", "kind": "postback", "url": "https://t.example:{sub3}/" },
+            { "name": "sub", "kind": "postback", "url": "https://{network}.t.example/" },
+            { "name": "scheme", "kind": "postback", "url": "{sub1}://t.example/" }
+        ]);
+        let found = errors(value);
+        for index in 1..=4 {
+            let prefix = format!("EDGEBACK.destinations[{index}].url: macro {{");
+            assert!(
+                found
+                    .iter()
+                    .any(|e| e.starts_with(&prefix) && e.contains("scheme, host or port")),
+                "{prefix} in {found:?}"
+            );
+        }
+        assert_eq!(found.len(), 4, "{found:?}");
+        assert!(
+            found[0].starts_with(
+                "EDGEBACK.destinations[1].url: macro {sub3} is in the scheme, host or port"
+            ),
+            "{found:?}"
+        );
     }
 }

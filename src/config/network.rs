@@ -8,11 +8,18 @@
 //! `auth` names secrets (set with `wrangler secret put`), never holds them.
 
 use super::{check_days, check_secret_name, Problems};
+use crate::money::DecimalSeparator;
 use crate::postback::auth::{
     parse_ip_rule, AuthChecks, HmacCheck, StandardWebhooksCheck, TokenCheck,
 };
 use serde::Deserialize;
 use std::collections::BTreeMap;
+
+/// `payout_max` when a network sets none, in units of its currency: above any real
+/// commission, low enough that a payout sent in cents, a value with its thousands
+/// separators read wrongly or a tampered amount is refused (`payout_out_of_range`)
+/// rather than recorded. A network that pays more sets its own `payout_max`.
+pub const DEFAULT_PAYOUT_MAX_UNITS: i64 = 100_000;
 
 /// Canonical conversion statuses (SPEC §7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -121,6 +128,8 @@ pub(super) struct RawNetwork {
     payout_max: Option<serde_json::Number>,
     #[serde(default)]
     allow_negative_payout: bool,
+    #[serde(default)]
+    decimal_separator: Option<String>,
     #[serde(default)]
     response: ResponseFormat,
     #[serde(default)]
@@ -290,6 +299,8 @@ pub struct Network {
     pub lookback_days: u32,
     pub payout_max_micros: i64,
     pub allow_negative_payout: bool,
+    /// The declared decimal separator; `Either` refuses the ambiguous `1,000`.
+    pub decimal_separator: DecimalSeparator,
     pub response: ResponseFormat,
     pub currency: Option<&'static str>,
     pub aliases: FieldAliases,
@@ -432,7 +443,17 @@ pub(super) fn resolve(
                 0
             }
         },
-        None => 1_000_000 * crate::money::MICROS_PER_UNIT,
+        None => DEFAULT_PAYOUT_MAX_UNITS * crate::money::MICROS_PER_UNIT,
+    };
+    let decimal_separator = match raw.decimal_separator.as_deref() {
+        None => DecimalSeparator::Either,
+        Some(text) => DecimalSeparator::from_config(text).unwrap_or_else(|| {
+            problems.push(
+                format!("{path}.decimal_separator"),
+                "must be \".\" or \",\" (leave it out to accept both, refusing the ambiguous 1,000)",
+            );
+            DecimalSeparator::Either
+        }),
     };
     let currency = raw.currency.and_then(|code| {
         let found = crate::money::normalize_currency(&code);
@@ -454,6 +475,7 @@ pub(super) fn resolve(
         lookback_days,
         payout_max_micros,
         allow_negative_payout: raw.allow_negative_payout,
+        decimal_separator,
         response: raw.response,
         currency,
         aliases,
@@ -508,6 +530,22 @@ mod tests {
         // Common words come with every preset.
         assert_eq!(found.status_map["chargeback"], Status::Reversed);
         assert_eq!(found.event_map["first_deposit"], "ftd");
+    }
+
+    #[test]
+    fn payout_defaults_and_the_decimal_separator() {
+        let plain = network(json!({})).unwrap();
+        assert_eq!(plain.payout_max_micros, 100_000_000_000);
+        assert_eq!(plain.decimal_separator, DecimalSeparator::Either);
+        let comma = network(json!({ "decimal_separator": "," })).unwrap();
+        assert_eq!(comma.decimal_separator, DecimalSeparator::Comma);
+        let dot = network(json!({ "decimal_separator": "." })).unwrap();
+        assert_eq!(dot.decimal_separator, DecimalSeparator::Dot);
+        let errors = network(json!({ "decimal_separator": ";" })).unwrap_err();
+        assert!(
+            errors[0].starts_with("EDGEBACK.networks.n.decimal_separator: must be"),
+            "{errors:?}"
+        );
     }
 
     #[test]

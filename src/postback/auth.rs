@@ -10,6 +10,7 @@
 
 use super::{Outcome, Refusal};
 use crate::crypto::{constant_time_eq, hex, hmac_sha256};
+use crate::template::percent_encode;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use std::net::{IpAddr, Ipv4Addr};
@@ -203,21 +204,33 @@ pub struct AuthPass {
     pub replay_expires_at_ms: u64,
 }
 
-/// The canonical string of SPEC §11: every parameter except the signature, sorted by name
-/// (then by value for repeated names), joined as `name=value` with `&`, with names and
-/// values exactly as decoded from the request (no re-encoding).
+/// The canonical string of SPEC §11: every parameter except the signature, each name and
+/// value percent-encoded (RFC 3986 unreserved characters kept, every other byte `%XX`
+/// upper case, as OAuth 1.0's parameter normalisation, RFC 5849 §3.4.1.3.2), sorted by
+/// encoded name then encoded value, joined as `name=value` with `&`.
+///
+/// Encoding first is what makes the form unambiguous: an encoded name or value never
+/// holds `=` or `&`, so the string splits back into exactly the pairs it came from, and
+/// two different parameter lists (as multisets of pairs) never share a canonical string.
+/// Joining the decoded values as they are let `payout=5`, `status=x` be re-sent as one
+/// parameter named `payout=5&status` under the same signature.
 pub fn canonical_string(params: &[(String, String)], signature_param: &str) -> String {
-    let mut pairs: Vec<(&str, &str)> = params
+    let mut pairs: Vec<(String, String)> = params
         .iter()
         .filter(|(name, _)| name != signature_param)
-        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .map(|(name, value)| (percent_encode(name), percent_encode(value)))
         .collect();
     pairs.sort_unstable();
-    pairs
-        .iter()
-        .map(|(name, value)| format!("{name}={value}"))
-        .collect::<Vec<_>>()
-        .join("&")
+    let mut out = String::new();
+    for (index, (name, value)) in pairs.iter().enumerate() {
+        if index > 0 {
+            out.push('&');
+        }
+        out.push_str(name);
+        out.push('=');
+        out.push_str(value);
+    }
+    out
 }
 
 /// The hex HMAC-SHA256 signature of `params` (what a sender computes).

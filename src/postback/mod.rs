@@ -3,14 +3,17 @@
 
 pub mod auth;
 pub mod outcome;
+pub mod params;
 pub mod placeholder;
+pub mod redact;
 
 pub use outcome::{reply, Outcome, Reply};
+pub use redact::redacted_params;
 
 use crate::base32;
 use crate::click_id::ClickSecrets;
 use crate::config::{days_to_ms, is_event_slug, DedupMode, Network, Status};
-use crate::money::{normalize_currency, parse_payout_micros, PayoutError};
+use crate::money::{normalize_currency, parse_payout, PayoutError};
 
 /// Longest accepted parameter value, in bytes (SPEC §6).
 pub const MAX_VALUE_BYTES: usize = 1024;
@@ -115,6 +118,10 @@ pub fn evaluate(
     now_ms: u64,
     conversion_id: String,
 ) -> Result<ConversionDraft, Refusal> {
+    // A field given twice has no one meaning (which value? signed in which order?).
+    if let Some(refusal) = params::repeated_field(network, params) {
+        return Err(refusal);
+    }
     let mut notes = Vec::new();
 
     // An optional field holding a placeholder counts as absent, and is noted in the log.
@@ -180,7 +187,11 @@ pub fn evaluate(
 
     let payout_micros = match payout_text {
         None => None,
-        Some(text) => match parse_payout_micros(&text, network.allow_negative_payout) {
+        Some(text) => match parse_payout(
+            &text,
+            network.allow_negative_payout,
+            network.decimal_separator,
+        ) {
             Ok(micros) if micros > network.payout_max_micros => {
                 return Err(with_click(
                     Outcome::PayoutOutOfRange,
@@ -274,43 +285,6 @@ pub fn evaluate(
         destinations: "[]".into(),
         is_test: false,
     })
-}
-
-/// Parameter names whose values are never stored (SPEC §6): personal data and secrets.
-pub const ALWAYS_REDACTED: &[&str] = &[
-    "email",
-    "phone",
-    "token",
-    "sig",
-    "signature",
-    "secret",
-    "secure",
-];
-
-/// The parameters as stored in the postback log: secrets and personal data redacted,
-/// values clipped.
-pub fn redacted_params(
-    params: &[(String, String)],
-    extra_secret_names: &[&str],
-) -> serde_json::Value {
-    let pairs = params
-        .iter()
-        .take(MAX_PARAMS)
-        .map(|(name, value)| {
-            let lower = name.to_ascii_lowercase();
-            let secret = ALWAYS_REDACTED.contains(&lower.as_str())
-                || extra_secret_names
-                    .iter()
-                    .any(|n| n.eq_ignore_ascii_case(name));
-            let shown = if secret {
-                "[redacted]".to_string()
-            } else {
-                crate::click::clip(value, MAX_VALUE_BYTES)
-            };
-            serde_json::json!([name, shown])
-        })
-        .collect();
-    serde_json::Value::Array(pairs)
 }
 
 #[cfg(test)]
@@ -446,19 +420,69 @@ mod tests {
         assert_eq!(draft.notes.len(), 2);
     }
 
+    /// Issue 11 item 8: a repeated known field is refused in evaluate, whatever else;
+    /// two names of one field are resolved by the profile's order.
     #[test]
-    fn redaction() {
+    fn repeated_known_fields_are_malformed() {
+        let id = click_id();
+        for pairs in [
+            &[("clickid", id.as_str()), ("payout", "1"), ("payout", "500")][..],
+            &[("clickid", id.as_str()), ("amount", "1"), ("amount", "500")],
+            &[("clickid", id.as_str()), ("clickid", id.as_str())],
+            &[("clickid", id.as_str()), ("txid", "a"), ("txid", "b")],
+        ] {
+            let refusal = run(pairs).unwrap_err();
+            assert_eq!(refusal.outcome, Outcome::MalformedBody, "{pairs:?}");
+            assert!(refusal.detail.contains("is given 2 times"), "{pairs:?}");
+        }
+        let draft = run(&[("clickid", &id), ("amount", "500"), ("payout", "1")]).unwrap();
+        assert_eq!(draft.payout_micros, Some(1_000_000), "payout comes first");
+    }
+
+    /// Issue 11 item 8: `1,000` is ambiguous unless the network declares its separator.
+    #[test]
+    fn ambiguous_payouts_and_the_decimal_separator() {
+        let id = click_id();
+        let refusal = run(&[("clickid", &id), ("payout", "1,000")]).unwrap_err();
+        assert_eq!(refusal.outcome, Outcome::InvalidPayout);
+        assert!(refusal.detail.contains("ambiguous"), "{}", refusal.detail);
+        let mut comma = network();
+        comma.decimal_separator = crate::money::DecimalSeparator::Comma;
         let params = vec![
-            ("clickid".to_string(), "x".to_string()),
-            ("Email".to_string(), "a@b.c".to_string()),
-            ("security_token".to_string(), "s3cret".to_string()),
+            ("clickid".to_string(), id.clone()),
+            ("payout".to_string(), "1,000".to_string()),
         ];
-        let stored = redacted_params(&params, &["security_token"]).to_string();
-        assert!(
-            !stored.contains("a@b.c") && !stored.contains("s3cret"),
-            "{stored}"
+        let draft = evaluate(&comma, &secrets(), "USD", &params, NOW, "cv1".into()).unwrap();
+        assert_eq!(draft.payout_micros, Some(1_000_000));
+        let dotted = vec![
+            ("clickid".to_string(), id),
+            ("payout".to_string(), "1.000".to_string()),
+        ];
+        let refusal = evaluate(&comma, &secrets(), "USD", &dotted, NOW, "cv1".into()).unwrap_err();
+        assert_eq!(refusal.outcome, Outcome::InvalidPayout);
+    }
+
+    #[test]
+    fn the_default_payout_max_applies() {
+        let network = Config::from_json(json!({ "networks": { "generic": {} } }))
+            .unwrap()
+            .networks["generic"]
+            .clone();
+        let run_with = |payout: &str| {
+            let params = vec![
+                ("clickid".to_string(), click_id()),
+                ("payout".to_string(), payout.to_string()),
+            ];
+            evaluate(&network, &secrets(), "USD", &params, NOW, "cv1".into())
+        };
+        assert_eq!(
+            run_with("100000").unwrap().payout_micros,
+            Some(100_000_000_000)
         );
-        assert!(stored.contains("clickid"));
+        assert_eq!(
+            run_with("100000.01").unwrap_err().outcome,
+            Outcome::PayoutOutOfRange
+        );
     }
 
     #[test]

@@ -436,7 +436,14 @@ async fn test_postback(
         network: Some(network.name.clone()),
         source_ip: Some("tester".into()),
         method: "TEST".into(),
-        params: redacted_params(&params, &network.auth.secret_params()).to_string(),
+        params: redacted_params(
+            &params,
+            &app.all_secret_params
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        )
+        .to_string(),
         detail: Some("postback tester".into()),
         click_id: Some(click_id.clone()),
     };

@@ -25,7 +25,7 @@ pub struct App {
     /// Values of the secrets that network `auth` tables name.
     pub auth_secrets: std::collections::BTreeMap<String, String>,
     /// Every parameter name any network treats as secret (for logs of requests whose
-    /// network is not known yet).
+    /// network is not known yet), and the configured `redact` names.
     pub all_secret_params: Vec<String>,
     /// Values of the `whsec_` secrets that webhook destinations name.
     pub destination_secrets: std::collections::BTreeMap<String, String>,
@@ -91,6 +91,8 @@ fn load_app(env: &Env) -> std::result::Result<Rc<App>, String> {
         }
         all_secret_params.extend(network.auth.secret_params().into_iter().map(str::to_string));
     }
+    // The configured `redact` names are hidden in every log row, like the secrets.
+    all_secret_params.extend(config.redact.iter().cloned());
     let mut destination_secrets = std::collections::BTreeMap::new();
     for (index, destination) in config.destinations.iter().enumerate() {
         if let Some(secret_name) = destination.secret_name() {

@@ -75,7 +75,7 @@ async fn read_params(request: &mut Request) -> std::result::Result<(Params, Vec<
                     .take(MAX_PARAMS + 1)
                     .map(|(name, value)| (name.into_owned(), value.into_owned())),
             ),
-            "application/json" => params.extend(flat_json(&body)?),
+            "application/json" => params.extend(crate::postback::params::flat_json_pairs(&body)?),
             _ => {
                 return Err(Refusal::new(
                     Outcome::UnsupportedMediaType,
@@ -100,32 +100,6 @@ async fn read_params(request: &mut Request) -> std::result::Result<(Params, Vec<
         ));
     }
     Ok((params, body))
-}
-
-/// A flat JSON object: strings, numbers and booleans become parameters; null is absent.
-fn flat_json(body: &[u8]) -> std::result::Result<Params, Refusal> {
-    let malformed = |detail: &str| Refusal::new(Outcome::MalformedBody, detail);
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|_| malformed("body is not valid JSON"))?;
-    let object = value
-        .as_object()
-        .ok_or_else(|| malformed("JSON body must be an object"))?;
-    let mut params = Vec::with_capacity(object.len());
-    for (name, value) in object.iter().take(MAX_PARAMS + 1) {
-        let text = match value {
-            serde_json::Value::String(text) => text.clone(),
-            serde_json::Value::Number(number) => number.to_string(),
-            serde_json::Value::Bool(flag) => flag.to_string(),
-            serde_json::Value::Null => continue,
-            _ => {
-                return Err(malformed(
-                    "JSON body must be flat: no nested objects or arrays",
-                ))
-            }
-        };
-        params.push((name.clone(), text));
-    }
-    Ok(params)
 }
 
 fn resolve_network<'a>(

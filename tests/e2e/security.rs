@@ -419,7 +419,105 @@ fn attack_table() {
         outcome,
     };
     let sql = "1'; DROP TABLE conversions; --";
+    // Issue 11 item 3: signed as payout=5, status=approved, re-sent as one parameter
+    // named `payout=5&status` (the same text when joined unencoded) under the same sig.
+    let resplit = {
+        let ts = now_s().to_string();
+        let signed = pairs(&[
+            ("clickid", &id),
+            ("payout", "5"),
+            ("status", "approved"),
+            ("ts", &ts),
+            ("txid", "atk-resplit"),
+        ]);
+        let sig = sign_params(SEC_HMAC, &signed, "sig");
+        let sent = pairs(&[
+            ("clickid", &id),
+            ("payout=5&status", "approved"),
+            ("ts", &ts),
+            ("txid", "atk-resplit"),
+            ("sig", &sig),
+        ]);
+        format!("/postback/sec-hmac?{}", query_string(&sent))
+    };
+    let form = |body: String| {
+        (
+            pairs(&[("content-type", "application/x-www-form-urlencoded")]),
+            Some(body.into_bytes()),
+        )
+    };
+    let (form_headers, form_body) = form(format!(
+        "clickid={id}&txid=atk-rep-form&payout=1&payout=500"
+    ));
+    let (mixed_headers, mixed_body) = form(format!("clickid={id}&payout=500"));
     let attacks = vec![
+        plain(resplit, 403, "bad_signature", "signature moved to a re-split parameter list"),
+        plain(
+            signed_path(
+                "sec-hmac",
+                &[
+                    ("clickid", &id),
+                    ("payout", "1"),
+                    ("payout", "500"),
+                    ("txid", "atk-reorder"),
+                ],
+                now_s(),
+                SEC_HMAC,
+            ),
+            400,
+            "malformed_body",
+            "signed repeated payout (reorderable)",
+        ),
+        plain(
+            format!("/postback?clickid={id}&txid=atk-comma&payout=1,000"),
+            400,
+            "invalid_payout",
+            "ambiguous payout 1,000",
+        ),
+        plain(
+            format!("/postback?clickid={id}&txid=atk-rep-q&payout=1&payout=500"),
+            400,
+            "malformed_body",
+            "repeated payout in the query",
+        ),
+        plain(
+            format!("/postback?clickid={id}&clickid={id}&txid=atk-rep-click"),
+            400,
+            "malformed_body",
+            "repeated click ID",
+        ),
+        Attack {
+            name: "repeated payout in a form body",
+            method: "POST",
+            path: "/postback".into(),
+            headers: form_headers,
+            body: form_body,
+            status: 400,
+            outcome: "malformed_body",
+        },
+        Attack {
+            name: "repeated payout in a JSON body (serde_json would keep the last)",
+            method: "POST",
+            path: "/postback".into(),
+            headers: pairs(&[("content-type", "application/json")]),
+            body: Some(
+                format!(
+                    r#"{{"clickid": "{id}", "txid": "atk-rep-json", "payout": "1", "payout": "500"}}"#
+                )
+                .into_bytes(),
+            ),
+            status: 400,
+            outcome: "malformed_body",
+        },
+        Attack {
+            name: "payout in the query and again in the body",
+            method: "POST",
+            path: "/postback?payout=1&txid=atk-rep-mixed".into(),
+            headers: mixed_headers,
+            body: mixed_body,
+            status: 400,
+            outcome: "malformed_body",
+        },
         plain(
             format!("/postback?clickid={}", "7".repeat(32)),
             400,
@@ -586,6 +684,116 @@ fn attack_table() {
             .is_empty(),
         "the table survived"
     );
+}
+
+/// Issue 11 item 7: parameters that look like personal data or credentials are stored
+/// as `[redacted]` in the postback log, accepted or refused; tracking fields stay.
+#[test]
+fn personal_data_and_credentials_are_never_stored() {
+    let id = click();
+    let secrets = [
+        ("user_email", "victim-e2e@mail.example"),
+        ("customer_phone", "+15550100777"),
+        ("api_key", "ak-e2e-0f9e8d7c"),
+        ("password", "pw-e2e-hunter2"),
+        ("access_token", "at-e2e-5a4b3c"),
+    ];
+    let mut query = format!("clickid={id}&txid=pii-1&sub1=keep-sub1");
+    for (name, value) in secrets {
+        query.push_str(&format!(
+            "&{name}={}",
+            url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>()
+        ));
+    }
+    expect(
+        &from("198.18.10.1", &format!("/postback?{query}")),
+        200,
+        "accepted",
+        1,
+    );
+    // A refused one is logged after the response, redacted the same way.
+    expect(
+        &from(
+            "198.18.10.1",
+            &format!("/postback?{query}&txid=pii-2&payout=1,000").replace("txid=pii-1&", ""),
+        ),
+        400,
+        "invalid_payout",
+        0,
+    );
+    let rows = worker().wait_for_rows(
+        "SELECT params FROM postback_log WHERE params LIKE '%pii-2%'",
+        &[],
+    );
+    let mut logged: Vec<String> = rows
+        .iter()
+        .map(|row| row["params"].as_str().unwrap().to_string())
+        .collect();
+    logged.extend(
+        worker()
+            .query(
+                "SELECT params FROM postback_log WHERE params LIKE '%pii-1%'",
+                &[],
+            )
+            .iter()
+            .map(|row| row["params"].as_str().unwrap().to_string()),
+    );
+    assert_eq!(logged.len(), 2, "{logged:?}");
+    for params in &logged {
+        for (name, value) in secrets {
+            assert!(!params.contains(value), "{name} stored in clear: {params}");
+            assert!(
+                params.contains(&format!(r#"["{name}","[redacted]"]"#)),
+                "{name} not marked: {params}"
+            );
+        }
+        assert!(params.contains("keep-sub1"), "{params}");
+    }
+    // Nowhere else at rest either.
+    for table in ["conversions", "conversion_history", "postback_log"] {
+        for row in worker().query(&format!("SELECT * FROM \"{table}\""), &[]) {
+            let text = row.to_string();
+            for (name, value) in secrets {
+                assert!(!text.contains(value), "{name} found in {table}");
+            }
+        }
+    }
+}
+
+/// Issue 11 item 6: a run-time campaign with a 5 MB offer_url is refused with 400 and
+/// never stored, so no click can hang on it.
+#[test]
+fn a_runtime_campaign_with_a_huge_offer_url_is_refused() {
+    let huge = format!(
+        r#"{{"offer_url": "https://offer.example/?c={{clickid}}&p={}"}}"#,
+        "x".repeat(5 << 20)
+    );
+    let auth = format!("Bearer {ADMIN_TOKEN}");
+    let reply = worker().send(
+        "PUT",
+        "/api/campaigns/atk-huge",
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        Some(huge.as_bytes()),
+    );
+    assert_eq!(
+        reply.status,
+        400,
+        "{}",
+        reply.body.chars().take(300).collect::<String>()
+    );
+    let body = reply.json();
+    assert_eq!(body["error"], "invalid_campaign");
+    assert_eq!(body["errors"][0]["path"], "campaigns.atk-huge.offer_url");
+    assert_eq!(
+        worker()
+            .get("/api/campaigns/atk-huge", &[("authorization", &auth)])
+            .status,
+        404
+    );
+    assert_eq!(worker().get("/c/atk-huge", &[]).status, 404);
 }
 
 fn edgeback_now_ms() -> u64 {

@@ -285,7 +285,7 @@ fn hmac_signatures_with_timestamps() {
 }
 
 #[test]
-fn the_canonical_string_is_sorted_and_excludes_the_signature() {
+fn the_canonical_string_is_encoded_sorted_and_excludes_the_signature() {
     let params = pairs(&[
         ("ts", "1"),
         ("b", "2"),
@@ -293,7 +293,195 @@ fn the_canonical_string_is_sorted_and_excludes_the_signature() {
         ("a", "z y"),
         ("a", "a&b"),
     ]);
-    assert_eq!(canonical_string(&params, "sig"), "a=a&b&a=z y&b=2&ts=1");
+    assert_eq!(canonical_string(&params, "sig"), "a=a%26b&a=z%20y&b=2&ts=1");
+}
+
+/// The test vector published in docs/signing.md: senders check their code against it.
+/// Computed independently (Python's `urllib.parse.quote(s, safe="")` and `hmac`).
+#[test]
+fn the_published_test_vector() {
+    let params = pairs(&[
+        ("clickid", "11zem0cx3ks4afn00dgnar996m3ghs7m"),
+        ("payout", "12,50"),
+        ("txid", "A-1/ü"),
+        ("note", "a b&c=d+e~"),
+        ("tag", "b"),
+        ("tag", "a"),
+        ("a.b", "1"),
+        ("a b", "2"),
+        ("ts", "1795290000"),
+        ("sig", "ignored"),
+    ]);
+    assert_eq!(
+        canonical_string(&params, "sig"),
+        "a%20b=2&a.b=1&clickid=11zem0cx3ks4afn00dgnar996m3ghs7m&note=a%20b%26c%3Dd%2Be~\
+         &payout=12%2C50&tag=a&tag=b&ts=1795290000&txid=A-1%2F%C3%BC"
+    );
+    assert_eq!(
+        sign_params("edgeback-test-vector-secret", &params, "sig"),
+        "b30c9d0cd520c6892ff7d3e88e45e6bacef219dbced3508072817a96c53c4226"
+    );
+    let docs = include_str!("../../../docs/signing.md");
+    assert!(
+        docs.contains("b30c9d0cd520c6892ff7d3e88e45e6bacef219dbced3508072817a96c53c4226"),
+        "docs/signing.md publishes the vector"
+    );
+}
+
+fn hmac_checks() -> AuthChecks {
+    AuthChecks {
+        hmac: Some(HmacCheck {
+            secret: "HMAC".into(),
+            param: "sig".into(),
+            timestamp_param: "ts".into(),
+            tolerance_seconds: 300,
+        }),
+        ..Default::default()
+    }
+}
+
+/// Issue 11 item 3: a request signed as `payout=5`, `status=fraud_suspect` re-sent as one
+/// parameter named `payout=5&status` (same bytes when joined unencoded) does not verify.
+#[test]
+fn a_signature_cannot_be_moved_to_a_re_split_parameter_list() {
+    let ts = (NOW / 1000).to_string();
+    let signed = pairs(&[
+        ("clickid", "abc"),
+        ("payout", "5"),
+        ("status", "fraud_suspect"),
+        ("ts", &ts),
+    ]);
+    let sig = sign_params("hmac-secret-456", &signed, "sig");
+    let mut honest = signed.clone();
+    honest.push(("sig".into(), sig.clone()));
+    assert!(run(&hmac_checks(), None, &honest, &no_headers, b"").is_ok());
+    let resplit = pairs(&[
+        ("clickid", "abc"),
+        ("payout=5&status", "fraud_suspect"),
+        ("ts", &ts),
+        ("sig", &sig),
+    ]);
+    assert_eq!(
+        run(&hmac_checks(), None, &resplit, &no_headers, b"").unwrap_err(),
+        Outcome::BadSignature
+    );
+    // The same with the separator moved into a value.
+    let in_value = pairs(&[
+        ("clickid", "abc"),
+        ("payout", "5&status=fraud_suspect"),
+        ("ts", &ts),
+        ("sig", &sig),
+    ]);
+    assert_eq!(
+        run(&hmac_checks(), None, &in_value, &no_headers, b"").unwrap_err(),
+        Outcome::BadSignature
+    );
+}
+
+/// `payout=1&payout=500` and its reordering are the same multiset, so they share a
+/// canonical string by design; what stops the reordering attack is the refusal of
+/// repeated known fields (`malformed_body`, `postback::repeated_field`). A list that
+/// merely looks the same once joined does not share it.
+#[test]
+fn repeated_names_are_a_multiset() {
+    let one_then_500 = pairs(&[("payout", "1"), ("payout", "500")]);
+    let five_hundred_then_1 = pairs(&[("payout", "500"), ("payout", "1")]);
+    assert_eq!(
+        canonical_string(&one_then_500, "sig"),
+        canonical_string(&five_hundred_then_1, "sig")
+    );
+    let merged = pairs(&[("payout", "1&payout=500")]);
+    assert_ne!(
+        canonical_string(&one_then_500, "sig"),
+        canonical_string(&merged, "sig")
+    );
+}
+
+/// Splits a canonical string back into its pairs, percent-decoded.
+fn decode_canonical(text: &str) -> Vec<(String, String)> {
+    let decode = |part: &str| {
+        url::form_urlencoded::parse(format!("x={part}").as_bytes())
+            .next()
+            .map(|(_, value)| value.into_owned())
+            .unwrap()
+    };
+    if text.is_empty() {
+        return Vec::new();
+    }
+    text.split('&')
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap();
+            (decode(name), decode(value))
+        })
+        .collect()
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Names and values from a small alphabet heavy in separators, so that lists which
+    /// join to the same unencoded text are common.
+    fn list() -> impl Strategy<Value = Vec<(String, String)>> {
+        proptest::collection::vec(("[a=&% é+]{0,3}", "[a=&% é+]{0,3}"), 0..4)
+    }
+
+    /// The pairs a receiver would read from `list` joined as `name=value&…` unencoded.
+    fn split_again(list: &[(String, String)]) -> Vec<(String, String)> {
+        let mut sorted = list.to_vec();
+        sorted.sort();
+        let joined = sorted
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join("&");
+        if joined.is_empty() {
+            return Vec::new();
+        }
+        joined
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, value)) => (name.to_string(), value.to_string()),
+                None => (pair.to_string(), String::new()),
+            })
+            .collect()
+    }
+
+    fn multiset(list: &[(String, String)]) -> Vec<(String, String)> {
+        let mut sorted: Vec<_> = list.iter().filter(|(n, _)| n != "sig").cloned().collect();
+        sorted.sort();
+        sorted
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        /// SPEC §11: no two different parameter lists share a canonical string. Half
+        /// the time `b` is `a` joined unencoded and split again where its `&` and `=`
+        /// fall (the re-split attack of issue 11), else an unrelated list.
+        #[test]
+        fn different_lists_never_share_a_canonical_string(
+            a in list(),
+            other in list(),
+            resplit in any::<bool>(),
+        ) {
+            let b = if resplit { split_again(&a) } else { other };
+            if multiset(&a) != multiset(&b) {
+                prop_assert_ne!(canonical_string(&a, "sig"), canonical_string(&b, "sig"));
+            } else {
+                prop_assert_eq!(canonical_string(&a, "sig"), canonical_string(&b, "sig"));
+            }
+        }
+
+        /// The canonical string decodes back to exactly the signed pairs (which is why
+        /// it is injective).
+        #[test]
+        fn the_canonical_string_decodes_to_the_multiset(a in list()) {
+            let mut decoded = decode_canonical(&canonical_string(&a, "sig"));
+            decoded.sort();
+            prop_assert_eq!(decoded, multiset(&a));
+        }
+    }
 }
 
 #[test]
