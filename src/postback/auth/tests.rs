@@ -397,6 +397,7 @@ fn repeated_names_are_a_multiset() {
     );
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// Splits a canonical string back into its pairs, percent-decoded.
 fn decode_canonical(text: &str) -> Vec<(String, String)> {
     let decode = |part: &str| {
@@ -416,6 +417,8 @@ fn decode_canonical(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+// Property tests run natively (proptest is a native dev-dependency).
+#[cfg(not(target_arch = "wasm32"))]
 mod properties {
     use super::*;
     use proptest::prelude::*;
