@@ -1,7 +1,7 @@
 // The edgeback dashboard: a thin client of the admin API (/api/…). No dependencies.
 "use strict";
 
-const state = { token: sessionStorage.getItem("edgeback-token") || "", tab: "postbacks", timer: null };
+const state = { token: sessionStorage.getItem("edgeback-token") || "", tab: "postbacks", timer: null, ticks: 0 };
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -59,6 +59,11 @@ async function showConversion(id) {
   box.hidden = false;
   box.replaceChildren(
     el("h3", {}, `Conversion ${id}`),
+    el("pre", {}, [
+      `campaign ${data.conversion.campaign ?? "(not yet known)"}  country ${data.conversion.country ?? "-"}  external_id ${data.conversion.external_id ?? "-"}`,
+      Object.entries(data.conversion.sub || {}).map(([k, v]) => `${k}=${v}`).join("  ") || "no sub-IDs",
+      data.conversion.attributed ? "" : "waiting for its click row: deliveries are held",
+    ].filter(Boolean).join("\n")),
     el("h4", {}, "History"),
     el("pre", {}, data.history.map((h) => `v${h.version}  ${time(h.changed_at)}  ${h.status}  ${(h.payout_micros / 1e6).toFixed(6)} ${h.currency}`).join("\n")),
     el("h4", {}, "Deliveries"),
@@ -177,6 +182,24 @@ async function runTester(event) {
   }
 }
 
+// Click rows that could not be written when they were made are never silent: /healthz
+// counts them (docs/clicks.md) and this banner shows what is not yet back.
+async function loadHealth() {
+  const response = await fetch("/healthz", { cache: "no-store" });
+  const body = await response.json();
+  const c = body.clicks || {};
+  const notes = [];
+  if (body.storage === "unavailable") notes.push("D1 is not answering.");
+  if (c.clicks_lost > 0) notes.push(`${c.clicks_lost} click rows were lost (not stored, not spilled).`);
+  const waiting = (c.clicks_spilled || 0) - (c.clicks_recovered || 0);
+  if (waiting > 0) notes.push(`${waiting} click rows are spilled to KV, waiting for the 5-minute cron.`);
+  if (c.conversions_past_hold > 0) notes.push(`${c.conversions_past_hold} conversions have waited over 10 minutes for their click row.`);
+  else if (c.conversions_awaiting_click > 0) notes.push(`${c.conversions_awaiting_click} conversions are waiting for their click row.`);
+  const banner = $("#health");
+  banner.hidden = notes.length === 0;
+  banner.textContent = notes.join(" ");
+}
+
 const loaders = { postbacks: loadPostbacks, conversions: loadConversions, deliveries: loadDeliveries, report: loadReport, tester: async () => {} };
 
 function show(tab) {
@@ -209,10 +232,12 @@ async function signIn(token) {
   $("#sign-in").hidden = true;
   $("#tabs").hidden = false;
   show("postbacks");
+  loadHealth().catch(() => {});
   clearInterval(state.timer);
   // The live log: refresh the postback log every 3 s while its tab is shown.
   state.timer = setInterval(() => {
     if (state.tab === "postbacks" && $("#postbacks-live").checked) loadPostbacks().catch(() => {});
+    if (++state.ticks % 10 === 0) loadHealth().catch(() => {});
   }, 3000);
 }
 

@@ -263,8 +263,31 @@ fn clicks_that_fail_every_retry_are_spilled_counted_and_replayed() {
             "{click_id} was stored although every write failed"
         );
     }
-    // The next successful click write counts the spill; the five-minute cron replays it.
+    // The next successful click write counts the spill: /healthz and the dashboard show
+    // it until the five-minute cron replays it.
     w.click_through("attr-spill", "", "192.0.2.142");
+    let waiting = w.get("/healthz", &[]).json()["clicks"].clone();
+    assert_eq!(
+        waiting["clicks_spilled"].as_i64().unwrap_or(-1)
+            - before["clicks_spilled"].as_i64().unwrap_or(0),
+        4,
+        "{waiting}"
+    );
+    let out_dir = crate::harness::repo_root().join("test-output/dashboard");
+    std::fs::create_dir_all(&out_dir).expect("output directory");
+    let banner = std::process::Command::new("node")
+        .arg(crate::harness::repo_root().join("tests/browser/health.mjs"))
+        .args([&w.base_url, ADMIN_TOKEN, "click rows are spilled to KV"])
+        .arg(out_dir.join("09-click-health.png"))
+        .current_dir(crate::harness::repo_root())
+        .output()
+        .expect("node");
+    assert!(
+        banner.status.success(),
+        "the dashboard does not show the spilled clicks:\n{}\n{}",
+        String::from_utf8_lossy(&banner.stdout),
+        String::from_utf8_lossy(&banner.stderr)
+    );
     let reply = w.trigger_cron_at("*/5 * * * *", None);
     assert_eq!(reply.status, 200, "{}", reply.body);
     for (n, pair) in pairs.iter().enumerate() {
