@@ -31,11 +31,15 @@ pub enum Outcome {
     Updated,
     Duplicate,
     InvalidTransition,
+    /// The dedup key names a conversion of another click (SPEC §11): nothing changes.
+    ClickMismatch,
+    /// A Standard Webhooks request carried fields outside its signed body (SPEC §11).
+    UnsignedParameter,
     InternalError,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 27] = [
+    pub const ALL: [Outcome; 29] = [
         Outcome::MethodNotAllowed,
         Outcome::BodyTooLarge,
         Outcome::UnsupportedMediaType,
@@ -62,6 +66,8 @@ impl Outcome {
         Outcome::Updated,
         Outcome::Duplicate,
         Outcome::InvalidTransition,
+        Outcome::ClickMismatch,
+        Outcome::UnsignedParameter,
         Outcome::InternalError,
     ];
 
@@ -94,6 +100,8 @@ impl Outcome {
             Outcome::Updated => "updated",
             Outcome::Duplicate => "duplicate",
             Outcome::InvalidTransition => "invalid_transition",
+            Outcome::ClickMismatch => "click_mismatch",
+            Outcome::UnsignedParameter => "unsigned_parameter",
             Outcome::InternalError => "internal_error",
         }
     }
@@ -130,7 +138,8 @@ impl Outcome {
             | Outcome::UnknownStatus
             | Outcome::UnknownEvent => 400,
             Outcome::Accepted | Outcome::Updated | Outcome::Duplicate => 200,
-            Outcome::InvalidTransition => 409,
+            Outcome::InvalidTransition | Outcome::ClickMismatch => 409,
+            Outcome::UnsignedParameter => 400,
             Outcome::InternalError => 503,
         }
     }

@@ -59,6 +59,118 @@ impl<'de> Visitor<'de> for Members {
     }
 }
 
+/// A postback request as the adapter read it: nothing here has touched storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawPostback<'a> {
+    /// `GET`, `POST`, … as sent.
+    pub method: &'a str,
+    /// The whole URL's length in bytes (SPEC §6: at most 8 KiB).
+    pub url_len: usize,
+    /// The raw query string (after `?`), if any.
+    pub query: Option<&'a str>,
+    /// The `Content-Type` header, if any.
+    pub content_type: Option<&'a str>,
+    /// The body, read up to [`super::MAX_BODY_BYTES`] (the adapter stops reading past it).
+    pub body: &'a [u8],
+}
+
+/// The parameters of a postback, in order: the query's first, then the body's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PostbackParams {
+    pub pairs: Vec<(String, String)>,
+    /// How many of `pairs` (the first ones) came from the query string.
+    pub from_query: usize,
+}
+
+/// The request-shape step of SPEC §6: method, URL and body limits, media type, and the
+/// parameters of the query string and of a form or flat JSON body.
+pub fn parse_request(request: &RawPostback<'_>) -> Result<PostbackParams, Refusal> {
+    use super::{MAX_BODY_BYTES, MAX_PARAMS, MAX_URL_BYTES, MAX_VALUE_BYTES};
+    let is_post = match request.method {
+        "GET" => false,
+        "POST" => true,
+        _ => return Err(Refusal::new(Outcome::MethodNotAllowed, "use GET or POST")),
+    };
+    if request.url_len > MAX_URL_BYTES {
+        return Err(Refusal::new(Outcome::BodyTooLarge, "URL longer than 8 KiB"));
+    }
+    let mut pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(request.query.unwrap_or_default().as_bytes())
+            .take(MAX_PARAMS.saturating_add(1))
+            .map(|(name, value)| (name.into_owned(), value.into_owned()))
+            .collect();
+    let from_query = pairs.len();
+    if is_post && !request.body.is_empty() {
+        if request.body.len() > MAX_BODY_BYTES {
+            return Err(Refusal::new(
+                Outcome::BodyTooLarge,
+                "body larger than 16 KiB",
+            ));
+        }
+        let content_type = request
+            .content_type
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        match content_type.split(';').next().unwrap_or_default().trim() {
+            "application/x-www-form-urlencoded" => pairs.extend(
+                url::form_urlencoded::parse(request.body)
+                    .take(MAX_PARAMS.saturating_add(1))
+                    .map(|(name, value)| (name.into_owned(), value.into_owned())),
+            ),
+            "application/json" => pairs.extend(flat_json_pairs(request.body)?),
+            _ => {
+                return Err(Refusal::new(
+                    Outcome::UnsupportedMediaType,
+                    "send application/x-www-form-urlencoded or application/json",
+                ))
+            }
+        }
+    }
+    if pairs.len() > MAX_PARAMS {
+        return Err(Refusal::new(
+            Outcome::MalformedBody,
+            "more than 100 parameters",
+        ));
+    }
+    if let Some((name, _)) = pairs
+        .iter()
+        .find(|(_, value)| value.len() > MAX_VALUE_BYTES)
+    {
+        return Err(Refusal::new(
+            Outcome::MalformedBody,
+            format!("value of {name} is longer than 1 KiB"),
+        ));
+    }
+    Ok(PostbackParams { pairs, from_query })
+}
+
+/// SPEC §11: a Standard Webhooks sender signs its body, so the body is the only source of
+/// fields. A query parameter is refused (`unsigned_parameter`), never merged; only the
+/// routing parameter `network` is allowed, and only when the path names no network.
+pub fn unsigned_query_parameter(
+    network: &Network,
+    params: &PostbackParams,
+    network_in_path: bool,
+) -> Option<Refusal> {
+    // Only Standard Webhooks networks sign a body that must be the only source.
+    network.auth.standard_webhooks.as_ref()?;
+    params
+        .pairs
+        .iter()
+        .take(params.from_query)
+        .find(|(name, _)| network_in_path || name != "network")
+        .map(|(name, _)| {
+            Refusal::new(
+                Outcome::UnsignedParameter,
+                format!(
+                    "query parameter {:?} is not covered by the Standard Webhooks signature: \
+                     send every field in the signed JSON body",
+                    crate::click::clip(name, 64)
+                ),
+            )
+        })
+}
+
 /// The first of the network's known fields (click ID, payout, transaction ID, status,
 /// event, currency) that the parameters carry more than once under one of its names, as
 /// a `malformed_body` refusal naming the field and the name.

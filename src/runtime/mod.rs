@@ -2,6 +2,7 @@
 //! (headers, `cf`, clock, randomness), D1, and responses live here and nowhere else.
 
 mod admin;
+mod brake;
 mod campaigns;
 mod click;
 mod cron;

@@ -6,100 +6,75 @@ use super::d1::Db;
 use super::{client_ip, random, respond, App};
 use crate::config::{Network, ResponseFormat};
 use crate::postback::auth::{authenticate, AuthRequest};
-use crate::postback::{
-    new_record_id, redacted_params, reply, Outcome, Refusal, MAX_BODY_BYTES, MAX_PARAMS,
-    MAX_URL_BYTES, MAX_VALUE_BYTES,
+use crate::postback::params::{
+    parse_request, unsigned_query_parameter, PostbackParams, RawPostback,
 };
+use crate::postback::{new_record_id, redacted_params, reply, Outcome, Refusal, MAX_BODY_BYTES};
 use crate::store::{log_refusal, record_conversion, LogEntry, RecordedConversion, ReplayClaim};
 use worker::{Context, Env, Method, Request, Response, Result};
 
 type Params = Vec<(String, String)>;
 
+/// What a sender is told when its transaction ID belongs to another click's conversion.
+const CLICK_MISMATCH_REPLY: &str =
+    "this transaction ID belongs to a conversion of another click; nothing was changed";
+
 /// The rate-limit binding that brakes repeated authentication failures (SPEC §6).
 const AUTH_FAILURE_LIMITER: &str = "AUTH_FAILURES";
 
-/// Reads the parameters from the query string and, for POST, a form or flat JSON body;
-/// returns them with the raw body (Standard Webhooks signs the body as sent).
-async fn read_params(request: &mut Request) -> std::result::Result<(Params, Vec<u8>), Refusal> {
-    let method = request.method();
-    if !matches!(method, Method::Get | Method::Post) {
-        return Err(Refusal::new(Outcome::MethodNotAllowed, "use GET or POST"));
+/// Reads the request body as it streams in, stopping as soon as it passes the limit
+/// (SPEC §11): a large or endless chunked body is never buffered whole.
+async fn read_body_limited(request: &mut Request) -> std::result::Result<Vec<u8>, Refusal> {
+    use futures_util::StreamExt;
+    let too_large = || Refusal::new(Outcome::BodyTooLarge, "body larger than 16 KiB");
+    let declared = request
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|length| length.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
+        return Err(too_large());
     }
+    let mut stream = match request.stream() {
+        Ok(stream) => stream,
+        // No body at all.
+        Err(_) => return Ok(Vec::new()),
+    };
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| Refusal::new(Outcome::MalformedBody, "unreadable body"))?;
+        if body.len().saturating_add(chunk.len()) > MAX_BODY_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The request-shape step: the adapter reads the request (the body streamed up to the
+/// limit), the core decides (`postback::params::parse_request`).
+async fn read_params(
+    request: &mut Request,
+) -> std::result::Result<(PostbackParams, Vec<u8>), Refusal> {
+    let method = request.method();
     let url = request
         .url()
         .map_err(|_| Refusal::new(Outcome::MalformedBody, "unreadable URL"))?;
-    if url.as_str().len() > MAX_URL_BYTES {
-        return Err(Refusal::new(Outcome::BodyTooLarge, "URL longer than 8 KiB"));
-    }
-    let mut params: Params = url
-        .query_pairs()
-        .take(MAX_PARAMS + 1)
-        .map(|(name, value)| (name.into_owned(), value.into_owned()))
-        .collect();
-    let mut body = Vec::new();
-    if method == Method::Post {
-        let declared = request
-            .headers()
-            .get("content-length")
-            .ok()
-            .flatten()
-            .and_then(|length| length.parse::<usize>().ok());
-        if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
-            return Err(Refusal::new(
-                Outcome::BodyTooLarge,
-                "body larger than 16 KiB",
-            ));
-        }
-        let content_type = request
-            .headers()
-            .get("content-type")
-            .ok()
-            .flatten()
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        body = request
-            .bytes()
-            .await
-            .map_err(|_| Refusal::new(Outcome::MalformedBody, "unreadable body"))?;
-        if body.len() > MAX_BODY_BYTES {
-            return Err(Refusal::new(
-                Outcome::BodyTooLarge,
-                "body larger than 16 KiB",
-            ));
-        }
-        let media = content_type.split(';').next().unwrap_or_default().trim();
-        match media {
-            _ if body.is_empty() => {}
-            "application/x-www-form-urlencoded" => params.extend(
-                url::form_urlencoded::parse(&body)
-                    .take(MAX_PARAMS + 1)
-                    .map(|(name, value)| (name.into_owned(), value.into_owned())),
-            ),
-            "application/json" => params.extend(crate::postback::params::flat_json_pairs(&body)?),
-            _ => {
-                return Err(Refusal::new(
-                    Outcome::UnsupportedMediaType,
-                    "send application/x-www-form-urlencoded or application/json",
-                ))
-            }
-        }
-    }
-    if params.len() > MAX_PARAMS {
-        return Err(Refusal::new(
-            Outcome::MalformedBody,
-            "more than 100 parameters",
-        ));
-    }
-    if let Some((name, _)) = params
-        .iter()
-        .find(|(_, value)| value.len() > MAX_VALUE_BYTES)
-    {
-        return Err(Refusal::new(
-            Outcome::MalformedBody,
-            format!("value of {name} is longer than 1 KiB"),
-        ));
-    }
-    Ok((params, body))
+    let body = if method == Method::Post {
+        read_body_limited(request).await?
+    } else {
+        Vec::new()
+    };
+    let content_type = request.headers().get("content-type").ok().flatten();
+    let parsed = parse_request(&RawPostback {
+        method: method.as_ref(),
+        url_len: url.as_str().len(),
+        query: url.query(),
+        content_type: content_type.as_deref(),
+        body: &body,
+    })?;
+    Ok((parsed, body))
 }
 
 fn resolve_network<'a>(
@@ -149,17 +124,33 @@ pub async fn handle(
         click_id: None,
     };
 
-    let (params, body) = match read_params(&mut request).await {
+    let (parsed, body) = match read_params(&mut request).await {
         Ok(read) => read,
         Err(refusal) => return refuse(ctx, env, log, ResponseFormat::Json, refusal),
     };
     let every_secret: Vec<&str> = app.all_secret_params.iter().map(String::as_str).collect();
-    log.params = redacted_params(&params, &every_secret).to_string();
-    let network = match resolve_network(app, network_in_path.as_deref(), &params) {
+    log.params = redacted_params(&parsed.pairs, &every_secret).to_string();
+    let network = match resolve_network(app, network_in_path.as_deref(), &parsed.pairs) {
         Ok(network) => network,
         Err(refusal) => return refuse(ctx, env, log, ResponseFormat::Json, refusal),
     };
     log.network = Some(network.name.clone());
+    if let Some(refusal) = unsigned_query_parameter(network, &parsed, network_in_path.is_some()) {
+        return refuse(ctx, env, log, network.response, refusal);
+    }
+    let params = parsed.pairs;
+
+    // A braked address is refused whatever its credentials: a right guess looks the same
+    // as a wrong one until the window passes.
+    let host = request
+        .url()
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_string))
+        .unwrap_or_default();
+    let braked_ip = log.source_ip.clone().unwrap_or_else(|| "unknown".into());
+    if !network.auth.is_empty() && super::brake::is_braked(&host, &braked_ip, now).await {
+        return refuse(ctx, env, log, network.response, braked_refusal());
+    }
 
     // Authentication: allowlist → token → signature, before anything touches storage.
     let headers = request.headers();
@@ -182,7 +173,7 @@ pub async fn handle(
             expires_at_ms: pass.replay_expires_at_ms,
         },
         Err(refusal) => {
-            let refusal = brake(env, log.source_ip.as_deref(), refusal).await;
+            let refusal = brake(env, &host, &braked_ip, refusal, now).await;
             return refuse(ctx, env, log, network.response, refusal);
         }
     };
@@ -217,15 +208,13 @@ pub async fn handle(
         return storage_failure(ctx, env, log, network.response, "no record-step row".into());
     };
     let outcome = Outcome::from_code(&recorded.outcome).unwrap_or(Outcome::InternalError);
-    let detail = if outcome.is_recorded() {
-        None
-    } else {
-        recorded.detail.as_deref()
+    let (detail, conversion_id) = match outcome {
+        // The log (admin only) names both clicks; the sender learns nothing of the other.
+        Outcome::ClickMismatch => (Some(CLICK_MISMATCH_REPLY), None),
+        _ if outcome.is_recorded() => (None, recorded.conversion.as_ref()),
+        _ => (recorded.detail.as_deref(), recorded.conversion.as_ref()),
     };
-    let conversion_id = recorded
-        .conversion
-        .as_ref()
-        .map(|conversion| conversion.conversion_id.as_str());
+    let conversion_id = conversion_id.map(|conversion| conversion.conversion_id.as_str());
     let answer = reply(
         network.response,
         outcome,
@@ -253,21 +242,19 @@ pub fn deliver_after_response(ctx: &Context, env: &Env, delivery_ids: Vec<String
 }
 
 /// Counts an authentication failure against the source address; past the limit the
-/// answer becomes `rate_limited` (429). The limiter is not storage: no D1 query.
-async fn brake(env: &Env, source_ip: Option<&str>, refusal: Refusal) -> Refusal {
-    let key = format!("auth-failure:{}", source_ip.unwrap_or("unknown"));
+/// address is braked (see `brake`) and the answer becomes `rate_limited` (429). Neither
+/// the limiter nor the brake is D1.
+async fn brake(env: &Env, host: &str, ip: &str, refusal: Refusal, now: u64) -> Refusal {
+    let key = format!("auth-failure:{ip}");
     let limited = match env.rate_limiter(AUTH_FAILURE_LIMITER) {
         Ok(limiter) => limiter.limit(key).await.map(|outcome| !outcome.success),
         Err(error) => Err(error),
     };
     match limited {
-        Ok(true) => Refusal::new(
-            Outcome::RateLimited,
-            format!(
-                "too many authentication failures from this address ({}); retry later",
-                refusal.outcome.code()
-            ),
-        ),
+        Ok(true) => {
+            super::brake::hold(host, ip, now).await;
+            braked_refusal()
+        }
         Ok(false) => refusal,
         Err(error) => {
             // Without the binding the brake is off; the refusal itself still stands.
@@ -275,6 +262,17 @@ async fn brake(env: &Env, source_ip: Option<&str>, refusal: Refusal) -> Refusal 
             refusal
         }
     }
+}
+
+fn braked_refusal() -> Refusal {
+    Refusal::new(
+        Outcome::RateLimited,
+        format!(
+            "too many authentication failures from this address: every authenticated \
+             request from it is refused for {} s",
+            super::brake::BRAKE_SECONDS
+        ),
+    )
 }
 
 /// Answers a refusal at once and logs it afterwards: no D1 query before the response.
@@ -295,7 +293,12 @@ fn refuse(
     log.detail = Some(refusal.detail);
     log.click_id = refusal.click_id;
     log_after_response(ctx, env, log, refusal.outcome);
-    respond(answer.status, answer.content_type, answer.body)
+    let mut response = respond(answer.status, answer.content_type, answer.body)?;
+    if refusal.outcome == Outcome::BodyTooLarge {
+        // The rest of the body is never read: the connection cannot carry another request.
+        response.headers_mut().set("connection", "close")?;
+    }
+    Ok(response)
 }
 
 /// The batch failed as a whole (D1 batches are transactions): nothing was written, and

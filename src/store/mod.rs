@@ -138,6 +138,7 @@ macro_rules! outcome {
             "CASE WHEN NOT ",
             fresh!(),
             " THEN 'replayed' WHEN c.conversion_id IS NULL THEN 'invalid_click_id' \
+             WHEN c.click_id <> p.click_id THEN 'click_mismatch' \
              WHEN c.conversion_id = p.new_id THEN 'accepted' \
              WHEN c.last_postback_id = p.postback_id THEN 'updated' \
              WHEN c.status = p.status AND (p.payout IS NULL OR c.payout_micros = p.payout) \
@@ -153,6 +154,9 @@ macro_rules! outcome_detail {
             fresh!(),
             " THEN 'this signed request was already received' \
              WHEN c.conversion_id IS NULL THEN 'the conversion could not be recorded' \
+             WHEN c.click_id <> p.click_id THEN 'transaction ' || COALESCE(p.transaction_id, '') \
+             || ' of network ' || p.network || ' belongs to conversion ' || c.conversion_id \
+             || ' of click ' || c.click_id || ', not to click ' || p.click_id \
              WHEN c.conversion_id = p.new_id OR c.last_postback_id = p.postback_id \
              OR (c.status = p.status AND (p.payout IS NULL OR c.payout_micros = p.payout)) \
              THEN p.detail \
@@ -197,6 +201,7 @@ const UPDATE_CONVERSION: &str = concat!(
      version = c.version + 1, \
      updated_at = p.now, last_postback_id = p.postback_id \
      FROM p WHERE c.dedup_key = p.dedup_key AND c.conversion_id <> p.new_id \
+     AND c.click_id = p.click_id \
      AND (c.status <> p.status OR (p.payout IS NOT NULL AND c.payout_micros <> p.payout)) \
      AND ",
     allowed_change!(),

@@ -1182,3 +1182,109 @@ fn purging_clicks_and_the_log_changes_no_report_figure() {
     let after: Vec<_> = groupings.iter().map(|g| report(&mut db, g)).collect();
     assert_eq!(before, after);
 }
+
+#[test]
+fn a_postback_changes_only_its_own_clicks_conversion() {
+    use crate::config::Status::*;
+    let mut db = database();
+    let a = secrets().mint(NOW - 1000, [60; 7]).unwrap();
+    let b = secrets().mint(NOW - 1000, [61; 7]).unwrap();
+    for id in [&a, &b] {
+        run_batch(&mut db, &insert_click(&click(id), None, None));
+    }
+    let original = with_destinations(
+        with_status(draft(&a, "ORDER-1001", "5", "cv1"), Approved, "cv1"),
+        CANDIDATES,
+    );
+    assert_eq!(record(&mut db, &original, "pa").outcome, "accepted");
+    // Click B claims A's transaction: reversed, or with another payout.
+    for (n, (status, payout)) in [(Reversed, "5"), (Approved, "500")].into_iter().enumerate() {
+        let attack = with_destinations(
+            with_status(
+                draft(&b, "ORDER-1001", payout, &format!("cx{n}")),
+                status,
+                &format!("cx{n}"),
+            ),
+            CANDIDATES,
+        );
+        let recorded = record(&mut db, &attack, &format!("pb{n}"));
+        assert_eq!(recorded.outcome, "click_mismatch");
+        assert!(recorded.delivery_ids.is_empty());
+        let detail = recorded.detail.unwrap_or_default();
+        assert!(detail.contains(&a) && detail.contains(&b), "{detail}");
+    }
+    let row = &run_query(
+        &db,
+        "SELECT click_id, status, payout_micros, version FROM conversions",
+    );
+    assert_eq!(
+        row,
+        &[
+            serde_json::json!({ "click_id": a, "status": "approved", "payout_micros": 5_000_000, "version": 1 })
+        ]
+    );
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM conversion_history"), 1);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM deliveries WHERE postback_id <> 'pa'"
+        ),
+        0
+    );
+    let logged = run_query(
+        &db,
+        "SELECT click_id, outcome FROM postback_log WHERE outcome = 'click_mismatch' ORDER BY postback_id",
+    );
+    assert_eq!(logged.len(), 2);
+    assert!(logged.iter().all(|row| row["click_id"] == b.as_str()));
+    // The real postback for A still updates A.
+    let real = with_status(draft(&a, "ORDER-1001", "5", "cv9"), Reversed, "cv9");
+    assert_eq!(record(&mut db, &real, "pz").outcome, "updated");
+}
+
+#[test]
+fn click_event_and_none_keys_hold_the_click_so_another_click_never_matches() {
+    let config = Config::from_json(serde_json::json!({
+        "default_network": "ce",
+        "networks": { "ce": { "dedup": "click_event" }, "nd": { "dedup": "none" } }
+    }))
+    .unwrap();
+    let mut db = database();
+    let a = secrets().mint(NOW - 1000, [62; 7]).unwrap();
+    let b = secrets().mint(NOW - 1000, [63; 7]).unwrap();
+    for network in ["ce", "nd"] {
+        let draft_for = |id: &str, conversion: &str| {
+            evaluate(
+                &config.networks[network],
+                &secrets(),
+                "USD",
+                &[
+                    ("clickid".to_string(), id.to_string()),
+                    ("txid".to_string(), "SAME".to_string()),
+                    ("status".to_string(), "approved".to_string()),
+                ],
+                NOW,
+                conversion.into(),
+            )
+            .unwrap()
+        };
+        let first = draft_for(&a, &format!("{network}-a"));
+        let second = draft_for(&b, &format!("{network}-b"));
+        assert_ne!(first.dedup_key, second.dedup_key);
+        assert_eq!(
+            record(&mut db, &first, &format!("{network}-pa")).outcome,
+            "accepted"
+        );
+        assert_eq!(
+            record(&mut db, &second, &format!("{network}-pb")).outcome,
+            "accepted"
+        );
+    }
+    assert_eq!(
+        count(
+            &db,
+            &format!("SELECT COUNT(*) FROM conversions WHERE click_id = '{a}'")
+        ),
+        2
+    );
+}

@@ -375,6 +375,110 @@ impl Worker {
         (status, head)
     }
 
+    /// The resident memory (KiB) of this worker's workerd processes, from /proc: the
+    /// processes named `workerd` among the descendants of the wrangler guardian.
+    pub fn workerd_rss_kib(&self) -> u64 {
+        let root = self
+            ._guardian
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .id();
+        let mut parents = std::collections::HashMap::new();
+        let mut names = std::collections::HashMap::new();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            // "pid (comm) state ppid ...": comm may hold spaces, so split after ')'.
+            let Some((head, rest)) = stat.rsplit_once(')') else {
+                continue;
+            };
+            let name = head
+                .split_once('(')
+                .map(|(_, n)| n.to_string())
+                .unwrap_or_default();
+            let ppid = rest
+                .split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u32>().ok());
+            if let Some(ppid) = ppid {
+                parents.insert(pid, ppid);
+                names.insert(pid, name);
+            }
+        }
+        let descends = |mut pid: u32| {
+            for _ in 0..64 {
+                match parents.get(&pid) {
+                    Some(&parent) if parent == root => return true,
+                    Some(&parent) if parent > 1 => pid = parent,
+                    _ => return false,
+                }
+            }
+            false
+        };
+        names
+            .iter()
+            .filter(|(pid, name)| name.starts_with("workerd") && descends(**pid))
+            .filter_map(|(pid, _)| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
+            .filter_map(|status| {
+                status
+                    .lines()
+                    .find(|line| line.starts_with("VmRSS:"))
+                    .and_then(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
+            })
+            .sum()
+    }
+
+    /// Sends a chunked POST of `total` bytes to `path` over a raw socket, stopping as soon
+    /// as a reply arrives; returns the reply's status and how many body bytes were sent.
+    #[allow(dead_code)] // not used by benches/edgeback.rs, which includes this file
+    pub fn chunked_post(&self, path: &str, total: usize) -> (u16, usize) {
+        use std::io::Write;
+        let address = self.base_url.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(address).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(60))).ok();
+        let mut reader = stream.try_clone().expect("clone socket");
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+             Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).expect("write head");
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let writer = {
+            let (done, sent) = (done.clone(), sent.clone());
+            std::thread::spawn(move || {
+                let chunk = vec![b' '; 64 * 1024];
+                let framed =
+                    [format!("{:x}\r\n", chunk.len()).as_bytes(), &chunk, b"\r\n"].concat();
+                while sent.load(std::sync::atomic::Ordering::SeqCst) < total
+                    && !done.load(std::sync::atomic::Ordering::SeqCst)
+                {
+                    if stream.write_all(&framed).is_err() {
+                        return;
+                    }
+                    sent.fetch_add(chunk.len(), std::sync::atomic::Ordering::SeqCst);
+                }
+                let _ = stream.write_all(b"0\r\n\r\n");
+            })
+        };
+        let mut first = [0u8; 64];
+        let read = std::io::Read::read(&mut reader, &mut first).unwrap_or(0);
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = reader.shutdown(std::net::Shutdown::Both);
+        let _ = writer.join();
+        let text = String::from_utf8_lossy(&first[..read]).into_owned();
+        let status = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or(0);
+        (status, sent.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
     /// Triggers one run of the cron handler.
     pub fn trigger_cron(&self) -> Reply {
         self.get("/cdn-cgi/handler/scheduled?cron=*+*+*+*+*", &[])
