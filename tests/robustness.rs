@@ -90,6 +90,24 @@ proptest! {
     }
 
     #[test]
+    fn postback_requests_never_panic(
+        method in "[A-Z]{0,6}",
+        query in "\\PC{0,120}",
+        content_type in "\\PC{0,40}",
+        body in proptest::collection::vec(any::<u8>(), 0..300),
+        url_len in 0usize..20_000,
+    ) {
+        let request = edgeback::postback::params::RawPostback {
+            method: &method,
+            url_len,
+            query: Some(&query),
+            content_type: Some(&content_type),
+            body: &body,
+        };
+        let _ = edgeback::postback::params::parse_request(&request);
+    }
+
+    #[test]
     fn configurations_never_panic(json in "\\PC{0,200}") {
         let _ = Config::from_json_str(&json);
     }

@@ -331,4 +331,123 @@ mod tests {
         )
         .is_none());
     }
+
+    fn raw<'a>(
+        method: &'a str,
+        query: Option<&'a str>,
+        content_type: Option<&'a str>,
+        body: &'a [u8],
+    ) -> RawPostback<'a> {
+        RawPostback {
+            method,
+            url_len: 40,
+            query,
+            content_type,
+            body,
+        }
+    }
+
+    #[test]
+    fn requests_are_parsed_query_first_then_body() {
+        let parsed = parse_request(&raw(
+            "POST",
+            Some("clickid=a&network=x"),
+            Some("application/x-www-form-urlencoded; charset=utf-8"),
+            b"payout=1.5&txid=t",
+        ))
+        .unwrap();
+        assert_eq!(parsed.from_query, 2);
+        assert_eq!(
+            parsed.pairs,
+            strings(&[
+                ("clickid", "a"),
+                ("network", "x"),
+                ("payout", "1.5"),
+                ("txid", "t")
+            ])
+        );
+        let json = parse_request(&raw(
+            "POST",
+            None,
+            Some("application/json"),
+            br#"{"a":"1","b":2}"#,
+        ))
+        .unwrap();
+        assert_eq!(json.pairs, strings(&[("a", "1"), ("b", "2")]));
+        // A GET's body is not read; an empty POST body is no body.
+        assert_eq!(
+            parse_request(&raw("GET", Some("a=1"), None, b"x=y"))
+                .unwrap()
+                .pairs
+                .len(),
+            1
+        );
+        assert!(parse_request(&raw("POST", Some("a=1"), None, b"")).is_ok());
+    }
+
+    #[test]
+    fn request_shape_refusals() {
+        let code = |request: RawPostback<'_>| parse_request(&request).unwrap_err().outcome;
+        assert_eq!(code(raw("PUT", None, None, b"")), Outcome::MethodNotAllowed);
+        let mut long = raw("GET", None, None, b"");
+        long.url_len = crate::postback::MAX_URL_BYTES + 1;
+        assert_eq!(code(long), Outcome::BodyTooLarge);
+        let big = vec![b'a'; crate::postback::MAX_BODY_BYTES + 1];
+        assert_eq!(
+            code(raw("POST", None, Some("application/json"), &big)),
+            Outcome::BodyTooLarge
+        );
+        assert_eq!(
+            code(raw("POST", None, Some("text/plain"), b"a=1")),
+            Outcome::UnsupportedMediaType
+        );
+        assert_eq!(
+            code(raw("POST", None, Some("application/json"), b"[1]")),
+            Outcome::MalformedBody
+        );
+        let many: String = (0..101).map(|n| format!("p{n}=1&")).collect();
+        assert_eq!(
+            code(raw("GET", Some(&many), None, b"")),
+            Outcome::MalformedBody
+        );
+        let long_value = format!("a={}", "x".repeat(1025));
+        assert_eq!(
+            code(raw("GET", Some(&long_value), None, b"")),
+            Outcome::MalformedBody
+        );
+    }
+
+    #[test]
+    fn standard_webhooks_networks_refuse_query_fields() {
+        let config = Config::from_json(json!({
+            "networks": {
+                "generic": {},
+                "sw": { "auth": { "standard_webhooks": { "secret": "SW" } } }
+            }
+        }))
+        .unwrap();
+        let sw = &config.networks["sw"];
+        let parsed = |query: &str| {
+            parse_request(&raw(
+                "POST",
+                Some(query),
+                Some("application/json"),
+                br#"{"clickid":"a"}"#,
+            ))
+            .unwrap()
+        };
+        let refused =
+            unsigned_query_parameter(sw, &parsed("txid=INJECTED&payout=999"), true).unwrap();
+        assert_eq!(refused.outcome, Outcome::UnsignedParameter);
+        assert!(refused.detail.contains("txid"), "{}", refused.detail);
+        // Routing only where the path names no network.
+        assert!(unsigned_query_parameter(sw, &parsed("network=sw"), false).is_none());
+        assert!(unsigned_query_parameter(sw, &parsed("network=sw"), true).is_some());
+        assert!(unsigned_query_parameter(sw, &parsed(""), true).is_none());
+        // Other networks merge query and body as before.
+        assert!(
+            unsigned_query_parameter(&config.networks["generic"], &parsed("payout=1"), true)
+                .is_none()
+        );
+    }
 }
