@@ -74,7 +74,7 @@ pub fn planned_deliveries(
     event: &str,
     status: crate::config::Status,
     network: &str,
-    change_type: &str,
+    change_type: crate::forward::ChangeType,
 ) -> Vec<PlannedDelivery> {
     destinations
         .iter()
@@ -82,7 +82,7 @@ pub fn planned_deliveries(
         .filter(|d| {
             d.types
                 .as_ref()
-                .is_none_or(|types| types.iter().any(|t| t == change_type))
+                .is_none_or(|types| types.contains(&change_type))
         })
         .filter(|d| {
             d.campaigns
@@ -146,7 +146,7 @@ mod tests {
             "conversion",
             Status::Approved,
             "tune",
-            "conversion.created",
+            crate::forward::ChangeType::Created,
         );
         assert_eq!(plans.len(), 1);
         assert_eq!(plans[0].url, "https://t.example/?v={external_id}");

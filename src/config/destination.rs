@@ -21,9 +21,6 @@ pub fn is_postback_macro(name: &str) -> bool {
     super::OFFER_MACROS.contains(&name) || CONVERSION_MACROS.contains(&name)
 }
 
-/// The two kinds of conversion change (SPEC §8).
-pub const CHANGE_TYPES: &[&str] = &["conversion.created", "conversion.updated"];
-
 /// Most attempts per delivery: the schedule has eight (SPEC §8).
 pub const MAX_ATTEMPTS: u32 = 8;
 
@@ -85,7 +82,7 @@ pub enum DestinationKind {
 pub struct Destination {
     pub name: String,
     pub kind: DestinationKind,
-    pub types: Option<Vec<String>>,
+    pub types: Option<Vec<crate::forward::ChangeType>>,
     pub events: Option<Vec<String>>,
     pub statuses: Option<Vec<Status>>,
     pub campaigns: Option<Vec<String>>,
@@ -207,7 +204,7 @@ pub(super) fn resolve(
     check_list(
         "types",
         &raw.types,
-        &|t| CHANGE_TYPES.contains(&t),
+        &|t| crate::forward::ChangeType::parse(t).is_some(),
         "conversion.created or conversion.updated",
     );
     check_list(
@@ -247,7 +244,12 @@ pub(super) fn resolve(
     Some(Destination {
         name: raw.name,
         kind: kind?,
-        types: raw.types,
+        types: raw.types.map(|types| {
+            types
+                .iter()
+                .filter_map(|t| crate::forward::ChangeType::parse(t))
+                .collect()
+        }),
         events: raw.events,
         statuses: raw
             .statuses

@@ -9,8 +9,7 @@ pub mod presets;
 
 pub use campaign::{BotPolicy, Campaign, ClickField, RedirectKind, OFFER_MACROS};
 pub use destination::{
-    DeliverySettings, Destination, DestinationKind, PostbackMethod, CHANGE_TYPES,
-    CONVERSION_MACROS, MAX_ATTEMPTS,
+    DeliverySettings, Destination, DestinationKind, PostbackMethod, CONVERSION_MACROS, MAX_ATTEMPTS,
 };
 pub use network::{is_event_slug, DedupMode, FieldAliases, Network, ResponseFormat, Status};
 

@@ -11,6 +11,70 @@ use crate::money::format_micros;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
+/// The two kinds of conversion change, as webhook `type`s, destination `types` filters
+/// and the `deliveries.type` column (design §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ChangeType {
+    #[serde(rename = "conversion.created")]
+    Created,
+    #[serde(rename = "conversion.updated")]
+    Updated,
+}
+
+impl ChangeType {
+    pub const ALL: [ChangeType; 2] = [ChangeType::Created, ChangeType::Updated];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeType::Created => "conversion.created",
+            ChangeType::Updated => "conversion.updated",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        ChangeType::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
+    }
+}
+
+/// Where a delivery stands (the `deliveries.state` column, the API's `state` filter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryState {
+    /// Not attempted yet, or replayed.
+    Pending,
+    /// Attempted, failed, due again.
+    Retrying,
+    Delivered,
+    /// Out of attempts, or refused for good (410); kept and replayable.
+    Failed,
+}
+
+impl DeliveryState {
+    pub const ALL: [DeliveryState; 4] = [
+        DeliveryState::Pending,
+        DeliveryState::Retrying,
+        DeliveryState::Delivered,
+        DeliveryState::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Retrying => "retrying",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        DeliveryState::ALL
+            .into_iter()
+            .find(|state| state.as_str() == text)
+    }
+}
+
 /// Everything a delivery needs, as the claim query returns it: the delivery, the
 /// conversion at the delivered version, the version before it, and the click.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -18,7 +82,7 @@ pub struct DeliveryRow {
     pub delivery_id: String,
     pub destination: String,
     #[serde(rename = "type")]
-    pub change_type: String,
+    pub change_type: ChangeType,
     pub attempts: i64,
     pub attempt_base: i64,
     pub max_attempts: i64,
@@ -112,7 +176,7 @@ struct WebhookData<'a> {
 #[derive(Serialize)]
 struct WebhookBody<'a> {
     #[serde(rename = "type")]
-    change_type: &'a str,
+    change_type: ChangeType,
     timestamp: String,
     data: WebhookData<'a>,
 }
@@ -126,14 +190,14 @@ pub fn webhook_body(row: &DeliveryRow) -> String {
         .filter_map(|(name, value)| value.as_ref().map(|v| (name.to_string(), v.clone().into())))
         .collect();
     let previous = match (&row.previous_status, row.previous_payout_micros) {
-        (Some(status), Some(payout)) if row.change_type == "conversion.updated" => Some(Previous {
+        (Some(status), Some(payout)) if row.change_type == ChangeType::Updated => Some(Previous {
             status,
             payout: format_micros(payout),
         }),
         _ => None,
     };
     let body = WebhookBody {
-        change_type: &row.change_type,
+        change_type: row.change_type,
         timestamp: time::rfc3339(row.changed_at),
         data: WebhookData {
             conversion_id: &row.conversion_id,

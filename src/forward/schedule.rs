@@ -21,11 +21,11 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    pub fn state(&self) -> &'static str {
+    pub fn state(&self) -> super::DeliveryState {
         match self {
-            Verdict::Delivered => "delivered",
-            Verdict::Failed { .. } => "failed",
-            Verdict::Retry { .. } => "retrying",
+            Verdict::Delivered => super::DeliveryState::Delivered,
+            Verdict::Failed { .. } => super::DeliveryState::Failed,
+            Verdict::Retry { .. } => super::DeliveryState::Retrying,
         }
     }
 }

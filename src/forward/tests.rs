@@ -8,7 +8,7 @@ fn row(change_type: &str) -> DeliveryRow {
     DeliveryRow {
         delivery_id: "pb1.crm".into(),
         destination: "crm".into(),
-        change_type: change_type.into(),
+        change_type: ChangeType::parse(change_type).unwrap(),
         attempts: 0,
         attempt_base: 0,
         max_attempts: 8,

@@ -8,13 +8,13 @@ use super::{client_ip, random, respond_json, App};
 use crate::admin::{match_route, openapi, page_limit, path_exists, RouteId};
 use crate::config::{Campaign, Status};
 use crate::crypto::constant_time_eq;
+use crate::forward::{ChangeType, DeliveryState};
 use crate::postback::auth::{authenticate, AuthRequest};
 use crate::postback::{new_record_id, redacted_params, Outcome};
 use crate::store::{
     click_row, delivery_api_json, get_click, get_conversion, list_conversions, list_deliveries,
     list_postbacks, record_conversion, replay_deliveries, replay_delivery, store_clicks,
     ConversionFilter, ConversionRow, LogEntry, PostbackFilter, RecordedConversion, ReplayClaim,
-    DELIVERY_STATES,
 };
 use crate::tester::{planned_deliveries, postback_params, AuthMode, TestRequest};
 use serde_json::{json, Value};
@@ -195,24 +195,19 @@ pub async fn handle(
             }
         }
         RouteId::ListDeliveries => {
-            let state = query.get("state");
-            if state
-                .as_deref()
-                .is_some_and(|s| !DELIVERY_STATES.contains(&s))
-            {
-                return error(
-                    400,
-                    "bad_request",
-                    "state must be pending, retrying, delivered or failed",
-                );
-            }
+            let state = match query.get("state").map(|s| DeliveryState::parse(&s)) {
+                None => None,
+                Some(Some(state)) => Some(state),
+                Some(None) => {
+                    return error(
+                        400,
+                        "bad_request",
+                        "state must be pending, retrying, delivered or failed",
+                    )
+                }
+            };
             let rows: Vec<Value> = db
-                .all(&list_deliveries(
-                    state.as_deref(),
-                    since,
-                    cursor.as_deref(),
-                    limit,
-                ))
+                .all(&list_deliveries(state, since, cursor.as_deref(), limit))
                 .await?;
             let rows = rows.into_iter().map(delivery_api_json).collect();
             respond_json(200, &page(rows, limit, "delivery_id"))
@@ -225,16 +220,19 @@ pub async fn handle(
             replayed(ctx, env, rows)
         }
         RouteId::ReplayDeliveries => {
-            let state = query.get("state").unwrap_or_else(|| "failed".into());
-            if !DELIVERY_STATES.contains(&state.as_str()) {
-                return error(
-                    400,
-                    "bad_request",
-                    "state must be pending, retrying, delivered or failed",
-                );
-            }
+            let state = match query.get("state").map(|s| DeliveryState::parse(&s)) {
+                None => DeliveryState::Failed,
+                Some(Some(state)) => state,
+                Some(None) => {
+                    return error(
+                        400,
+                        "bad_request",
+                        "state must be pending, retrying, delivered or failed",
+                    )
+                }
+            };
             let rows: Vec<Value> = db
-                .all(&replay_deliveries(&state, since, super::now_ms()))
+                .all(&replay_deliveries(state, since, super::now_ms()))
                 .await?;
             replayed(ctx, env, rows)
         }
@@ -475,9 +473,9 @@ async fn test_postback(
         .and_then(|r| r.conversion.as_ref())
         .map(ConversionRow::to_api_json);
     let change_type = if outcome == Outcome::Updated.code() {
-        "conversion.updated"
+        ChangeType::Updated
     } else {
-        "conversion.created"
+        ChangeType::Created
     };
     let planned = if matches!(outcome.as_str(), "accepted" | "updated") {
         planned_deliveries(

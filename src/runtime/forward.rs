@@ -113,7 +113,7 @@ async fn attempt(app: &App, row: &DeliveryRow) -> AttemptRecord {
             latency_ms: 0,
             error: Some(reason),
             response_excerpt: None,
-            state: "failed",
+            state: crate::forward::DeliveryState::Failed,
             next_attempt_at_ms: now,
         };
     };

@@ -621,9 +621,6 @@ const SELECT_CLAIMED: &str = "SELECT d.delivery_id, d.destination, d.type, d.att
      AND prev.version = d.version - 1 \
      WHERE d.claim_id = ?1 ORDER BY d.next_attempt_at";
 
-/// The states a delivery can be in (the `deliveries.state` CHECK constraint).
-pub const DELIVERY_STATES: [&str; 4] = ["pending", "retrying", "delivered", "failed"];
-
 /// How long a claim holds: longer than any attempt (at most 30 s) plus margin.
 pub const CLAIM_LEASE_MS: u64 = 60_000;
 
@@ -674,8 +671,7 @@ pub struct AttemptRecord {
     pub latency_ms: u64,
     pub error: Option<String>,
     pub response_excerpt: Option<String>,
-    /// `delivered`, `retrying` or `failed`.
-    pub state: &'static str,
+    pub state: crate::forward::DeliveryState,
     pub next_attempt_at_ms: u64,
 }
 
@@ -698,7 +694,7 @@ pub fn finish_attempt(record: &AttemptRecord, claim_id: &str) -> Vec<Statement> 
         Statement {
             sql: FINISH_ATTEMPT,
             params: vec![
-                record.state.into(),
+                record.state.as_str().into(),
                 record.next_attempt_at_ms.into(),
                 status.into(),
                 record.error.clone().into(),
@@ -730,12 +726,16 @@ pub fn replay_delivery(delivery_id: &str, now_ms: u64) -> Statement {
     }
 }
 
-pub fn replay_deliveries(state: &str, since_ms: Option<i64>, now_ms: u64) -> Statement {
+pub fn replay_deliveries(
+    state: crate::forward::DeliveryState,
+    since_ms: Option<i64>,
+    now_ms: u64,
+) -> Statement {
     Statement {
         sql: REPLAY_MATCHING,
         params: vec![
             now_ms.into(),
-            state.into(),
+            state.as_str().into(),
             since_ms.into(),
             i64::from(REPLAY_LIMIT).into(),
         ],
@@ -828,7 +828,7 @@ const LIST_DELIVERIES: &str = concat!(
 
 /// Deliveries with their attempts (as `attempts_json`), newest first.
 pub fn list_deliveries(
-    state: Option<&str>,
+    state: Option<crate::forward::DeliveryState>,
     since_ms: Option<i64>,
     cursor: Option<&str>,
     limit: u32,
@@ -837,7 +837,7 @@ pub fn list_deliveries(
         sql: LIST_DELIVERIES,
         params: vec![
             cursor.into(),
-            state.into(),
+            state.map(crate::forward::DeliveryState::as_str).into(),
             since_ms.into(),
             i64::from(limit.saturating_add(1)).into(),
         ],

@@ -736,7 +736,7 @@ fn claims_load_the_delivered_version_and_attempts_move_deliveries_on() {
         latency_ms: 12,
         error: None,
         response_excerpt: Some("oops".into()),
-        state: "retrying",
+        state: crate::forward::DeliveryState::Retrying,
         next_attempt_at_ms: NOW + 5_000,
     };
     // Only the current claim holder may finish it.
@@ -783,7 +783,14 @@ fn claims_load_the_delivered_version_and_attempts_move_deliveries_on() {
         ),
         8
     );
-    let bulk = run_batch(&mut db, &[replay_deliveries("failed", Some(0), NOW + 100)]);
+    let bulk = run_batch(
+        &mut db,
+        &[replay_deliveries(
+            crate::forward::DeliveryState::Failed,
+            Some(0),
+            NOW + 100,
+        )],
+    );
     assert_eq!(bulk.len(), 1, "the other one was failed too");
     assert_eq!(
         count(
@@ -861,9 +868,26 @@ fn admin_reads() {
         run_batch(&mut db, &[get_click(&click_id.to_uppercase())]).len(),
         1
     );
-    let listed = run_batch(&mut db, &[list_deliveries(Some("pending"), None, None, 10)]);
+    let listed = run_batch(
+        &mut db,
+        &[list_deliveries(
+            Some(crate::forward::DeliveryState::Pending),
+            None,
+            None,
+            10,
+        )],
+    );
     assert_eq!(listed.len(), 1);
-    assert!(run_batch(&mut db, &[list_deliveries(Some("failed"), None, None, 10)]).is_empty());
+    assert!(run_batch(
+        &mut db,
+        &[list_deliveries(
+            Some(crate::forward::DeliveryState::Failed),
+            None,
+            None,
+            10
+        )]
+    )
+    .is_empty());
 }
 
 #[test]
@@ -1286,5 +1310,43 @@ fn click_event_and_none_keys_hold_the_click_so_another_click_never_matches() {
             &format!("SELECT COUNT(*) FROM conversions WHERE click_id = '{a}'")
         ),
         2
+    );
+}
+
+/// The values a CHECK constraint of the migrations allows for `column`.
+fn check_list(column: &str) -> Vec<String> {
+    let marker = format!("CHECK ({column} IN (");
+    let all: String = MIGRATIONS.iter().map(|(_, sql)| *sql).collect();
+    let start = all
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no CHECK on {column}"))
+        + marker.len();
+    let end = start + all[start..].find("))").unwrap();
+    all[start..end]
+        .split(',')
+        .map(|value| value.trim().trim_matches('\'').to_string())
+        .collect()
+}
+
+#[test]
+fn the_schema_vocabularies_are_the_enums() {
+    use crate::forward::{ChangeType, DeliveryState};
+    let names = |list: Vec<&str>| list.into_iter().map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(
+        check_list("status"),
+        names(
+            crate::config::Status::ALL
+                .iter()
+                .map(|s| s.as_str())
+                .collect()
+        )
+    );
+    assert_eq!(
+        check_list("type"),
+        names(ChangeType::ALL.iter().map(|t| t.as_str()).collect())
+    );
+    assert_eq!(
+        check_list("state"),
+        names(DeliveryState::ALL.iter().map(|s| s.as_str()).collect())
     );
 }
