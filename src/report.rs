@@ -16,6 +16,7 @@
 use crate::money::format_micros;
 use chrono::{Days, NaiveDate, TimeZone};
 use chrono_tz::Tz;
+use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -174,9 +175,91 @@ struct Figures {
     refused: BTreeMap<String, i64>,
 }
 
-fn int(row: &Value, name: &str) -> i64 {
-    row.get(name).and_then(Value::as_i64).unwrap_or(0)
+// The rows of the report's three reads (`store::report_statements`), typed: a renamed
+// or missing column is an error (unknown fields are refused, figures are required), never
+// a silent 0.
+macro_rules! report_row {
+    ($(#[$doc:meta])* $name:ident { $($field:ident : $type:ty),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            #[serde(default)]
+            pub day: Option<String>,
+            #[serde(default)]
+            pub campaign: Option<String>,
+            #[serde(default)]
+            pub network: Option<String>,
+            #[serde(default)]
+            pub event: Option<String>,
+            #[serde(default)]
+            pub sub1: Option<String>,
+            #[serde(default)]
+            pub sub2: Option<String>,
+            #[serde(default)]
+            pub sub3: Option<String>,
+            #[serde(default)]
+            pub sub4: Option<String>,
+            #[serde(default)]
+            pub sub5: Option<String>,
+            #[serde(default)]
+            pub sub6: Option<String>,
+            #[serde(default)]
+            pub sub7: Option<String>,
+            #[serde(default)]
+            pub sub8: Option<String>,
+            #[serde(default)]
+            pub sub9: Option<String>,
+            #[serde(default)]
+            pub sub10: Option<String>,
+            $(pub $field: $type,)*
+        }
+
+        impl $name {
+            /// The value of grouping key `key` in this row (null when not grouped).
+            fn key(&self, key: GroupKey) -> Value {
+                let value = match key {
+                    GroupKey::Day => &self.day,
+                    GroupKey::Campaign => &self.campaign,
+                    GroupKey::Network => &self.network,
+                    GroupKey::Event => &self.event,
+                    GroupKey::Sub(n) => match n {
+                        1 => &self.sub1,
+                        2 => &self.sub2,
+                        3 => &self.sub3,
+                        4 => &self.sub4,
+                        5 => &self.sub5,
+                        6 => &self.sub6,
+                        7 => &self.sub7,
+                        8 => &self.sub8,
+                        9 => &self.sub9,
+                        _ => &self.sub10,
+                    },
+                };
+                value.clone().map_or(Value::Null, Value::String)
+            }
+        }
+    };
 }
+
+report_row!(
+    /// Clicks and bot clicks of one group (from the pre-aggregates).
+    ClickFigureRow { clicks: i64, bot_clicks: i64 }
+);
+report_row!(
+    /// Conversions of one group in one currency.
+    ConversionFigureRow {
+        currency: String,
+        conversions: i64,
+        approved: i64,
+        revenue_micros: i64,
+        pending_micros: i64,
+    }
+);
+report_row!(
+    /// Duplicates or refusals of one outcome in one group.
+    PostbackFigureRow { outcome: String, postbacks: i64 }
+);
 
 fn rate(numerator: i64, denominator: i64) -> Value {
     if denominator <= 0 {
@@ -248,18 +331,20 @@ impl Figures {
 /// Builds the report from the three row sets of `store::report_statements`.
 pub fn assemble(
     query: &ReportQuery,
-    clicks: &[Value],
-    conversions: &[Value],
-    log: &[Value],
+    clicks: &[ClickFigureRow],
+    conversions: &[ConversionFigureRow],
+    log: &[PostbackFigureRow],
 ) -> Value {
     let with_clicks = clicks_apply(query);
-    let key_of = |row: &Value| -> Vec<Value> {
-        query
-            .group_by
-            .iter()
-            .map(|key| row.get(key.name()).cloned().unwrap_or(Value::Null))
-            .collect()
-    };
+    macro_rules! key_of {
+        ($row:expr) => {
+            query
+                .group_by
+                .iter()
+                .map(|key| $row.key(*key))
+                .collect::<Vec<Value>>()
+        };
+    }
     type Groups = BTreeMap<String, (Vec<Value>, Figures)>;
     fn group(groups: &mut Groups, key: Vec<Value>) -> &mut Figures {
         let text = serde_json::to_string(&key).unwrap_or_default();
@@ -271,23 +356,19 @@ pub fn assemble(
     let mut groups = Groups::new();
     if with_clicks {
         for row in clicks {
-            let figures = group(&mut groups, key_of(row));
-            figures.clicks += int(row, "clicks");
-            figures.bot_clicks += int(row, "bot_clicks");
+            let figures = group(&mut groups, key_of!(row));
+            figures.clicks += row.clicks;
+            figures.bot_clicks += row.bot_clicks;
         }
     }
     for row in conversions {
-        let currency = row
-            .get("currency")
-            .and_then(Value::as_str)
-            .unwrap_or("?")
-            .to_string();
-        let figures = group(&mut groups, key_of(row));
-        figures.conversions += int(row, "conversions");
-        figures.approved += int(row, "approved");
-        let revenue = int(row, "revenue_micros");
-        let pending = int(row, "pending_micros");
-        if revenue != 0 || int(row, "approved") > 0 {
+        let currency = row.currency.clone();
+        let figures = group(&mut groups, key_of!(row));
+        figures.conversions += row.conversions;
+        figures.approved += row.approved;
+        let revenue = row.revenue_micros;
+        let pending = row.pending_micros;
+        if revenue != 0 || row.approved > 0 {
             *figures.revenue.entry(currency.clone()).or_default() += revenue;
         }
         if pending != 0 {
@@ -295,13 +376,9 @@ pub fn assemble(
         }
     }
     for row in log {
-        let outcome = row
-            .get("outcome")
-            .and_then(Value::as_str)
-            .unwrap_or("?")
-            .to_string();
-        let figures = group(&mut groups, key_of(row));
-        let count = int(row, "postbacks");
+        let outcome = row.outcome.clone();
+        let figures = group(&mut groups, key_of!(row));
+        let count = row.postbacks;
         if outcome == "duplicate" {
             figures.duplicates += count;
         } else {

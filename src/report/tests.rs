@@ -105,6 +105,14 @@ fn assembles_groups_and_totals() {
         json!({"day": "2025-03-10", "outcome": "duplicate", "postbacks": 2}),
         json!({"day": "2025-03-11", "outcome": "bad_token", "postbacks": 5}),
     ];
+    fn typed<T: serde::de::DeserializeOwned>(rows: &[Value]) -> Vec<T> {
+        rows.iter()
+            .map(|row| serde_json::from_value(row.clone()).unwrap())
+            .collect()
+    }
+    let clicks: Vec<ClickFigureRow> = typed(&clicks);
+    let conversions: Vec<ConversionFigureRow> = typed(&conversions);
+    let log: Vec<PostbackFigureRow> = typed(&log);
     let report = assemble(&q, &clicks, &conversions, &log);
     let first = &report["rows"][0];
     assert_eq!(first["day"], "2025-03-10");
@@ -133,4 +141,14 @@ fn assembles_groups_and_totals() {
     let by_network = query(&[("group_by", "network")]).unwrap();
     let report = assemble(&by_network, &clicks, &[], &[]);
     assert_eq!(report["total"]["clicks"], Value::Null);
+}
+
+#[test]
+fn a_renamed_or_missing_report_column_is_an_error_not_a_zero() {
+    let renamed = json!({"day": "2025-03-10", "click_count": 3, "bot_clicks": 1});
+    assert!(serde_json::from_value::<ClickFigureRow>(renamed).is_err());
+    let renamed_key = json!({"dia": "2025-03-10", "clicks": 3, "bot_clicks": 1});
+    assert!(serde_json::from_value::<ClickFigureRow>(renamed_key).is_err());
+    let missing = json!({"day": "2025-03-10", "outcome": "duplicate"});
+    assert!(serde_json::from_value::<PostbackFigureRow>(missing).is_err());
 }

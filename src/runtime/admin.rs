@@ -14,7 +14,7 @@ use crate::postback::{new_record_id, redacted_params, Outcome};
 use crate::store::{
     click_row, delivery_api_json, get_click, get_conversion, list_conversions, list_deliveries,
     list_postbacks, record_conversion, replay_deliveries, replay_delivery, store_clicks,
-    ConversionFilter, ConversionRow, LogEntry, PostbackFilter, RecordedConversion, ReplayClaim,
+    ConversionFilter, ConversionRow, LogEntry, PostbackFilter, ReplayClaim,
 };
 use crate::tester::{planned_deliveries, postback_params, AuthMode, TestRequest};
 use serde_json::{json, Value};
@@ -456,14 +456,13 @@ async fn test_postback(
         }
     };
     draft.is_test = true;
-    let results = db
-        .batch(&record_conversion(&draft, &log, &ReplayClaim::default()))
-        .await?;
-    let row: Vec<Value> = match results.last() {
-        Some(result) => result.results()?,
-        None => Vec::new(),
-    };
-    let recorded = row.first().and_then(RecordedConversion::from_row);
+    let recorded = Some(
+        super::d1::record(
+            db,
+            &record_conversion(&draft, &log, &ReplayClaim::default()),
+        )
+        .await?,
+    );
     let outcome = recorded
         .as_ref()
         .map_or("internal_error", |r| r.outcome.as_str())

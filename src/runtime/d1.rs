@@ -88,3 +88,22 @@ impl Db {
         self.database.batch(prepared).await
     }
 }
+
+/// Runs the record step's batch and reads its one result row (the last statement's): the
+/// postback path and the tester read it the same way. An error when the batch fails or
+/// returns no such row (nothing was written: D1 batches are transactions).
+pub async fn record(db: &Db, statements: &[Statement]) -> Result<crate::store::RecordedConversion> {
+    let results = db.batch(statements).await?;
+    let rows: Vec<serde_json::Value> = rows_of(&results, results.len().saturating_sub(1))?;
+    rows.first()
+        .and_then(crate::store::RecordedConversion::from_row)
+        .ok_or_else(|| worker::Error::RustError("the record step returned no row".into()))
+}
+
+/// The rows of the `index`-th statement of a batch's results, typed (none when the batch
+/// has no such statement; an error when a row does not match `T`).
+pub fn rows_of<T: DeserializeOwned>(results: &[D1Result], index: usize) -> Result<Vec<T>> {
+    results
+        .get(index)
+        .map_or(Ok(Vec::new()), |result| result.results())
+}

@@ -176,10 +176,7 @@ pub async fn deliver(
             limit,
         ))
         .await?;
-    let rows: Vec<DeliveryRow> = match results.last() {
-        Some(result) => result.results()?,
-        None => Vec::new(),
-    };
+    let rows: Vec<DeliveryRow> = super::d1::rows_of(&results, results.len().saturating_sub(1))?;
     if rows.is_empty() {
         return Ok(0);
     }

@@ -10,7 +10,7 @@ use crate::postback::params::{
     parse_request, unsigned_query_parameter, PostbackParams, RawPostback,
 };
 use crate::postback::{new_record_id, redacted_params, reply, Outcome, Refusal, MAX_BODY_BYTES};
-use crate::store::{log_refusal, record_conversion, LogEntry, RecordedConversion, ReplayClaim};
+use crate::store::{log_refusal, record_conversion, LogEntry, ReplayClaim};
 use worker::{Context, Env, Method, Request, Response, Result};
 
 type Params = Vec<(String, String)>;
@@ -189,23 +189,11 @@ pub async fn handle(
         &draft.network,
     );
 
-    let recorded = db
-        .batch(&record_conversion(&draft, &log, &replay))
-        .await
-        .and_then(|results| {
-            let last = results
-                .last()
-                .ok_or_else(|| worker::Error::RustError("empty batch result".into()))?;
-            last.results::<serde_json::Value>()
-        });
-    let row = match recorded {
-        Ok(rows) => rows.first().and_then(RecordedConversion::from_row),
+    let recorded = match super::d1::record(db, &record_conversion(&draft, &log, &replay)).await {
+        Ok(recorded) => recorded,
         Err(error) => {
             return storage_failure(ctx, env, log, network.response, error.to_string());
         }
-    };
-    let Some(recorded) = row else {
-        return storage_failure(ctx, env, log, network.response, "no record-step row".into());
     };
     let outcome = Outcome::from_code(&recorded.outcome).unwrap_or(Outcome::InternalError);
     let (detail, conversion_id) = match outcome {

@@ -5,7 +5,7 @@ use super::d1::Db;
 use super::{respond_json, App};
 use crate::report::{assemble, parse_query};
 use crate::store::report_statements;
-use serde_json::{json, Value};
+use serde_json::json;
 use worker::{Response, Result};
 
 pub async fn handle(app: &App, db: &Db, pairs: &[(String, String)]) -> Result<Response> {
@@ -20,10 +20,9 @@ pub async fn handle(app: &App, db: &Db, pairs: &[(String, String)]) -> Result<Re
         }
     };
     let results = db.batch(&report_statements(&query)).await?;
-    let read = |index: usize| -> Result<Vec<Value>> {
-        results
-            .get(index)
-            .map_or(Ok(Vec::new()), |result| result.results())
-    };
-    respond_json(200, &assemble(&query, &read(0)?, &read(1)?, &read(2)?))
+    // Typed rows: a column that does not match its struct fails the request, loudly.
+    let clicks = super::d1::rows_of(&results, 0)?;
+    let conversions = super::d1::rows_of(&results, 1)?;
+    let log = super::d1::rows_of(&results, 2)?;
+    respond_json(200, &assemble(&query, &clicks, &conversions, &log))
 }

@@ -4,7 +4,7 @@ use super::*;
 use crate::click::ClickRecord;
 use crate::click_id::ClickSecrets;
 use crate::config::Config;
-use crate::postback::evaluate;
+use crate::postback::{evaluate, ConversionDraft};
 use rusqlite::{types::Value, Connection};
 
 const NOW: u64 = 1_790_000_000_000;
@@ -1349,4 +1349,111 @@ fn the_schema_vocabularies_are_the_enums() {
         check_list("state"),
         names(DeliveryState::ALL.iter().map(|s| s.as_str()).collect())
     );
+}
+
+/// Every statement the store builds, from sample inputs.
+fn every_statement() -> Vec<Statement> {
+    let click_id = secrets().mint(NOW - 1000, [70; 7]).unwrap();
+    let row = click_row(&click(&click_id), Some(1), Some("EUR"), false);
+    let query = crate::report::parse_query(
+        &[("group_by".to_string(), "day,sub1".to_string())],
+        "UTC",
+        NOW as i64,
+    )
+    .unwrap();
+    let attempt = AttemptRecord {
+        delivery_id: "d".into(),
+        attempt: 1,
+        attempted_at_ms: NOW,
+        status_code: Some(200),
+        latency_ms: 3,
+        error: None,
+        response_excerpt: None,
+        state: crate::forward::DeliveryState::Delivered,
+        next_attempt_at_ms: NOW,
+    };
+    let mut all = store_clicks(&[row], NOW);
+    all.extend(count_click_losses(ClickLosses {
+        spilled: 1,
+        lost: 1,
+    }));
+    all.push(count_clicks_recovered(1));
+    all.push(click_health(NOW));
+    all.extend(record_conversion(
+        &draft(&click_id, "T", "1", "cv"),
+        &log("pb"),
+        &ReplayClaim::default(),
+    ));
+    all.extend(log_refusal(&log("pr"), "bad_token"));
+    all.extend(claim_deliveries("c", NOW, None, 5));
+    all.extend(finish_attempt(&attempt, "c"));
+    all.push(replay_delivery("d", NOW));
+    all.push(replay_deliveries(
+        crate::forward::DeliveryState::Failed,
+        None,
+        NOW,
+    ));
+    all.push(list_postbacks(&PostbackFilter::default(), None, 5));
+    all.push(list_conversions(&ConversionFilter::default(), None, 5));
+    all.extend(get_conversion("cv"));
+    all.push(get_click(&click_id));
+    all.push(list_deliveries(None, None, None, 5));
+    all.extend(report_statements(&query));
+    all.push(mark_cron_run(NOW));
+    all.extend(purge_expired(NOW, NOW));
+    all
+}
+
+#[test]
+fn every_statement_binds_exactly_its_parameters() {
+    for statement in every_statement() {
+        let highest = statement
+            .sql
+            .split('?')
+            .skip(1)
+            .filter_map(|rest| {
+                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                digits.parse::<usize>().ok()
+            })
+            .max()
+            .unwrap_or(0);
+        assert_eq!(
+            highest,
+            statement.params.len(),
+            "{}",
+            &statement.sql[..statement.sql.len().min(120)]
+        );
+    }
+}
+
+#[test]
+fn vocabulary_words_in_sql_are_the_enums() {
+    use crate::forward::{ChangeType, DeliveryState};
+    for statement in every_statement() {
+        let quoted: Vec<&str> = statement.sql.split('\'').skip(1).step_by(2).collect();
+        for word in quoted {
+            if word.starts_with("conversion.") {
+                assert!(ChangeType::parse(word).is_some(), "{word}");
+            }
+        }
+        for marker in ["state = '", "state IN ("] {
+            for rest in statement.sql.split(marker).skip(1) {
+                let list = rest.split(')').next().unwrap_or_default();
+                let words: Vec<&str> = if marker.ends_with('\'') {
+                    vec![list.split('\'').next().unwrap_or_default()]
+                } else {
+                    list.split(',')
+                        .map(|w| w.trim().trim_matches('\''))
+                        .collect()
+                };
+                for word in words.into_iter().filter(|w| !w.starts_with('?')) {
+                    assert!(
+                        DeliveryState::parse(word).is_some(),
+                        "{word:?} in {}",
+                        statement.sql
+                    );
+                }
+            }
+        }
+    }
 }

@@ -1,0 +1,40 @@
+//! The cron's upkeep (design §10): the last-run mark and the retention purge.
+
+use super::Statement;
+
+const UPSERT_STATE: &str = "INSERT INTO service_state (key, value) VALUES (?1, ?2) \
+     ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+
+/// Records the time of the last cron run.
+pub fn mark_cron_run(now_ms: u64) -> Statement {
+    Statement {
+        sql: UPSERT_STATE,
+        params: vec!["last_cron_run_at".into(), now_ms.to_string().into()],
+    }
+}
+
+const PURGE_CLICKS: &str = "DELETE FROM clicks WHERE click_id IN \
+     (SELECT click_id FROM clicks WHERE created_at < ?1 ORDER BY created_at LIMIT ?2)";
+const PURGE_SEEN_SIGNATURES: &str = "DELETE FROM seen_signatures WHERE replay_key IN \
+     (SELECT replay_key FROM seen_signatures WHERE expires_at < ?1 ORDER BY expires_at LIMIT ?2)";
+const PURGE_POSTBACK_LOG: &str = "DELETE FROM postback_log WHERE postback_id IN \
+     (SELECT postback_id FROM postback_log WHERE received_at < ?1 ORDER BY received_at LIMIT ?2)";
+
+/// Rows deleted per table per cron run: bounded so one run stays short (SPEC §10).
+pub const PURGE_CHUNK: u32 = 500;
+
+/// Deletes at most `PURGE_CHUNK` clicks and log rows older than `cutoff_ms`, and replay
+/// keys expired at `now_ms`.
+pub fn purge_expired(cutoff_ms: u64, now_ms: u64) -> Vec<Statement> {
+    [
+        (PURGE_CLICKS, cutoff_ms),
+        (PURGE_POSTBACK_LOG, cutoff_ms),
+        (PURGE_SEEN_SIGNATURES, now_ms),
+    ]
+    .into_iter()
+    .map(|(sql, before)| Statement {
+        sql,
+        params: vec![before.into(), i64::from(PURGE_CHUNK).into()],
+    })
+    .collect()
+}

@@ -1,0 +1,240 @@
+//! The admin API's reads (design §9): lists with filters and cursors, one conversion with
+//! its history and deliveries, one click; and the typed rows they return.
+
+use super::Statement;
+use serde::Deserialize;
+
+/// A conversion as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ConversionRow {
+    pub conversion_id: String,
+    pub click_id: String,
+    pub campaign: Option<String>,
+    pub network: String,
+    pub event: String,
+    pub status: String,
+    pub raw_status: Option<String>,
+    pub payout_micros: i64,
+    pub currency: String,
+    pub transaction_id: Option<String>,
+    pub version: i64,
+    pub clicked_at: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// The click's attributes, kept with the conversion for life (docs/clicks.md).
+    pub sub1: Option<String>,
+    pub sub2: Option<String>,
+    pub sub3: Option<String>,
+    pub sub4: Option<String>,
+    pub sub5: Option<String>,
+    pub sub6: Option<String>,
+    pub sub7: Option<String>,
+    pub sub8: Option<String>,
+    pub sub9: Option<String>,
+    pub sub10: Option<String>,
+    pub external_id: Option<String>,
+    pub country: Option<String>,
+    /// When the click's attributes were copied in; `None` while its click row is missing.
+    pub attributed_at: Option<i64>,
+    /// The payout is the campaign's default (no postback of this version carried one).
+    pub payout_from_click: i64,
+}
+
+impl ConversionRow {
+    /// Sub-IDs that are set, by name.
+    pub fn subs(&self) -> serde_json::Map<String, serde_json::Value> {
+        [
+            &self.sub1,
+            &self.sub2,
+            &self.sub3,
+            &self.sub4,
+            &self.sub5,
+            &self.sub6,
+            &self.sub7,
+            &self.sub8,
+            &self.sub9,
+            &self.sub10,
+        ]
+        .into_iter()
+        .enumerate()
+        .filter_map(|(index, value)| {
+            value
+                .as_ref()
+                .map(|v| (format!("sub{}", index + 1), v.clone().into()))
+        })
+        .collect()
+    }
+
+    /// The API form: payout as an exact decimal string beside its micro-units.
+    pub fn to_api_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "conversion_id": self.conversion_id,
+            "click_id": self.click_id,
+            "campaign": self.campaign,
+            "network": self.network,
+            "event": self.event,
+            "status": self.status,
+            "raw_status": self.raw_status,
+            "payout": crate::money::format_micros(self.payout_micros),
+            "payout_micros": self.payout_micros,
+            "currency": self.currency,
+            "transaction_id": self.transaction_id,
+            "version": self.version,
+            "clicked_at": self.clicked_at,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "external_id": self.external_id,
+            "country": self.country,
+            "sub": self.subs(),
+            "attributed": self.attributed_at.is_some(),
+            "attributed_at": self.attributed_at,
+            "payout_source": if self.payout_from_click != 0 { "campaign" } else { "postback" },
+        })
+    }
+}
+
+const LIST_CONVERSIONS: &str = concat!(
+    "SELECT ",
+    conversion_columns!(),
+    " FROM conversions c \
+     WHERE (?1 IS NULL OR c.conversion_id < ?1) AND (?2 IS NULL OR c.status = ?2) \
+     AND (?3 IS NULL OR c.campaign = ?3) AND (?4 IS NULL OR c.created_at >= ?4) \
+     AND c.is_test = 0 ORDER BY c.conversion_id DESC LIMIT ?5"
+);
+
+/// Filters for the conversion list (SPEC §9).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConversionFilter {
+    pub status: Option<String>,
+    pub campaign: Option<String>,
+    pub since_ms: Option<i64>,
+}
+
+/// Newest first; `cursor` is the last conversion ID of the previous page. Fetches one row
+/// more than `limit` so the caller knows whether another page exists.
+pub fn list_conversions(filter: &ConversionFilter, cursor: Option<&str>, limit: u32) -> Statement {
+    Statement {
+        sql: LIST_CONVERSIONS,
+        params: vec![
+            cursor.into(),
+            filter.status.clone().into(),
+            filter.campaign.clone().into(),
+            filter.since_ms.into(),
+            i64::from(limit.saturating_add(1)).into(),
+        ],
+    }
+}
+
+const LIST_POSTBACKS: &str = "SELECT postback_id, received_at, network, source_ip, method, \
+     params, outcome, detail, click_id, conversion_id, is_test FROM postback_log \
+     WHERE (?1 IS NULL OR postback_id < ?1) AND (?2 IS NULL OR outcome = ?2) \
+     AND (?3 IS NULL OR network = ?3) AND (?4 IS NULL OR received_at >= ?4) \
+     ORDER BY postback_id DESC LIMIT ?5";
+
+/// Filters for the postback log (SPEC §9).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PostbackFilter {
+    pub outcome: Option<String>,
+    pub network: Option<String>,
+    pub since_ms: Option<i64>,
+}
+
+/// Newest first, one row more than `limit` (to know whether another page exists).
+pub fn list_postbacks(filter: &PostbackFilter, cursor: Option<&str>, limit: u32) -> Statement {
+    Statement {
+        sql: LIST_POSTBACKS,
+        params: vec![
+            cursor.into(),
+            filter.outcome.clone().into(),
+            filter.network.clone().into(),
+            filter.since_ms.into(),
+            i64::from(limit.saturating_add(1)).into(),
+        ],
+    }
+}
+
+const GET_CONVERSION: &str = concat!(
+    "SELECT ",
+    conversion_columns!(),
+    ", c.is_test FROM conversions c WHERE c.conversion_id = ?1"
+);
+const GET_HISTORY: &str = "SELECT version, status, raw_status, payout_micros, currency, \
+     changed_at, postback_id FROM conversion_history WHERE conversion_id = ?1 ORDER BY version";
+
+macro_rules! delivery_columns {
+    () => {
+        "d.delivery_id, d.destination, d.conversion_id, d.version, d.type, d.state, \
+         d.attempts, d.max_attempts, d.next_attempt_at, d.last_status, d.last_error, \
+         d.created_at, d.updated_at, (SELECT json_group_array(json_object('attempt', a.attempt, \
+         'attempted_at', a.attempted_at, 'status_code', a.status_code, 'latency_ms', \
+         a.latency_ms, 'error', a.error, 'response_excerpt', a.response_excerpt)) \
+         FROM (SELECT * FROM delivery_attempts WHERE delivery_id = d.delivery_id \
+         ORDER BY attempt) a) AS attempts_json"
+    };
+}
+
+const GET_CONVERSION_DELIVERIES: &str = concat!(
+    "SELECT ",
+    delivery_columns!(),
+    " FROM deliveries d WHERE d.conversion_id = ?1 ORDER BY d.created_at, d.destination"
+);
+
+/// One conversion (first statement), its history (second) and its deliveries with
+/// attempts (third), in one batch.
+pub fn get_conversion(conversion_id: &str) -> Vec<Statement> {
+    [GET_CONVERSION, GET_HISTORY, GET_CONVERSION_DELIVERIES]
+        .into_iter()
+        .map(|sql| Statement {
+            sql,
+            params: vec![conversion_id.into()],
+        })
+        .collect()
+}
+
+const GET_CLICK: &str = "SELECT click_id, campaign, created_at, sub1, sub2, sub3, sub4, sub5, \
+     sub6, sub7, sub8, sub9, sub10, external_id, country, asn, colo, user_agent, ip_hash, \
+     is_bot, bot_reason, payout_micros, currency, is_test FROM clicks WHERE click_id = ?1";
+
+pub fn get_click(click_id: &str) -> Statement {
+    Statement {
+        sql: GET_CLICK,
+        params: vec![click_id.to_ascii_lowercase().into()],
+    }
+}
+
+const LIST_DELIVERIES: &str = concat!(
+    "SELECT ",
+    delivery_columns!(),
+    " FROM deliveries d WHERE (?1 IS NULL OR d.delivery_id < ?1) AND (?2 IS NULL OR d.state = ?2) \
+     AND (?3 IS NULL OR d.created_at >= ?3) ORDER BY d.delivery_id DESC LIMIT ?4"
+);
+
+/// Deliveries with their attempts (as `attempts_json`), newest first.
+pub fn list_deliveries(
+    state: Option<crate::forward::DeliveryState>,
+    since_ms: Option<i64>,
+    cursor: Option<&str>,
+    limit: u32,
+) -> Statement {
+    Statement {
+        sql: LIST_DELIVERIES,
+        params: vec![
+            cursor.into(),
+            state.map(crate::forward::DeliveryState::as_str).into(),
+            since_ms.into(),
+            i64::from(limit.saturating_add(1)).into(),
+        ],
+    }
+}
+
+/// A delivery row for the API: `attempts_json` (text from SQLite) becomes an array.
+pub fn delivery_api_json(mut row: serde_json::Value) -> serde_json::Value {
+    if let Some(object) = row.as_object_mut() {
+        let attempts = object
+            .remove("attempts_json")
+            .and_then(|text| text.as_str().and_then(|t| serde_json::from_str(t).ok()))
+            .unwrap_or_else(|| serde_json::json!([]));
+        object.insert("attempt_log".into(), attempts);
+    }
+    row
+}

@@ -1,0 +1,121 @@
+//! The report's reads (design §9): clicks and refusals from their pre-aggregates,
+//! conversions from their own rows, grouped over the core's local-day windows.
+
+use super::{SqlValue, Statement};
+
+// The report (SPEC §9): three grouped reads over the local-day windows the core computed.
+// Grouping keys are switched on and off by parameters (a key that is off is NULL for
+// every row), so the statements stay fixed. Test traffic is left out. GROUP BY uses
+// positions: SQLite would resolve a name such as `sub1` to the input column first.
+macro_rules! report_params {
+    () => {
+        "WITH p (days, g_day, g_campaign, g_network, g_event, g1, g2, g3, g4, g5, g6, g7, g8, \
+         g9, g10) AS (VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)), \
+         d AS (SELECT json_extract(value, '$[0]') AS label, json_extract(value, '$[1]') AS start_ms, \
+         json_extract(value, '$[2]') AS end_ms FROM p, json_each(p.days)) "
+    };
+}
+
+// The sub-ID grouping keys of table alias `$t` (absent sub-IDs are NULL in rows and ''
+// in the pre-aggregates: both report as null).
+macro_rules! report_sub_keys {
+    ($t:literal) => {
+        concat!(
+            "CASE WHEN p.g1 THEN NULLIF(",
+            $t,
+            ".sub1, '') END AS sub1, ",
+            "CASE WHEN p.g2 THEN NULLIF(",
+            $t,
+            ".sub2, '') END AS sub2, ",
+            "CASE WHEN p.g3 THEN NULLIF(",
+            $t,
+            ".sub3, '') END AS sub3, ",
+            "CASE WHEN p.g4 THEN NULLIF(",
+            $t,
+            ".sub4, '') END AS sub4, ",
+            "CASE WHEN p.g5 THEN NULLIF(",
+            $t,
+            ".sub5, '') END AS sub5, ",
+            "CASE WHEN p.g6 THEN NULLIF(",
+            $t,
+            ".sub6, '') END AS sub6, ",
+            "CASE WHEN p.g7 THEN NULLIF(",
+            $t,
+            ".sub7, '') END AS sub7, ",
+            "CASE WHEN p.g8 THEN NULLIF(",
+            $t,
+            ".sub8, '') END AS sub8, ",
+            "CASE WHEN p.g9 THEN NULLIF(",
+            $t,
+            ".sub9, '') END AS sub9, ",
+            "CASE WHEN p.g10 THEN NULLIF(",
+            $t,
+            ".sub10, '') END AS sub10"
+        )
+    };
+}
+
+// Clicks come from the pre-aggregates (`click_rollup`), never the raw rows: purging
+// clicks changes no figure. Day windows fall on the 15-minute buckets.
+const REPORT_CLICKS: &str = concat!(
+    report_params!(),
+    "SELECT CASE WHEN p.g_day THEN d.label END AS day, \
+     CASE WHEN p.g_campaign THEN r.campaign END AS campaign, ",
+    report_sub_keys!("r"),
+    ", SUM(r.clicks) AS clicks, SUM(r.bot_clicks) AS bot_clicks \
+     FROM p CROSS JOIN d JOIN click_rollup r ON r.bucket >= d.start_ms AND r.bucket < d.end_ms \
+     WHERE true GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12"
+);
+
+// Conversions carry their own attribution snapshot: no click is read.
+const REPORT_CONVERSIONS: &str = concat!(
+    report_params!(),
+    "SELECT CASE WHEN p.g_day THEN d.label END AS day, \
+     CASE WHEN p.g_campaign THEN c.campaign END AS campaign, \
+     CASE WHEN p.g_network THEN c.network END AS network, \
+     CASE WHEN p.g_event THEN c.event END AS event, ",
+    report_sub_keys!("c"),
+    ", c.currency AS currency, COUNT(*) AS conversions, SUM(c.status = 'approved') AS approved, \
+     SUM(CASE WHEN c.status = 'approved' THEN c.payout_micros ELSE 0 END) AS revenue_micros, \
+     SUM(CASE WHEN c.status = 'pending' THEN c.payout_micros ELSE 0 END) AS pending_micros \
+     FROM p CROSS JOIN d JOIN conversions c ON c.created_at >= d.start_ms AND c.created_at < d.end_ms \
+     WHERE c.is_test = 0 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15"
+);
+
+// Duplicates and refusals from their pre-aggregates: purging the log changes nothing.
+const REPORT_POSTBACKS: &str = concat!(
+    report_params!(),
+    "SELECT CASE WHEN p.g_day THEN d.label END AS day, \
+     CASE WHEN p.g_campaign THEN NULLIF(r.campaign, '') END AS campaign, \
+     CASE WHEN p.g_network THEN NULLIF(r.network, '') END AS network, \
+     CASE WHEN p.g_event THEN NULLIF(r.event, '') END AS event, ",
+    report_sub_keys!("r"),
+    ", r.outcome AS outcome, SUM(r.postbacks) AS postbacks \
+     FROM p CROSS JOIN d JOIN postback_rollup r ON r.bucket >= d.start_ms AND r.bucket < d.end_ms \
+     WHERE true GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15"
+);
+
+/// The report's three reads (clicks, conversions, postback log) for `query`, one batch.
+pub fn report_statements(query: &crate::report::ReportQuery) -> Vec<Statement> {
+    use crate::report::GroupKey;
+    let windows: Vec<serde_json::Value> = crate::report::day_windows(query)
+        .into_iter()
+        .map(|(label, start, end)| serde_json::json!([label, start, end]))
+        .collect();
+    let on = |key: GroupKey| SqlValue::from(query.group_by.contains(&key));
+    let mut params = vec![
+        SqlValue::Text(serde_json::Value::Array(windows).to_string()),
+        on(GroupKey::Day),
+        on(GroupKey::Campaign),
+        on(GroupKey::Network),
+        on(GroupKey::Event),
+    ];
+    params.extend((1..=10).map(|n| on(GroupKey::Sub(n))));
+    [REPORT_CLICKS, REPORT_CONVERSIONS, REPORT_POSTBACKS]
+        .into_iter()
+        .map(|sql| Statement {
+            sql,
+            params: params.clone(),
+        })
+        .collect()
+}
