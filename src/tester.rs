@@ -58,6 +58,69 @@ pub fn postback_params(
     params
 }
 
+/// The network a test runs as: the one asked for, else the campaign's, else the default.
+pub fn network_for<'a>(
+    config: &'a crate::config::Config,
+    test: &TestRequest,
+    campaign: &Campaign,
+) -> Option<&'a Network> {
+    let name = test
+        .network
+        .clone()
+        .or_else(|| campaign.network.clone())
+        .unwrap_or_else(|| config.default_network.clone());
+    config.networks.get(&name)
+}
+
+/// The tester's click row: flagged `test` (left out of reports and lists), with the
+/// campaign's defaults, and no visitor data.
+pub fn test_click(campaign: &Campaign, click_id: &str, now_ms: u64) -> crate::store::ClickRow {
+    let record = crate::click::ClickRecord {
+        click_id: click_id.to_string(),
+        campaign: campaign.id.clone(),
+        created_at_ms: now_ms,
+        subs: Default::default(),
+        external_id: None,
+        country: None,
+        asn: None,
+        colo: None,
+        user_agent: Some("edgeback postback tester".into()),
+        ip_hash: None,
+        bot_reason: None,
+    };
+    crate::store::click_row(&record, campaign.payout_micros, campaign.currency, true)
+}
+
+/// The tester's postback-log entry (`params` already redacted).
+pub fn test_log_entry(
+    postback_id: String,
+    network: &Network,
+    params: String,
+    click_id: &str,
+    now_ms: u64,
+) -> crate::store::LogEntry {
+    crate::store::LogEntry {
+        postback_id,
+        received_at_ms: now_ms,
+        network: Some(network.name.clone()),
+        source_ip: Some("tester".into()),
+        method: "TEST".into(),
+        params,
+        detail: Some("postback tester".into()),
+        click_id: Some(click_id.to_string()),
+    }
+}
+
+/// The change a recorded outcome made, if any (what the planned deliveries are for).
+pub fn change_made(outcome: crate::postback::Outcome) -> Option<crate::forward::ChangeType> {
+    use crate::postback::Outcome;
+    match outcome {
+        Outcome::Accepted => Some(crate::forward::ChangeType::Created),
+        Outcome::Updated => Some(crate::forward::ChangeType::Updated),
+        _ => None,
+    }
+}
+
 /// One delivery the change would make.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PlannedDelivery {

@@ -3,20 +3,21 @@
 //! matches every `RouteId`, so the router and `/api/openapi.json` cannot drift apart.
 
 use super::campaigns::{self, Source};
-use super::d1::Db;
+use super::d1::{rows_of, Db};
 use super::{client_ip, random, respond_json, App};
 use crate::admin::{match_route, openapi, page_limit, path_exists, RouteId};
 use crate::config::{Campaign, Status};
 use crate::crypto::constant_time_eq;
-use crate::forward::{ChangeType, DeliveryState};
+use crate::forward::DeliveryState;
 use crate::postback::auth::{authenticate, AuthRequest};
 use crate::postback::{new_record_id, redacted_params, Outcome};
 use crate::store::{
-    click_row, delivery_api_json, get_click, get_conversion, list_conversions, list_deliveries,
-    list_postbacks, record_conversion, replay_deliveries, replay_delivery, store_clicks,
-    ConversionFilter, ConversionRow, LogEntry, PostbackFilter, ReplayClaim,
+    get_click, get_conversion, list_conversions, list_deliveries, list_postbacks,
+    record_conversion, replay_deliveries, replay_delivery, store_clicks, ClickView,
+    ConversionFilter, ConversionRow, DeliveryView, HistoryRow, PostbackFilter, PostbackLogRow,
+    ReplayClaim,
 };
-use crate::tester::{planned_deliveries, postback_params, AuthMode, TestRequest};
+use crate::tester::{self, planned_deliveries, postback_params, AuthMode, TestRequest};
 use serde_json::{json, Value};
 use worker::{Context, Env, Request, Response, Result};
 
@@ -35,12 +36,66 @@ fn authorized(request: &Request, app: &App) -> bool {
     constant_time_eq(presented.as_bytes(), app.admin_token.as_bytes())
 }
 
-fn error(status: u16, code: &str, detail: &str) -> Result<Response> {
-    respond_json(
-        status,
-        &json!({ "ok": false, "error": code, "detail": detail }),
-    )
+/// An admin API failure: a client error with its status, stable code and detail, or a
+/// runtime failure (D1, KV) answered as `500 internal_error` and logged, never shown.
+#[derive(Debug)]
+pub enum ApiError {
+    Client {
+        status: u16,
+        code: &'static str,
+        detail: String,
+    },
+    Runtime(worker::Error),
 }
+
+impl ApiError {
+    fn bad_request(detail: impl Into<String>) -> Self {
+        ApiError::Client {
+            status: 400,
+            code: "bad_request",
+            detail: detail.into(),
+        }
+    }
+
+    fn not_found(detail: impl Into<String>) -> Self {
+        ApiError::Client {
+            status: 404,
+            code: "not_found",
+            detail: detail.into(),
+        }
+    }
+
+    fn into_response(self) -> Result<Response> {
+        match self {
+            ApiError::Client {
+                status,
+                code,
+                detail,
+            } => respond_json(
+                status,
+                &json!({ "ok": false, "error": code, "detail": detail }),
+            ),
+            ApiError::Runtime(error) => {
+                worker::console_error!("edgeback admin API: {error}");
+                respond_json(500, &json!({ "ok": false, "error": "internal_error" }))
+            }
+        }
+    }
+}
+
+impl From<worker::Error> for ApiError {
+    fn from(error: worker::Error) -> Self {
+        ApiError::Runtime(error)
+    }
+}
+
+impl From<worker::kv::KvError> for ApiError {
+    fn from(error: worker::kv::KvError) -> Self {
+        ApiError::Runtime(worker::Error::RustError(error.to_string()))
+    }
+}
+
+type ApiResult = std::result::Result<Response, ApiError>;
 
 /// A query string reader.
 struct Query(Vec<(String, String)>);
@@ -54,11 +109,21 @@ impl Query {
             .filter(|value| !value.is_empty())
     }
 
-    fn since(&self) -> std::result::Result<Option<i64>, &'static str> {
+    fn since(&self) -> std::result::Result<Option<i64>, ApiError> {
         match self.get("since").map(|text| text.parse::<i64>()) {
             None => Ok(None),
             Some(Ok(since)) => Ok(Some(since)),
-            Some(Err(_)) => Err("since must be unix milliseconds"),
+            Some(Err(_)) => Err(ApiError::bad_request("since must be unix milliseconds")),
+        }
+    }
+
+    fn delivery_state(&self) -> std::result::Result<Option<DeliveryState>, ApiError> {
+        match self.get("state").map(|s| DeliveryState::parse(&s)) {
+            None => Ok(None),
+            Some(Some(state)) => Ok(Some(state)),
+            Some(None) => Err(ApiError::bad_request(
+                "state must be pending, retrying, delivered or failed",
+            )),
         }
     }
 }
@@ -75,326 +140,334 @@ fn page(mut rows: Vec<Value>, limit: u32, cursor_field: &str) -> Value {
     json!({ "items": rows, "next_cursor": next_cursor })
 }
 
+/// One admin call: what every route handler may need.
+struct Call<'a> {
+    app: &'a App,
+    ctx: &'a Context,
+    env: &'a Env,
+    db: &'a Db,
+    request: Request,
+    /// The route's `{id}` value, if it has one.
+    id: String,
+    query: Query,
+    limit: u32,
+    since: Option<i64>,
+    cursor: Option<String>,
+}
+
 pub async fn handle(
-    mut request: Request,
+    request: Request,
     app: &App,
     ctx: &Context,
     env: &Env,
     db: &Db,
 ) -> Result<Response> {
     if !authorized(&request, app) {
-        let mut response = error(
-            401,
-            "unauthorized",
-            "send Authorization: Bearer <ADMIN_TOKEN>",
-        )?;
+        let mut response = ApiError::Client {
+            status: 401,
+            code: "unauthorized",
+            detail: "send Authorization: Bearer <ADMIN_TOKEN>".into(),
+        }
+        .into_response()?;
         response.headers_mut().set("www-authenticate", "Bearer")?;
         return Ok(response);
     }
+    match dispatch(request, app, ctx, env, db).await {
+        Ok(response) => Ok(response),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn dispatch(request: Request, app: &App, ctx: &Context, env: &Env, db: &Db) -> ApiResult {
     let url = request.url()?;
     let path = url.path().to_string();
     let method = request.method().to_string();
     let Some((route, values)) = match_route(&method, &path) else {
-        return if path_exists(&path) {
-            error(405, "method_not_allowed", "this route takes another method")
+        return Err(if path_exists(&path) {
+            ApiError::Client {
+                status: 405,
+                code: "method_not_allowed",
+                detail: "this route takes another method".into(),
+            }
         } else {
-            error(404, "not_found", "no such API route; see /api/openapi.json")
-        };
+            ApiError::not_found("no such API route; see /api/openapi.json")
+        });
     };
-    let id = values
-        .first()
-        .map(|value| value.to_string())
-        .unwrap_or_default();
     let query = Query(
         url.query_pairs()
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect(),
     );
-    let limit = match page_limit(query.get("limit").as_deref()) {
-        Ok(limit) => limit,
-        Err(detail) => return error(400, "bad_request", detail),
+    let mut call = Call {
+        app,
+        ctx,
+        env,
+        db,
+        request,
+        id: values
+            .first()
+            .map(|value| value.to_string())
+            .unwrap_or_default(),
+        limit: page_limit(query.get("limit").as_deref()).map_err(ApiError::bad_request)?,
+        since: query.since()?,
+        cursor: query.get("cursor"),
+        query,
     };
-    let since = match query.since() {
-        Ok(since) => since,
-        Err(detail) => return error(400, "bad_request", detail),
-    };
-    let cursor = query.get("cursor");
-
     match route.id {
-        RouteId::OpenApi => respond_json(200, &openapi(crate::VERSION)),
-        RouteId::ListPostbacks => {
-            let filter = PostbackFilter {
-                outcome: query.get("outcome"),
-                network: query.get("network"),
-                since_ms: since,
-            };
-            let rows: Vec<Value> = db
-                .all(&list_postbacks(&filter, cursor.as_deref(), limit))
-                .await?;
-            let rows = rows
-                .into_iter()
-                .map(|mut row| {
-                    // The stored parameters are JSON text; hand them out as JSON.
-                    let params = row
-                        .get("params")
-                        .and_then(|p| p.as_str())
-                        .and_then(|t| serde_json::from_str::<Value>(t).ok());
-                    if let (Some(params), Some(object)) = (params, row.as_object_mut()) {
-                        object.insert("params".into(), params);
-                    }
-                    row
-                })
-                .collect();
-            respond_json(200, &page(rows, limit, "postback_id"))
-        }
-        RouteId::ListConversions => {
-            if let Some(status) = query.get("status") {
-                if Status::from_name(&status).is_none() {
-                    return error(
-                        400,
-                        "bad_request",
-                        "status must be pending, approved, rejected or reversed",
-                    );
-                }
-            }
-            let filter = ConversionFilter {
-                status: query.get("status"),
-                campaign: query.get("campaign"),
-                since_ms: since,
-            };
-            let rows: Vec<ConversionRow> = db
-                .all(&list_conversions(&filter, cursor.as_deref(), limit))
-                .await?;
-            let rows = rows.iter().map(ConversionRow::to_api_json).collect();
-            respond_json(200, &page(rows, limit, "conversion_id"))
-        }
-        RouteId::GetConversion => {
-            let results = db.batch(&get_conversion(&id)).await?;
-            let read = |index: usize| -> Result<Vec<Value>> {
-                results
-                    .get(index)
-                    .map_or(Ok(Vec::new()), |result| result.results())
-            };
-            let Some(conversion) = read(0)?.into_iter().next() else {
-                return error(404, "not_found", "no such conversion");
-            };
-            let conversion = serde_json::from_value::<ConversionRow>(conversion.clone())
-                .map(|row| row.to_api_json())
-                .unwrap_or(conversion);
-            let deliveries: Vec<Value> = read(2)?.into_iter().map(delivery_api_json).collect();
-            respond_json(
-                200,
-                &json!({ "conversion": conversion, "history": read(1)?, "deliveries": deliveries }),
-            )
-        }
-        RouteId::GetClick => {
-            let rows: Vec<Value> = db.all(&get_click(&id)).await?;
-            match rows.into_iter().next() {
-                Some(click) => respond_json(200, &json!({ "click": click })),
-                None => error(404, "not_found", "no such click"),
-            }
-        }
-        RouteId::ListDeliveries => {
-            let state = match query.get("state").map(|s| DeliveryState::parse(&s)) {
-                None => None,
-                Some(Some(state)) => Some(state),
-                Some(None) => {
-                    return error(
-                        400,
-                        "bad_request",
-                        "state must be pending, retrying, delivered or failed",
-                    )
-                }
-            };
-            let rows: Vec<Value> = db
-                .all(&list_deliveries(state, since, cursor.as_deref(), limit))
-                .await?;
-            let rows = rows.into_iter().map(delivery_api_json).collect();
-            respond_json(200, &page(rows, limit, "delivery_id"))
-        }
-        RouteId::ReplayDelivery => {
-            let rows: Vec<Value> = db.all(&replay_delivery(&id, super::now_ms())).await?;
-            if rows.is_empty() {
-                return error(404, "not_found", "no such delivery");
-            }
-            replayed(ctx, env, rows)
-        }
-        RouteId::ReplayDeliveries => {
-            let state = match query.get("state").map(|s| DeliveryState::parse(&s)) {
-                None => DeliveryState::Failed,
-                Some(Some(state)) => state,
-                Some(None) => {
-                    return error(
-                        400,
-                        "bad_request",
-                        "state must be pending, retrying, delivered or failed",
-                    )
-                }
-            };
-            let rows: Vec<Value> = db
-                .all(&replay_deliveries(state, since, super::now_ms()))
-                .await?;
-            replayed(ctx, env, rows)
-        }
-        RouteId::Report => super::report::handle(app, db, &query.0).await,
+        RouteId::OpenApi => Ok(respond_json(200, &openapi(crate::VERSION))?),
+        RouteId::ListPostbacks => list_postbacks_route(&call).await,
+        RouteId::ListConversions => list_conversions_route(&call).await,
+        RouteId::GetConversion => get_conversion_route(&call).await,
+        RouteId::GetClick => get_click_route(&call).await,
+        RouteId::ListDeliveries => list_deliveries_route(&call).await,
+        RouteId::ReplayDelivery => replay_delivery_route(&call).await,
+        RouteId::ReplayDeliveries => replay_deliveries_route(&call).await,
+        RouteId::Report => Ok(super::report::handle(app, db, &call.query.0).await?),
         RouteId::TestPostback => {
-            let body = request.bytes().await.unwrap_or_default();
-            test_postback(app, env, db, &request, &body).await
+            let body = call.request.bytes().await.unwrap_or_default();
+            test_postback(&call, &body).await
         }
-        RouteId::ListCampaigns => {
-            let mut items: Vec<Value> = app
-                .config
-                .campaigns
-                .values()
-                .map(|c| json!({ "id": c.id, "source": "static", "campaign": c.describe() }))
-                .collect();
-            let kv = env.kv(campaigns::BINDING)?;
-            let listed = kv
-                .list()
-                .prefix("campaign:".into())
-                .execute()
-                .await
-                .map_err(|e| worker::Error::RustError(e.to_string()))?;
-            for key in listed.keys {
-                let id = key.name.trim_start_matches("campaign:").to_string();
-                let shadowed = app.config.campaigns.contains_key(&id);
-                items.push(json!({ "id": id, "source": "kv", "shadowed_by_static": shadowed }));
-            }
-            respond_json(200, &json!({ "items": items }))
-        }
-        RouteId::GetCampaign => match campaigns::find(app, env, &id).await? {
-            Some((campaign, source)) => respond_json(
-                200,
-                &json!({ "id": id, "source": source.as_str(), "campaign": campaign.describe() }),
-            ),
-            None => error(404, "not_found", "no such campaign"),
-        },
-        RouteId::PutCampaign => {
-            if app.config.campaigns.contains_key(&id) {
-                return error(
-                    409,
-                    "static_campaign_wins",
-                    "a campaign with this id is in wrangler.toml; the static one always wins",
-                );
-            }
-            let body = request.bytes().await.unwrap_or_default();
-            let Ok(value) = serde_json::from_slice::<Value>(&body) else {
-                return error(
-                    400,
-                    "bad_request",
-                    "the body must be a JSON campaign object",
-                );
-            };
-            match Campaign::from_runtime_json(&id, value) {
-                Ok(campaign) => {
-                    let description = campaign.describe();
-                    env.kv(campaigns::BINDING)?
-                        .put(&campaigns::key(&id), description.to_string())
-                        .map_err(|e| worker::Error::RustError(e.to_string()))?
-                        .execute()
-                        .await
-                        .map_err(|e| worker::Error::RustError(e.to_string()))?;
-                    respond_json(
-                        200,
-                        &json!({ "ok": true, "id": id, "source": Source::Runtime.as_str(), "campaign": description,
-                                 "note": "edge locations may serve the previous version for up to 60 s" }),
-                    )
-                }
-                Err(errors) => respond_json(
-                    400,
-                    &json!({ "ok": false, "error": "invalid_campaign", "detail": errors.to_string(),
-                             "errors": errors.0.iter().map(|e| json!({ "path": e.path, "reason": e.reason })).collect::<Vec<_>>() }),
-                ),
-            }
-        }
-        RouteId::DeleteCampaign => {
-            if app.config.campaigns.contains_key(&id) {
-                return error(
-                    409,
-                    "static_campaign_wins",
-                    "static campaigns are changed in wrangler.toml",
-                );
-            }
-            env.kv(campaigns::BINDING)?
-                .delete(&campaigns::key(&id))
-                .await
-                .map_err(|e| worker::Error::RustError(e.to_string()))?;
-            respond_json(200, &json!({ "ok": true, "id": id, "deleted": true }))
-        }
+        RouteId::ListCampaigns => list_campaigns_route(&call).await,
+        RouteId::GetCampaign => get_campaign_route(&call).await,
+        RouteId::PutCampaign => put_campaign_route(&mut call).await,
+        RouteId::DeleteCampaign => delete_campaign_route(&call).await,
     }
 }
 
+async fn list_postbacks_route(call: &Call<'_>) -> ApiResult {
+    let filter = PostbackFilter {
+        outcome: call.query.get("outcome"),
+        network: call.query.get("network"),
+        since_ms: call.since,
+    };
+    let rows: Vec<PostbackLogRow> = call
+        .db
+        .all(&list_postbacks(&filter, call.cursor.as_deref(), call.limit))
+        .await?;
+    let rows = rows.iter().map(PostbackLogRow::to_api_json).collect();
+    Ok(respond_json(200, &page(rows, call.limit, "postback_id"))?)
+}
+
+async fn list_conversions_route(call: &Call<'_>) -> ApiResult {
+    let status = call.query.get("status");
+    if status
+        .as_deref()
+        .is_some_and(|s| Status::from_name(s).is_none())
+    {
+        return Err(ApiError::bad_request(
+            "status must be pending, approved, rejected or reversed",
+        ));
+    }
+    let filter = ConversionFilter {
+        status,
+        campaign: call.query.get("campaign"),
+        since_ms: call.since,
+    };
+    let rows: Vec<ConversionRow> = call
+        .db
+        .all(&list_conversions(
+            &filter,
+            call.cursor.as_deref(),
+            call.limit,
+        ))
+        .await?;
+    let rows = rows.iter().map(ConversionRow::to_api_json).collect();
+    Ok(respond_json(200, &page(rows, call.limit, "conversion_id"))?)
+}
+
+async fn get_conversion_route(call: &Call<'_>) -> ApiResult {
+    let results = call.db.batch(&get_conversion(&call.id)).await?;
+    let conversion: Vec<ConversionRow> = rows_of(&results, 0)?;
+    let Some(conversion) = conversion.first() else {
+        return Err(ApiError::not_found("no such conversion"));
+    };
+    let history: Vec<HistoryRow> = rows_of(&results, 1)?;
+    let deliveries: Vec<DeliveryView> = rows_of(&results, 2)?;
+    let deliveries: Vec<Value> = deliveries.iter().map(DeliveryView::to_api_json).collect();
+    Ok(respond_json(
+        200,
+        &json!({ "conversion": conversion.to_api_json(), "history": history, "deliveries": deliveries }),
+    )?)
+}
+
+async fn get_click_route(call: &Call<'_>) -> ApiResult {
+    let rows: Vec<ClickView> = call.db.all(&get_click(&call.id)).await?;
+    match rows.first() {
+        Some(click) => Ok(respond_json(200, &json!({ "click": click }))?),
+        None => Err(ApiError::not_found("no such click")),
+    }
+}
+
+async fn list_deliveries_route(call: &Call<'_>) -> ApiResult {
+    let state = call.query.delivery_state()?;
+    let rows: Vec<DeliveryView> = call
+        .db
+        .all(&list_deliveries(
+            state,
+            call.since,
+            call.cursor.as_deref(),
+            call.limit,
+        ))
+        .await?;
+    let rows = rows.iter().map(DeliveryView::to_api_json).collect();
+    Ok(respond_json(200, &page(rows, call.limit, "delivery_id"))?)
+}
+
+#[derive(serde::Deserialize)]
+struct Replayed {
+    delivery_id: String,
+}
+
+async fn replay_delivery_route(call: &Call<'_>) -> ApiResult {
+    let rows: Vec<Replayed> = call
+        .db
+        .all(&replay_delivery(&call.id, super::now_ms()))
+        .await?;
+    if rows.is_empty() {
+        return Err(ApiError::not_found("no such delivery"));
+    }
+    replayed(call, rows)
+}
+
+async fn replay_deliveries_route(call: &Call<'_>) -> ApiResult {
+    let state = call
+        .query
+        .delivery_state()?
+        .unwrap_or(DeliveryState::Failed);
+    let rows: Vec<Replayed> = call
+        .db
+        .all(&replay_deliveries(state, call.since, super::now_ms()))
+        .await?;
+    replayed(call, rows)
+}
+
 /// Answers a replay and attempts the replayed deliveries right after the response.
-fn replayed(ctx: &Context, env: &Env, rows: Vec<Value>) -> Result<Response> {
-    let ids: Vec<String> = rows
-        .iter()
-        .filter_map(|row| {
-            row.get("delivery_id")
-                .and_then(|id| id.as_str())
-                .map(str::to_string)
-        })
-        .collect();
+fn replayed(call: &Call<'_>, rows: Vec<Replayed>) -> ApiResult {
+    let ids: Vec<String> = rows.into_iter().map(|row| row.delivery_id).collect();
     let body = json!({ "ok": true, "replayed": ids.len(), "delivery_ids": ids });
     if !ids.is_empty() {
-        super::postback::deliver_after_response(ctx, env, ids);
+        super::postback::deliver_after_response(call.ctx, call.env, ids);
     }
-    respond_json(202, &body)
+    Ok(respond_json(202, &body)?)
+}
+
+async fn list_campaigns_route(call: &Call<'_>) -> ApiResult {
+    let mut items: Vec<Value> = call
+        .app
+        .config
+        .campaigns
+        .values()
+        .map(|c| json!({ "id": c.id, "source": "static", "campaign": c.describe() }))
+        .collect();
+    let listed = call
+        .env
+        .kv(campaigns::BINDING)?
+        .list()
+        .prefix("campaign:".into())
+        .execute()
+        .await?;
+    for key in listed.keys {
+        let id = key.name.trim_start_matches("campaign:").to_string();
+        let shadowed = call.app.config.campaigns.contains_key(&id);
+        items.push(json!({ "id": id, "source": "kv", "shadowed_by_static": shadowed }));
+    }
+    Ok(respond_json(200, &json!({ "items": items }))?)
+}
+
+async fn get_campaign_route(call: &Call<'_>) -> ApiResult {
+    match campaigns::find(call.app, call.env, &call.id).await? {
+        Some((campaign, source)) => Ok(respond_json(
+            200,
+            &json!({ "id": call.id, "source": source.as_str(), "campaign": campaign.describe() }),
+        )?),
+        None => Err(ApiError::not_found("no such campaign")),
+    }
+}
+
+fn static_campaign_wins(detail: &str) -> ApiError {
+    ApiError::Client {
+        status: 409,
+        code: "static_campaign_wins",
+        detail: detail.into(),
+    }
+}
+
+async fn put_campaign_route(call: &mut Call<'_>) -> ApiResult {
+    let id = call.id.clone();
+    if call.app.config.campaigns.contains_key(&id) {
+        return Err(static_campaign_wins(
+            "a campaign with this id is in wrangler.toml; the static one always wins",
+        ));
+    }
+    let body = call.request.bytes().await.unwrap_or_default();
+    let Ok(value) = serde_json::from_slice::<Value>(&body) else {
+        return Err(ApiError::bad_request(
+            "the body must be a JSON campaign object",
+        ));
+    };
+    match Campaign::from_runtime_json(&id, value) {
+        Ok(campaign) => {
+            let description = campaign.describe();
+            call.env
+                .kv(campaigns::BINDING)?
+                .put(&campaigns::key(&id), description.to_string())?
+                .execute()
+                .await?;
+            Ok(respond_json(
+                200,
+                &json!({ "ok": true, "id": id, "source": Source::Runtime.as_str(), "campaign": description,
+                         "note": "edge locations may serve the previous version for up to 60 s" }),
+            )?)
+        }
+        Err(errors) => Ok(respond_json(
+            400,
+            &json!({ "ok": false, "error": "invalid_campaign", "detail": errors.to_string(),
+                     "errors": errors.0.iter().map(|e| json!({ "path": e.path, "reason": e.reason })).collect::<Vec<_>>() }),
+        )?),
+    }
+}
+
+async fn delete_campaign_route(call: &Call<'_>) -> ApiResult {
+    if call.app.config.campaigns.contains_key(&call.id) {
+        return Err(static_campaign_wins(
+            "static campaigns are changed in wrangler.toml",
+        ));
+    }
+    call.env
+        .kv(campaigns::BINDING)?
+        .delete(&campaigns::key(&call.id))
+        .await?;
+    Ok(respond_json(
+        200,
+        &json!({ "ok": true, "id": call.id, "deleted": true }),
+    )?)
 }
 
 /// The postback tester: a test click and a simulated postback through the whole
 /// pipeline (click ID verification, parsing, the record step), all flagged `test`.
 /// Test conversions make no deliveries; the answer lists the ones a real one would make.
-async fn test_postback(
-    app: &App,
-    env: &Env,
-    db: &Db,
-    request: &Request,
-    body: &[u8],
-) -> Result<Response> {
-    let test: TestRequest = match serde_json::from_slice(body) {
-        Ok(test) => test,
-        Err(problem) => {
-            return error(
-                400,
-                "bad_request",
-                &format!("invalid tester request: {problem}"),
-            )
-        }
+/// What to send and store is decided in the core (`crate::tester`); this runs it.
+async fn test_postback(call: &Call<'_>, body: &[u8]) -> ApiResult {
+    let (app, db) = (call.app, call.db);
+    let test: TestRequest = serde_json::from_slice(body)
+        .map_err(|problem| ApiError::bad_request(format!("invalid tester request: {problem}")))?;
+    let Some((campaign, _)) = campaigns::find(app, call.env, &test.campaign).await? else {
+        return Err(ApiError::not_found("no such campaign"));
     };
-    let Some((campaign, _)) = campaigns::find(app, env, &test.campaign).await? else {
-        return error(404, "not_found", "no such campaign");
-    };
-    let network_name = test
-        .network
-        .clone()
-        .or_else(|| campaign.network.clone())
-        .unwrap_or_else(|| app.config.default_network.clone());
-    let Some(network) = app.config.networks.get(&network_name) else {
-        return error(404, "not_found", "no such network");
+    let Some(network) = tester::network_for(&app.config, &test, &campaign) else {
+        return Err(ApiError::not_found("no such network"));
     };
     let now = super::now_ms();
-    let click_id = match app
+    let click_id = app
         .click_secrets
         .mint_for(now, random()?, campaign.network.as_deref())
-    {
-        Ok(id) => id,
-        Err(_) => return error(503, "internal_error", "cannot mint a click ID now"),
-    };
-    let click = crate::click::ClickRecord {
-        click_id: click_id.clone(),
-        campaign: campaign.id.clone(),
-        created_at_ms: now,
-        subs: Default::default(),
-        external_id: None,
-        country: None,
-        asn: None,
-        colo: None,
-        user_agent: Some("edgeback postback tester".into()),
-        ip_hash: None,
-        bot_reason: None,
-    };
-    let row = click_row(&click, campaign.payout_micros, campaign.currency, true);
-    db.batch(&store_clicks(&[row], now)).await?;
+        .map_err(|_| ApiError::Client {
+            status: 503,
+            code: "internal_error",
+            detail: "cannot mint a click ID now".into(),
+        })?;
+    let click = tester::test_click(&campaign, &click_id, now);
+    db.batch(&store_clicks(&[click], now)).await?;
 
     let params = postback_params(network, &click_id, &test.params);
     let auth = match test.auth {
@@ -408,7 +481,7 @@ async fn test_postback(
                     .map(|(_, v)| v.clone())
             };
             let secret = |name: &str| app.auth_secrets.get(name).cloned();
-            let source = test.source_ip.clone().or_else(|| client_ip(request));
+            let source = test.source_ip.clone().or_else(|| client_ip(&call.request));
             let auth_request = AuthRequest {
                 client_ip: source.as_deref().and_then(|ip| ip.parse().ok()),
                 params: &params,
@@ -419,80 +492,57 @@ async fn test_postback(
             match authenticate(&network.auth, &secret, &auth_request) {
                 Ok(_) => json!({ "mode": "checked", "passed": true }),
                 Err(refusal) => {
-                    return respond_json(
+                    return Ok(respond_json(
                         200,
                         &json!({ "test": true, "auth": { "mode": "checked", "passed": false },
                                  "outcome": refusal.outcome.code(), "detail": refusal.detail, "click_id": click_id }),
-                    )
+                    )?)
                 }
             }
         }
     };
-    let log = LogEntry {
-        postback_id: new_record_id(now, random()?),
-        received_at_ms: now,
-        network: Some(network.name.clone()),
-        source_ip: Some("tester".into()),
-        method: "TEST".into(),
-        params: redacted_params(
-            &params,
-            &app.all_secret_params
-                .iter()
-                .map(String::as_str)
-                .collect::<Vec<_>>(),
-        )
-        .to_string(),
-        detail: Some("postback tester".into()),
-        click_id: Some(click_id.clone()),
-    };
+    let secret_params: Vec<&str> = app.all_secret_params.iter().map(String::as_str).collect();
+    let log = tester::test_log_entry(
+        new_record_id(now, random()?),
+        network,
+        redacted_params(&params, &secret_params).to_string(),
+        &click_id,
+        now,
+    );
     let mut draft = match app.evaluate(network, &params, now)? {
         Ok(draft) => draft,
         Err(refusal) => {
-            return respond_json(
+            return Ok(respond_json(
                 200,
                 &json!({ "test": true, "auth": auth, "outcome": refusal.outcome.code(), "detail": refusal.detail,
                          "click_id": click_id, "conversion": null, "planned_deliveries": [] }),
-            )
+            )?)
         }
     };
     draft.is_test = true;
-    let recorded = Some(
-        super::d1::record(
-            db,
-            &record_conversion(&draft, &log, &ReplayClaim::default()),
-        )
-        .await?,
-    );
-    let outcome = recorded
-        .as_ref()
-        .map_or("internal_error", |r| r.outcome.as_str())
-        .to_string();
-    let conversion = recorded
-        .as_ref()
-        .and_then(|r| r.conversion.as_ref())
-        .map(ConversionRow::to_api_json);
-    let change_type = if outcome == Outcome::Updated.code() {
-        ChangeType::Updated
-    } else {
-        ChangeType::Created
-    };
-    let planned = if matches!(outcome.as_str(), "accepted" | "updated") {
-        planned_deliveries(
+    let recorded = super::d1::record(
+        db,
+        &record_conversion(&draft, &log, &ReplayClaim::default()),
+    )
+    .await?;
+    let outcome = Outcome::from_code(&recorded.outcome).unwrap_or(Outcome::InternalError);
+    let planned = match tester::change_made(outcome) {
+        Some(change_type) => planned_deliveries(
             &app.config.destinations,
             &campaign,
             &draft.event,
             draft.status,
             &network.name,
             change_type,
-        )
-    } else {
-        Vec::new()
+        ),
+        None => Vec::new(),
     };
-    respond_json(
+    Ok(respond_json(
         200,
-        &json!({ "test": true, "auth": auth, "outcome": outcome,
-                 "detail": recorded.as_ref().and_then(|r| r.detail.clone()),
+        &json!({ "test": true, "auth": auth, "outcome": outcome.code(),
+                 "detail": recorded.detail,
                  "click_id": click_id, "network": network.name, "campaign": campaign.id,
-                 "conversion": conversion, "planned_deliveries": planned }),
-    )
+                 "conversion": recorded.conversion.as_ref().map(ConversionRow::to_api_json),
+                 "planned_deliveries": planned }),
+    )?)
 }

@@ -2,7 +2,7 @@
 //! its history and deliveries, one click; and the typed rows they return.
 
 use super::Statement;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// A conversion as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -227,14 +227,129 @@ pub fn list_deliveries(
     }
 }
 
-/// A delivery row for the API: `attempts_json` (text from SQLite) becomes an array.
-pub fn delivery_api_json(mut row: serde_json::Value) -> serde_json::Value {
-    if let Some(object) = row.as_object_mut() {
-        let attempts = object
-            .remove("attempts_json")
-            .and_then(|text| text.as_str().and_then(|t| serde_json::from_str(t).ok()))
-            .unwrap_or_else(|| serde_json::json!([]));
-        object.insert("attempt_log".into(), attempts);
+/// One postback-log row as read (`list_postbacks`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PostbackLogRow {
+    pub postback_id: String,
+    pub received_at: i64,
+    pub network: Option<String>,
+    pub source_ip: Option<String>,
+    pub method: String,
+    /// The redacted parameters, as JSON text (`[[name, value], …]`).
+    pub params: String,
+    pub outcome: String,
+    pub detail: Option<String>,
+    pub click_id: Option<String>,
+    pub conversion_id: Option<String>,
+    pub is_test: i64,
+}
+
+impl PostbackLogRow {
+    /// The API form: the parameters as JSON, not text.
+    pub fn to_api_json(&self) -> serde_json::Value {
+        let params: serde_json::Value =
+            serde_json::from_str(&self.params).unwrap_or_else(|_| serde_json::json!([]));
+        serde_json::json!({
+            "postback_id": self.postback_id,
+            "received_at": self.received_at,
+            "network": self.network,
+            "source_ip": self.source_ip,
+            "method": self.method,
+            "params": params,
+            "outcome": self.outcome,
+            "detail": self.detail,
+            "click_id": self.click_id,
+            "conversion_id": self.conversion_id,
+            "is_test": self.is_test,
+        })
     }
-    row
+}
+
+/// One version of a conversion (`get_conversion`'s second statement).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct HistoryRow {
+    pub version: i64,
+    pub status: String,
+    pub raw_status: Option<String>,
+    pub payout_micros: i64,
+    pub currency: String,
+    pub changed_at: i64,
+    pub postback_id: String,
+}
+
+/// One delivery with its attempts, as read for the API.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct DeliveryView {
+    pub delivery_id: String,
+    pub destination: String,
+    pub conversion_id: String,
+    pub version: i64,
+    #[serde(rename = "type")]
+    pub change_type: crate::forward::ChangeType,
+    pub state: crate::forward::DeliveryState,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub next_attempt_at: i64,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// Every attempt as JSON text from SQLite (`json_group_array`).
+    pub attempts_json: Option<String>,
+}
+
+impl DeliveryView {
+    /// The API form: the attempts as an array (`attempt_log`).
+    pub fn to_api_json(&self) -> serde_json::Value {
+        let attempt_log: serde_json::Value = self
+            .attempts_json
+            .as_deref()
+            .and_then(|text| serde_json::from_str(text).ok())
+            .unwrap_or_else(|| serde_json::json!([]));
+        serde_json::json!({
+            "delivery_id": self.delivery_id,
+            "destination": self.destination,
+            "conversion_id": self.conversion_id,
+            "version": self.version,
+            "type": self.change_type,
+            "state": self.state,
+            "attempts": self.attempts,
+            "max_attempts": self.max_attempts,
+            "next_attempt_at": self.next_attempt_at,
+            "last_status": self.last_status,
+            "last_error": self.last_error,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "attempt_log": attempt_log,
+        })
+    }
+}
+
+/// One click as stored (`get_click`): never the raw IP, only its keyed hash.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct ClickView {
+    pub click_id: String,
+    pub campaign: String,
+    pub created_at: i64,
+    pub sub1: Option<String>,
+    pub sub2: Option<String>,
+    pub sub3: Option<String>,
+    pub sub4: Option<String>,
+    pub sub5: Option<String>,
+    pub sub6: Option<String>,
+    pub sub7: Option<String>,
+    pub sub8: Option<String>,
+    pub sub9: Option<String>,
+    pub sub10: Option<String>,
+    pub external_id: Option<String>,
+    pub country: Option<String>,
+    pub asn: Option<i64>,
+    pub colo: Option<String>,
+    pub user_agent: Option<String>,
+    pub ip_hash: Option<String>,
+    pub is_bot: i64,
+    pub bot_reason: Option<String>,
+    pub payout_micros: Option<i64>,
+    pub currency: Option<String>,
+    pub is_test: i64,
 }

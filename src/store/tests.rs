@@ -856,18 +856,31 @@ fn admin_reads() {
         1
     );
 
+    // Every read's rows deserialize into its typed view: a column the struct does not
+    // know, or a missing one, fails here.
+    let typed = |value: &serde_json::Value| value.clone();
     let rows = run_batch(&mut db, &get_conversion("cv1")[..1]);
-    assert_eq!(rows[0]["conversion_id"], "cv1");
-    assert_eq!(run_batch(&mut db, &get_conversion("cv1")[1..2]).len(), 1);
+    let conversion: ConversionRow = serde_json::from_value(typed(&rows[0])).unwrap();
+    assert_eq!(conversion.conversion_id, "cv1");
+    let history = run_batch(&mut db, &get_conversion("cv1")[1..2]);
+    let history: Vec<HistoryRow> = serde_json::from_value(serde_json::json!(history)).unwrap();
+    assert_eq!(history.len(), 1);
     let deliveries = run_batch(&mut db, &get_conversion("cv1")[2..]);
     assert_eq!(deliveries.len(), 1);
-    let api = delivery_api_json(deliveries[0].clone());
-    assert_eq!(api["attempt_log"], serde_json::json!([]));
-
-    assert_eq!(
-        run_batch(&mut db, &[get_click(&click_id.to_uppercase())]).len(),
-        1
+    let view: DeliveryView = serde_json::from_value(typed(&deliveries[0])).unwrap();
+    assert_eq!(view.to_api_json()["attempt_log"], serde_json::json!([]));
+    let postbacks = run_batch(
+        &mut db,
+        &[list_postbacks(&PostbackFilter::default(), None, 10)],
     );
+    let postbacks: Vec<PostbackLogRow> =
+        serde_json::from_value(serde_json::json!(postbacks)).unwrap();
+    assert!(postbacks[0].to_api_json()["params"].is_array());
+
+    let clicks = run_batch(&mut db, &[get_click(&click_id.to_uppercase())]);
+    assert_eq!(clicks.len(), 1);
+    let view: ClickView = serde_json::from_value(typed(&clicks[0])).unwrap();
+    assert_eq!(view.click_id, click_id);
     let listed = run_batch(
         &mut db,
         &[list_deliveries(
