@@ -15,6 +15,7 @@ pub mod forward;
 pub mod money;
 pub mod postback;
 pub mod report;
+pub mod secrets;
 pub mod store;
 pub mod template;
 pub mod tester;

@@ -68,53 +68,16 @@ fn load_app(env: &Env) -> std::result::Result<Rc<App>, String> {
         .object_var(VAR_NAME)
         .map_err(|error| format!("{VAR_NAME}: missing or not a table in [vars]: {error}"))?;
     let config = Config::from_json(value).map_err(|errors: ConfigErrors| errors.to_string())?;
-    let secret = |name: &str| env.secret(name).ok().map(|value| value.to_string());
-    let current = secret("CLICK_SECRET").ok_or("CLICK_SECRET: secret is not set")?;
-    let previous = secret("CLICK_SECRET_PREVIOUS");
-    let click_secrets =
-        ClickSecrets::new(&current, previous.as_deref()).map_err(|error| error.to_string())?;
-    let admin_token = secret("ADMIN_TOKEN")
-        .filter(|token| token.len() >= 16)
-        .ok_or("ADMIN_TOKEN: secret is not set or shorter than 16 bytes")?;
-    let mut auth_secrets = std::collections::BTreeMap::new();
-    let mut all_secret_params = Vec::new();
-    for (name, network) in &config.networks {
-        for secret_name in network.auth.secret_names() {
-            let value = secret(secret_name)
-                .filter(|value| !value.is_empty())
-                .ok_or_else(|| {
-                    format!(
-                        "{VAR_NAME}.networks.{name}.auth: secret {secret_name} is not set \
-                     (wrangler secret put {secret_name})"
-                    )
-                })?;
-            auth_secrets.insert(secret_name.to_string(), value);
-        }
-        all_secret_params.extend(network.auth.secret_params().into_iter().map(str::to_string));
-    }
-    // The configured `redact` names are hidden in every log row, like the secrets.
-    all_secret_params.extend(config.redact.iter().cloned());
-    let mut destination_secrets = std::collections::BTreeMap::new();
-    for (index, destination) in config.destinations.iter().enumerate() {
-        if let Some(secret_name) = destination.secret_name() {
-            let value = secret(secret_name)
-                .filter(|value| crate::forward::decode_webhook_secret(value).is_some())
-                .ok_or_else(|| {
-                    format!(
-                        "{VAR_NAME}.destinations[{index}].secret: secret {secret_name} is not set \
-                         or not a whsec_ value of 24-64 base64-encoded bytes"
-                    )
-                })?;
-            destination_secrets.insert(secret_name.to_string(), value);
-        }
-    }
+    let secrets = crate::secrets::resolve(&config, |name| {
+        env.secret(name).ok().map(|value| value.to_string())
+    })?;
     Ok(Rc::new(App {
         config,
-        click_secrets,
-        admin_token,
-        auth_secrets,
-        all_secret_params,
-        destination_secrets,
+        click_secrets: secrets.click_secrets,
+        admin_token: secrets.admin_token,
+        auth_secrets: secrets.auth_secrets,
+        all_secret_params: secrets.all_secret_params,
+        destination_secrets: secrets.destination_secrets,
     }))
 }
 
