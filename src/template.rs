@@ -1,5 +1,5 @@
-//! URL templates with `{macro}` placeholders: offer URLs (SPEC §4) and, later, traffic-source
-//! postback URLs (SPEC §8). A template is parsed once, when the configuration is validated,
+//! URL templates with `{macro}` placeholders: offer URLs (SPEC §4) and traffic-source
+//! postback URLs of destinations (SPEC §8). A template is parsed once, when the configuration is validated,
 //! so unknown macros are configuration errors and rendering cannot fail.
 
 /// One piece of a parsed template.
@@ -59,14 +59,6 @@ impl UrlTemplate {
             segments.push(Segment::Literal(rest.to_string()));
         }
         Ok(Self { segments })
-    }
-
-    /// The macro names the template uses, in order.
-    pub fn macros(&self) -> impl Iterator<Item = &str> {
-        self.segments.iter().filter_map(|segment| match segment {
-            Segment::Macro(name) => Some(name.as_str()),
-            Segment::Literal(_) => None,
-        })
     }
 
     /// The first macro that falls in the URL's scheme, user-info, host or port, if any:
@@ -142,7 +134,10 @@ mod tests {
     fn parses_and_renders_with_encoding() {
         let template =
             UrlTemplate::parse("https://o.example/?a={clickid}&b={sub1}&c=1", KNOWN).unwrap();
-        assert_eq!(template.macros().collect::<Vec<_>>(), ["clickid", "sub1"]);
+        assert_eq!(
+            template.as_text(),
+            "https://o.example/?a={clickid}&b={sub1}&c=1"
+        );
         let rendered = template.render(|name| match name {
             "clickid" => Some("abc"),
             "sub1" => Some("x y/&?#@\r\n\\é"),

@@ -115,8 +115,7 @@ pub(super) struct RawCampaign {
 #[derive(Debug, Clone)]
 pub struct Campaign {
     pub id: String,
-    /// The offer URL template as configured.
-    pub offer_url: String,
+    /// The offer URL template (`as_text` gives it back as configured).
     pub offer: UrlTemplate,
     /// Lower-case host names the redirect may reach; `*.example.com` matches sub-domains.
     pub allowed_hosts: Vec<String>,
@@ -151,7 +150,7 @@ impl Campaign {
             })
             .collect();
         serde_json::json!({
-            "offer_url": self.offer_url,
+            "offer_url": self.offer.as_text(),
             "allowed_hosts": self.allowed_hosts,
             "redirect": redirect,
             "network": self.network,
@@ -198,17 +197,7 @@ impl Campaign {
                 }
             }
         }
-        let raw: RawCampaign = serde_path_to_error::deserialize(value).map_err(|error| {
-            let inner = error.path().to_string();
-            super::ConfigErrors(vec![super::ConfigError {
-                path: if inner == "." {
-                    path.clone()
-                } else {
-                    format!("{path}.{inner}")
-                },
-                reason: error.into_inner().to_string(),
-            }])
-        })?;
+        let raw: RawCampaign = super::deserialize_at(&path, value)?;
         let mut problems = Problems::default();
         if raw.network.is_some() {
             problems.push(
@@ -411,7 +400,6 @@ pub(super) fn resolve(
     }
     Some(Campaign {
         id: id.to_string(),
-        offer_url: raw.offer_url,
         offer: offer?,
         allowed_hosts,
         redirect: raw.redirect,

@@ -203,21 +203,29 @@ pub(crate) fn check_days(problems: &mut Problems, path: &str, days: u32) {
     }
 }
 
+/// Deserializes `value` into `T`; a type error names its full key path under `root`.
+pub(crate) fn deserialize_at<T: serde::de::DeserializeOwned>(
+    root: &str,
+    value: serde_json::Value,
+) -> Result<T, ConfigErrors> {
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let inner = error.path().to_string();
+        let path = if inner == "." {
+            root.to_string()
+        } else {
+            format!("{root}.{inner}")
+        };
+        ConfigErrors(vec![ConfigError {
+            path,
+            reason: error.into_inner().to_string(),
+        }])
+    })
+}
+
 impl Config {
     /// Parses and validates the configuration from its JSON form.
     pub fn from_json(value: serde_json::Value) -> Result<Self, ConfigErrors> {
-        let raw: RawConfig = serde_path_to_error::deserialize(value).map_err(|error| {
-            let inner = error.path().to_string();
-            let path = if inner == "." {
-                VAR_NAME.to_string()
-            } else {
-                format!("{VAR_NAME}.{inner}")
-            };
-            ConfigErrors(vec![ConfigError {
-                path,
-                reason: error.into_inner().to_string(),
-            }])
-        })?;
+        let raw: RawConfig = deserialize_at(VAR_NAME, value)?;
         let mut problems = Problems::default();
         let root = VAR_NAME;
 

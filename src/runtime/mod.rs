@@ -110,7 +110,8 @@ pub fn client_ip(request: &Request) -> Option<String> {
         .filter(|ip| !ip.is_empty())
 }
 
-/// A response with a body, a status and a content type, and `Cache-Control: no-store`.
+/// A response with a body, a status and a content type (`finish` adds the headers every
+/// response carries, `Cache-Control: no-store` among them).
 pub fn respond(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Result<Response> {
     let headers = Headers::new();
     headers.set("content-type", content_type)?;
