@@ -51,6 +51,67 @@ pub enum ClickResponse {
     Unavailable,
 }
 
+/// The ten sub-IDs of a click, as stored beside it and copied into its conversions.
+/// Rows that carry them flatten this into their own columns (`sub1` … `sub10`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SubIds {
+    pub sub1: Option<String>,
+    pub sub2: Option<String>,
+    pub sub3: Option<String>,
+    pub sub4: Option<String>,
+    pub sub5: Option<String>,
+    pub sub6: Option<String>,
+    pub sub7: Option<String>,
+    pub sub8: Option<String>,
+    pub sub9: Option<String>,
+    pub sub10: Option<String>,
+}
+
+impl SubIds {
+    /// From the click's ten slots, `sub1` first.
+    pub fn from_array(subs: [Option<String>; 10]) -> Self {
+        let [sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, sub9, sub10] = subs;
+        Self {
+            sub1,
+            sub2,
+            sub3,
+            sub4,
+            sub5,
+            sub6,
+            sub7,
+            sub8,
+            sub9,
+            sub10,
+        }
+    }
+
+    /// `("sub1", value)` … `("sub10", value)`, in order.
+    pub fn named(&self) -> [(&'static str, &Option<String>); 10] {
+        [
+            ("sub1", &self.sub1),
+            ("sub2", &self.sub2),
+            ("sub3", &self.sub3),
+            ("sub4", &self.sub4),
+            ("sub5", &self.sub5),
+            ("sub6", &self.sub6),
+            ("sub7", &self.sub7),
+            ("sub8", &self.sub8),
+            ("sub9", &self.sub9),
+            ("sub10", &self.sub10),
+        ]
+    }
+
+    /// The sub-IDs that are set, by name (the API's and the webhook's `sub` object).
+    pub fn to_map(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.named()
+            .into_iter()
+            .filter_map(|(name, value)| {
+                value.as_ref().map(|v| (name.to_string(), v.clone().into()))
+            })
+            .collect()
+    }
+}
+
 /// The click row written after the response (SPEC §4's fields; never the raw IP).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClickRecord {

@@ -104,34 +104,11 @@ pub struct DeliveryRow {
     pub previous_payout_micros: Option<i64>,
     pub external_id: Option<String>,
     pub country: Option<String>,
-    pub sub1: Option<String>,
-    pub sub2: Option<String>,
-    pub sub3: Option<String>,
-    pub sub4: Option<String>,
-    pub sub5: Option<String>,
-    pub sub6: Option<String>,
-    pub sub7: Option<String>,
-    pub sub8: Option<String>,
-    pub sub9: Option<String>,
-    pub sub10: Option<String>,
+    #[serde(flatten)]
+    pub subs: crate::click::SubIds,
 }
 
 impl DeliveryRow {
-    fn subs(&self) -> [(&'static str, &Option<String>); 10] {
-        [
-            ("sub1", &self.sub1),
-            ("sub2", &self.sub2),
-            ("sub3", &self.sub3),
-            ("sub4", &self.sub4),
-            ("sub5", &self.sub5),
-            ("sub6", &self.sub6),
-            ("sub7", &self.sub7),
-            ("sub8", &self.sub8),
-            ("sub9", &self.sub9),
-            ("sub10", &self.sub10),
-        ]
-    }
-
     /// The webhook-id: the same for every attempt and replay of this delivery.
     pub fn webhook_id(&self) -> String {
         format!("msg_{}", self.delivery_id)
@@ -184,11 +161,7 @@ struct WebhookBody<'a> {
 /// The JSON body of SPEC §8. It depends only on the delivery's stored facts, so every
 /// attempt and replay of a delivery sends the same bytes.
 pub fn webhook_body(row: &DeliveryRow) -> String {
-    let sub = row
-        .subs()
-        .into_iter()
-        .filter_map(|(name, value)| value.as_ref().map(|v| (name.to_string(), v.clone().into())))
-        .collect();
+    let sub = row.subs.to_map();
     let previous = match (&row.previous_status, row.previous_payout_micros) {
         (Some(status), Some(payout)) if row.change_type == ChangeType::Updated => Some(Previous {
             status,
@@ -301,7 +274,8 @@ pub fn plan_request(
                 "transaction_id" => row.transaction_id.as_deref(),
                 "network" => Some(row.network.as_str()),
                 other => row
-                    .subs()
+                    .subs
+                    .named()
                     .into_iter()
                     .find(|(sub, _)| *sub == other)
                     .and_then(|(_, value)| value.as_deref()),

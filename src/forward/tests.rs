@@ -34,16 +34,11 @@ fn row(change_type: &str) -> DeliveryRow {
         previous_payout_micros: Some(10_000_000),
         external_id: Some("ext/9".into()),
         country: Some("DE".into()),
-        sub1: Some("zone 1".into()),
-        sub2: None,
-        sub3: Some("s3".into()),
-        sub4: None,
-        sub5: None,
-        sub6: None,
-        sub7: None,
-        sub8: None,
-        sub9: None,
-        sub10: None,
+        subs: crate::click::SubIds {
+            sub1: Some("zone 1".into()),
+            sub3: Some("s3".into()),
+            ..Default::default()
+        },
     }
 }
 

@@ -22,16 +22,8 @@ pub struct ConversionRow {
     pub created_at: i64,
     pub updated_at: i64,
     /// The click's attributes, kept with the conversion for life (docs/clicks.md).
-    pub sub1: Option<String>,
-    pub sub2: Option<String>,
-    pub sub3: Option<String>,
-    pub sub4: Option<String>,
-    pub sub5: Option<String>,
-    pub sub6: Option<String>,
-    pub sub7: Option<String>,
-    pub sub8: Option<String>,
-    pub sub9: Option<String>,
-    pub sub10: Option<String>,
+    #[serde(flatten)]
+    pub sub: crate::click::SubIds,
     pub external_id: Option<String>,
     pub country: Option<String>,
     /// When the click's attributes were copied in; `None` while its click row is missing.
@@ -41,30 +33,6 @@ pub struct ConversionRow {
 }
 
 impl ConversionRow {
-    /// Sub-IDs that are set, by name.
-    pub fn subs(&self) -> serde_json::Map<String, serde_json::Value> {
-        [
-            &self.sub1,
-            &self.sub2,
-            &self.sub3,
-            &self.sub4,
-            &self.sub5,
-            &self.sub6,
-            &self.sub7,
-            &self.sub8,
-            &self.sub9,
-            &self.sub10,
-        ]
-        .into_iter()
-        .enumerate()
-        .filter_map(|(index, value)| {
-            value
-                .as_ref()
-                .map(|v| (format!("sub{}", index + 1), v.clone().into()))
-        })
-        .collect()
-    }
-
     /// The API form: payout as an exact decimal string beside its micro-units.
     pub fn to_api_json(&self) -> serde_json::Value {
         serde_json::json!({
@@ -85,7 +53,7 @@ impl ConversionRow {
             "updated_at": self.updated_at,
             "external_id": self.external_id,
             "country": self.country,
-            "sub": self.subs(),
+            "sub": self.sub.to_map(),
             "attributed": self.attributed_at.is_some(),
             "attributed_at": self.attributed_at,
             "payout_source": if self.payout_from_click != 0 { "campaign" } else { "postback" },
@@ -331,16 +299,8 @@ pub struct ClickView {
     pub click_id: String,
     pub campaign: String,
     pub created_at: i64,
-    pub sub1: Option<String>,
-    pub sub2: Option<String>,
-    pub sub3: Option<String>,
-    pub sub4: Option<String>,
-    pub sub5: Option<String>,
-    pub sub6: Option<String>,
-    pub sub7: Option<String>,
-    pub sub8: Option<String>,
-    pub sub9: Option<String>,
-    pub sub10: Option<String>,
+    #[serde(flatten)]
+    pub subs: crate::click::SubIds,
     pub external_id: Option<String>,
     pub country: Option<String>,
     pub asn: Option<i64>,

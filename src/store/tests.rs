@@ -715,7 +715,7 @@ fn claims_load_the_delivered_version_and_attempts_move_deliveries_on() {
         ),
         (2, "approved", Some("pending"))
     );
-    assert_eq!(v1.sub1.as_deref(), Some("zone"));
+    assert_eq!(v1.subs.sub1.as_deref(), Some("zone"));
     assert_eq!(v1.external_id.as_deref(), Some("ext"));
     // Claimed: another sender gets nothing until the lease ends.
     assert!(run_batch(&mut db, &claim_deliveries("claim-b", NOW + 20, None, 10)).is_empty());
