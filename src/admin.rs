@@ -19,6 +19,7 @@ pub enum RouteId {
     GetCampaign,
     PutCampaign,
     DeleteCampaign,
+    D1Ledger,
 }
 
 /// A query parameter of a route: name, JSON-schema type, description.
@@ -43,6 +44,15 @@ const SINCE: QueryParam = (
 );
 
 pub const ROUTES: &[Route] = &[
+    Route {
+        id: RouteId::D1Ledger,
+        method: "GET",
+        path: "/api/diagnostics/d1",
+        summary: "Rows D1 reported writing and reading in this isolate, by path and table \
+                  (only with [vars.EDGEBACK.diagnostics] d1_query_header = true)",
+        query: &[("reset", "boolean", "empty the ledger after reading it")],
+        paged: false,
+    },
     Route {
         id: RouteId::OpenApi,
         method: "GET",

@@ -227,6 +227,17 @@ impl ClickSecrets {
     }
 }
 
+/// The smallest click ID issued at `at_ms` (time bits only, everything else zero): every
+/// ID issued earlier sorts below it, every ID issued at or after it at or above. Click IDs
+/// are keys, so a time range of clicks is a key range (purges need no time index).
+pub fn time_lower_bound(at_ms: u64) -> String {
+    let ticks = at_ms.saturating_sub(EPOCH_MS) / TICK_MS;
+    let head = ticks.min(MAX_TICKS) << 2;
+    let mut bytes = [0u8; base32::RAW_LEN];
+    bytes[..5].copy_from_slice(&head.to_be_bytes()[3..]);
+    base32::encode(&bytes)
+}
+
 /// A click ID that passed verification.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedClickId {
@@ -302,6 +313,21 @@ mod tests {
         assert_eq!(verified.id, id);
         assert_eq!(verified.issued_at_ms, NOW);
         assert_eq!(verified.slot, SecretSlot::Current);
+    }
+
+    #[test]
+    fn time_lower_bounds_split_ids_by_issue_time() {
+        let keys = secrets();
+        let bound = time_lower_bound(NOW);
+        for (at, random) in [(NOW - 10, [0xff; 7]), (NOW - 86_400_000, [0; 7])] {
+            assert!(keys.mint(at, random).unwrap() < bound);
+        }
+        for (at, random) in [(NOW, [0; 7]), (NOW, [0xff; 7]), (NOW + 10, [0; 7])] {
+            assert!(keys.mint(at, random).unwrap() >= bound);
+        }
+        assert!(keys.mint_for(NOW - 10, [0xff; 7], Some("tune")).unwrap() < bound);
+        assert_eq!(time_lower_bound(0).len(), 32);
+        assert_eq!(time_lower_bound(u64::MAX).len(), 32);
     }
 
     #[test]

@@ -78,6 +78,12 @@ pub fn new_record_id(now_ms: u64, random: [u8; 14]) -> String {
     base32::encode(&bytes)
 }
 
+/// The smallest record ID made at `at_ms`: every conversion, postback and delivery made
+/// earlier sorts below it (their IDs are keys, so time ranges are key ranges).
+pub fn record_id_lower_bound(at_ms: u64) -> String {
+    new_record_id(at_ms, [0; 14])
+}
+
 /// The first non-empty value among `aliases`, trimmed.
 fn field<'a>(params: &'a [(String, String)], aliases: &[String]) -> Option<(&'a str, &'a str)> {
     aliases.iter().find_map(|alias| {

@@ -231,6 +231,21 @@ async fn dispatch(request: Request, app: &App, ctx: &Context, env: &Env, db: &Db
         RouteId::GetCampaign => get_campaign_route(&call).await,
         RouteId::PutCampaign => put_campaign_route(&mut call).await,
         RouteId::DeleteCampaign => delete_campaign_route(&call).await,
+        RouteId::D1Ledger => {
+            if !app.config.diagnostics.d1_query_header {
+                return Err(ApiError::not_found(
+                    "diagnostics are off ([vars.EDGEBACK.diagnostics] d1_query_header)",
+                ));
+            }
+            let reset = call
+                .query
+                .get("reset")
+                .is_some_and(|v| v == "true" || v == "1");
+            Ok(respond_json(
+                200,
+                &json!({ "ledger": super::d1::ledger(reset) }),
+            )?)
+        }
     }
 }
 

@@ -107,7 +107,7 @@ fn add_uncounted(more: ClickLosses) {
 /// One attempt: the click batch (with this isolate's loss counts), then the first
 /// delivery attempt of every delivery the batch released.
 async fn write_once(env: &Env, rows: &[ClickRow]) -> Result<()> {
-    let db = Db::from_env(env)?;
+    let db = Db::for_path(env, "click")?;
     let now = super::now_ms();
     let mut statements = store_clicks(rows, now);
     let uncounted = UNCOUNTED.with(Cell::get);
@@ -116,6 +116,7 @@ async fn write_once(env: &Env, rows: &[ClickRow]) -> Result<()> {
         // Ahead of the completion statements, whose last one must stay last.
         statements.splice(0..0, count_click_losses(uncounted));
     }
+    let released_at = crate::store::released_index(&statements);
     let results = db.batch(&statements).await?;
     if counting {
         UNCOUNTED.with(|cell| {
@@ -126,7 +127,7 @@ async fn write_once(env: &Env, rows: &[ClickRow]) -> Result<()> {
             });
         });
     }
-    release_deliveries(env, results.last()).await;
+    release_deliveries(env, released_at.and_then(|at| results.get(at))).await;
     Ok(())
 }
 
@@ -193,13 +194,14 @@ pub async fn replay_spills(env: &Env, max_entries: u64) -> Result<u64> {
                 continue;
             }
         };
-        let db = Db::from_env(env)?;
+        let db = Db::for_path(env, "click_spill_replay")?;
         let count = u64::try_from(rows.len()).unwrap_or(u64::MAX);
         let mut statements = store_clicks(&rows, super::now_ms());
         statements.splice(0..0, [crate::store::count_clicks_recovered(count)]);
+        let released_at = crate::store::released_index(&statements);
         let results = db.batch(&statements).await?;
         kv.delete(&key.name).await.map_err(kv_error)?;
-        release_deliveries(env, results.last()).await;
+        release_deliveries(env, released_at.and_then(|at| results.get(at))).await;
         recovered = recovered.saturating_add(count);
     }
     Ok(recovered)

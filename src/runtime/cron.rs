@@ -31,7 +31,7 @@ pub async fn run(env: &Env, cron: &str, scheduled_ms: u64) -> Result<()> {
         }
     }
     let now = super::now_ms();
-    let db = Db::from_env(env)?;
+    let db = Db::for_path(env, "cron")?;
     let mut statements = vec![mark_cron_run(now)];
     if let Ok(app) = super::app(env) {
         let cutoff = scheduled_ms.saturating_sub(days_to_ms(app.config.retention_days));

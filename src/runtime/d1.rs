@@ -19,7 +19,7 @@ pub fn run_after_response(
 ) {
     let env = env.clone();
     ctx.wait_until(async move {
-        let stored = match Db::from_env(&env) {
+        let stored = match Db::for_path(&env, what) {
             Ok(db) => db.batch(&statements).await.map(|_| ()),
             Err(error) => Err(error),
         };
@@ -32,11 +32,47 @@ pub fn run_after_response(
 /// The D1 binding's name in `wrangler.toml`.
 pub const BINDING: &str = "DB";
 
-/// A D1 handle that counts its round trips (one per statement run or batch).
+/// A D1 handle that counts its round trips (one per statement run or batch) and the rows
+/// D1 reports writing and reading, and files those rows in the isolate's ledger under
+/// its path (what the work is for) and each statement's table.
 #[derive(Clone)]
 pub struct Db {
     database: Rc<D1Database>,
     round_trips: Rc<Cell<u32>>,
+    rows: Rc<Cell<(u64, u64)>>,
+    path: &'static str,
+}
+
+/// Rows written and read, and statements run, per (path, table), since the isolate
+/// started or the ledger was reset: `GET /api/diagnostics/d1` when diagnostics are on.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct LedgerEntry {
+    pub rows_written: u64,
+    pub rows_read: u64,
+    pub statements: u64,
+}
+
+thread_local! {
+    static LEDGER: std::cell::RefCell<std::collections::BTreeMap<(&'static str, &'static str), LedgerEntry>> =
+        const { std::cell::RefCell::new(std::collections::BTreeMap::new()) };
+}
+
+/// The ledger as JSON rows; emptied when `reset`.
+pub fn ledger(reset: bool) -> serde_json::Value {
+    LEDGER.with(|ledger| {
+        let mut ledger = ledger.borrow_mut();
+        let rows: Vec<serde_json::Value> = ledger
+            .iter()
+            .map(|((path, table), entry)| {
+                serde_json::json!({ "path": path, "table": table, "rows_written": entry.rows_written,
+                                    "rows_read": entry.rows_read, "statements": entry.statements })
+            })
+            .collect();
+        if reset {
+            ledger.clear();
+        }
+        serde_json::Value::Array(rows)
+    })
 }
 
 fn to_js(value: &SqlValue) -> JsValue {
@@ -49,11 +85,45 @@ fn to_js(value: &SqlValue) -> JsValue {
 }
 
 impl Db {
+    /// A handle for the request being answered (path `request`).
     pub fn from_env(env: &Env) -> Result<Self> {
+        Self::for_path(env, "request")
+    }
+
+    /// A handle whose rows the ledger files under `path` (`click`, `refusal`, …).
+    pub fn for_path(env: &Env, path: &'static str) -> Result<Self> {
         Ok(Self {
             database: Rc::new(env.d1(BINDING)?),
             round_trips: Rc::new(Cell::new(0)),
+            rows: Rc::new(Cell::new((0, 0))),
+            path,
         })
+    }
+
+    /// Rows D1 reported writing and reading through this handle and its clones.
+    pub fn rows(&self) -> (u64, u64) {
+        self.rows.get()
+    }
+
+    fn account(&self, sql: &'static str, result: &D1Result) {
+        let Ok(Some(meta)) = result.meta() else {
+            return;
+        };
+        let written = u64::try_from(meta.rows_written.unwrap_or(0)).unwrap_or(u64::MAX);
+        let read = u64::try_from(meta.rows_read.unwrap_or(0)).unwrap_or(u64::MAX);
+        let (total_written, total_read) = self.rows.get();
+        self.rows.set((
+            total_written.saturating_add(written),
+            total_read.saturating_add(read),
+        ));
+        let table = crate::store::statement_table(sql);
+        LEDGER.with(|ledger| {
+            let mut ledger = ledger.borrow_mut();
+            let entry = ledger.entry((self.path, table)).or_default();
+            entry.rows_written = entry.rows_written.saturating_add(written);
+            entry.rows_read = entry.rows_read.saturating_add(read);
+            entry.statements = entry.statements.saturating_add(1);
+        });
     }
 
     /// Round trips made so far through this handle and its clones.
@@ -75,7 +145,9 @@ impl Db {
     pub async fn all<T: DeserializeOwned>(&self, statement: &Statement) -> Result<Vec<T>> {
         let prepared = self.prepare(statement)?;
         self.count();
-        prepared.all().await?.results()
+        let result = prepared.all().await?;
+        self.account(statement.sql, &result);
+        result.results()
     }
 
     /// Runs statements as one batch: one round trip, one transaction.
@@ -85,7 +157,11 @@ impl Db {
             .map(|statement| self.prepare(statement))
             .collect::<Result<Vec<_>>>()?;
         self.count();
-        self.database.batch(prepared).await
+        let results = self.database.batch(prepared).await?;
+        for (statement, result) in statements.iter().zip(&results) {
+            self.account(statement.sql, result);
+        }
+        Ok(results)
     }
 }
 

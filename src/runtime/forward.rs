@@ -7,7 +7,7 @@ use super::{random, App};
 use crate::crypto::hex;
 use crate::forward::schedule::{judge, parse_retry_after, AttemptResult, Verdict};
 use crate::forward::{excerpt, plan_request, DeliveryRow, OutboundRequest};
-use crate::store::{claim_deliveries, finish_attempt, AttemptRecord};
+use crate::store::{claim_deliveries, claimed_deliveries, finish_attempt, AttemptRecord};
 use futures_util::future::{join_all, select, Either};
 use std::time::Duration;
 use worker::{
@@ -166,7 +166,7 @@ pub async fn deliver(
     only_ids: Option<&[String]>,
     limit: u32,
 ) -> Result<usize> {
-    let db = Db::from_env(env)?;
+    let db = Db::for_path(env, "delivery")?;
     let claim_id = hex(&random::<12>()?);
     let results = db
         .batch(&claim_deliveries(
@@ -177,13 +177,27 @@ pub async fn deliver(
         ))
         .await?;
     let rows: Vec<DeliveryRow> = super::d1::rows_of(&results, results.len().saturating_sub(1))?;
+    send_claimed(&db, app, &claim_id, rows).await
+}
+
+/// Sends the deliveries the record step already claimed under `claim_id` (a postback's
+/// own, for their first attempt): no claim round trip, no claim row written.
+pub async fn deliver_claimed(env: &Env, app: &App, claim_id: &str) -> Result<usize> {
+    let db = Db::for_path(env, "delivery")?;
+    let rows: Vec<DeliveryRow> = db.all(&claimed_deliveries(claim_id)).await?;
+    send_claimed(&db, app, claim_id, rows).await
+}
+
+/// Attempts `rows` (claimed under `claim_id`) concurrently and records every attempt in
+/// one batch.
+async fn send_claimed(db: &Db, app: &App, claim_id: &str, rows: Vec<DeliveryRow>) -> Result<usize> {
     if rows.is_empty() {
         return Ok(0);
     }
     let records = join_all(rows.iter().map(|row| attempt(app, row))).await;
     let statements: Vec<_> = records
         .iter()
-        .flat_map(|record| finish_attempt(record, &claim_id))
+        .flat_map(|record| finish_attempt(record, claim_id))
         .collect();
     db.batch(&statements).await?;
     Ok(records.len())

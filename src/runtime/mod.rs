@@ -125,13 +125,17 @@ pub fn respond_json(status: u16, value: &serde_json::Value) -> Result<Response> 
     respond(status, "application/json", value.to_string())
 }
 
-/// Adds the headers every response carries, and the D1 count when diagnostics ask for it.
-fn finish(mut response: Response, d1_round_trips: u32, expose_d1: bool) -> Result<Response> {
+/// Adds the headers every response carries, and the D1 figures of the work done before
+/// the response when diagnostics ask for them (design §10 budgets).
+fn finish(mut response: Response, db: &LazyDb, expose_d1: bool) -> Result<Response> {
     let headers = response.headers_mut();
     headers.set("cache-control", "no-store")?;
     headers.set("x-content-type-options", "nosniff")?;
     if expose_d1 {
-        headers.set("x-edgeback-d1-queries", &d1_round_trips.to_string())?;
+        let (written, read) = db.rows();
+        headers.set("x-edgeback-d1-queries", &db.round_trips().to_string())?;
+        headers.set("x-edgeback-d1-rows-written", &written.to_string())?;
+        headers.set("x-edgeback-d1-rows-read", &read.to_string())?;
     }
     Ok(response)
 }
@@ -141,7 +145,7 @@ fn finish(mut response: Response, d1_round_trips: u32, expose_d1: bool) -> Resul
 async fn healthz(env: &Env) -> Result<Response> {
     match app(env) {
         Ok(_) => {
-            let clicks = match Db::from_env(env) {
+            let clicks = match Db::for_path(env, "healthz") {
                 Ok(db) => db
                     .all::<crate::store::ClickHealth>(&crate::store::click_health(now_ms()))
                     .await
@@ -228,6 +232,10 @@ impl LazyDb {
     fn round_trips(&self) -> u32 {
         self.db.get().map_or(0, Db::round_trips)
     }
+
+    fn rows(&self) -> (u64, u64) {
+        self.db.get().map_or((0, 0), Db::rows)
+    }
 }
 
 #[event(fetch)]
@@ -248,7 +256,7 @@ async fn fetch(request: Request, env: Env, ctx: Context) -> Result<Response> {
             )?
         }
     };
-    finish(response, db.round_trips(), expose_d1)
+    finish(response, &db, expose_d1)
 }
 
 #[event(scheduled)]

@@ -211,8 +211,16 @@ pub async fn handle(
         Some(draft.click_id.as_str()),
     );
     if !recorded.delivery_ids.is_empty() {
-        // The first attempt right after the response; the cron retries what fails.
-        deliver_after_response(ctx, env, recorded.delivery_ids);
+        // The first attempt right after the response, on the deliveries the record step
+        // claimed for it; the cron retries what fails.
+        let env = env.clone();
+        let claim_id = log.postback_id.clone();
+        ctx.wait_until(async move {
+            let Ok(app) = super::app(&env) else { return };
+            if let Err(error) = super::forward::deliver_claimed(&env, &app, &claim_id).await {
+                worker::console_error!("edgeback: first delivery attempt failed: {error}");
+            }
+        });
     }
     respond(answer.status, answer.content_type, answer.body)
 }
@@ -308,5 +316,5 @@ fn storage_failure(
 
 fn log_after_response(ctx: &Context, env: &Env, log: LogEntry, outcome: Outcome) {
     let statements = log_refusal(&log, outcome.code());
-    super::d1::run_after_response(ctx, env, statements, "postback log row");
+    super::d1::run_after_response(ctx, env, statements, "refusal_log");
 }

@@ -142,17 +142,32 @@ const COMPLETE_HISTORY: &str = concat!(
     waiting!()
 );
 
+// The deliveries of the waiting conversions of these clicks, through their history (a
+// delivery's id is `<postback_id>.<destination>`, a key range per postback).
+macro_rules! waiting_deliveries {
+    () => {
+        concat!(
+            "SELECT d.delivery_id FROM conversions c JOIN clicks k ON k.click_id = c.click_id \
+             JOIN conversion_history h ON h.conversion_id = c.conversion_id \
+             JOIN deliveries d ON d.delivery_id > h.postback_id || '.' \
+             AND d.delivery_id < h.postback_id || '/' WHERE d.attempts = 0 AND ",
+            waiting!()
+        )
+    };
+}
+
 // Deliveries made (and held) before the campaign was known, for destinations whose
 // campaign filter the click's campaign does not pass: they should never have existed.
 const DROP_FILTERED_DELIVERIES: &str = concat!(
-    "DELETE FROM deliveries WHERE delivery_id IN (SELECT d.delivery_id FROM deliveries d \
-     JOIN conversions c ON c.conversion_id = d.conversion_id \
-     JOIN clicks k ON k.click_id = c.click_id \
-     WHERE d.campaign_filter IS NOT NULL AND d.attempts = 0 \
-     AND k.campaign NOT IN (SELECT value FROM json_each(d.campaign_filter)) AND ",
-    waiting!(),
-    ")"
+    "DELETE FROM deliveries WHERE delivery_id IN (",
+    waiting_deliveries!(),
+    " AND d.campaign_filter IS NOT NULL \
+     AND k.campaign NOT IN (SELECT value FROM json_each(d.campaign_filter)))"
 );
+
+// The held deliveries this batch releases, for the first attempt right after it. Read
+// before the conversions are completed (while the partial index still finds them).
+const RELEASED_DELIVERIES: &str = concat!(waiting_deliveries!(), " AND d.state = 'pending'");
 
 const COMPLETE_CONVERSIONS: &str = concat!(
     "UPDATE conversions AS c SET campaign = k.campaign, sub1 = k.sub1, sub2 = k.sub2, \
@@ -166,16 +181,10 @@ const COMPLETE_CONVERSIONS: &str = concat!(
     waiting!()
 );
 
-// The held deliveries this batch released, for the first attempt right after it.
-const RELEASED_DELIVERIES: &str = "SELECT d.delivery_id FROM deliveries d \
-     JOIN conversions c ON c.conversion_id = d.conversion_id \
-     WHERE c.click_id IN (SELECT value FROM json_each(?1)) AND c.attributed_at = ?2 \
-     AND d.state = 'pending' AND d.attempts = 0";
-
 /// The batch that stores `rows` at `now_ms`: per chunk of [`CLICKS_PER_STATEMENT`] rows,
 /// the pre-aggregate counts and the insert, then the completion of the conversions that
-/// were waiting for these clicks. The last statement returns the `delivery_id`s it
-/// released. Idempotent: running it again changes nothing.
+/// were waiting for these clicks. The statement at [`released_index`] returns the
+/// `delivery_id`s it released. Idempotent: running it again changes nothing.
 pub fn store_clicks(rows: &[ClickRow], now_ms: u64) -> Vec<Statement> {
     let mut statements = Vec::new();
     for chunk in rows.chunks(CLICKS_PER_STATEMENT) {
@@ -201,13 +210,22 @@ pub fn store_clicks(rows: &[ClickRow], now_ms: u64) -> Vec<Statement> {
         sql: DROP_FILTERED_DELIVERIES,
         params: vec![ids.clone()],
     });
-    for sql in [COMPLETE_CONVERSIONS, RELEASED_DELIVERIES] {
-        statements.push(Statement {
-            sql,
-            params: vec![ids.clone(), now_ms.into()],
-        });
-    }
+    statements.push(Statement {
+        sql: RELEASED_DELIVERIES,
+        params: vec![ids.clone()],
+    });
+    statements.push(Statement {
+        sql: COMPLETE_CONVERSIONS,
+        params: vec![ids, now_ms.into()],
+    });
     statements
+}
+
+/// Where a click batch's released deliveries are read (statements may be added around it).
+pub fn released_index(statements: &[Statement]) -> Option<usize> {
+    statements
+        .iter()
+        .position(|statement| statement.sql == RELEASED_DELIVERIES)
 }
 
 /// Click rows an isolate could not write: spilled to KV for the cron to replay, or lost

@@ -23,14 +23,26 @@ const SELECT_CLAIMED: &str = "SELECT d.delivery_id, d.destination, d.type, d.att
      prev.status AS previous_status, prev.payout_micros AS previous_payout_micros, \
      c.external_id, c.country, c.sub1, c.sub2, c.sub3, c.sub4, c.sub5, c.sub6, c.sub7, c.sub8, \
      c.sub9, c.sub10 \
-     FROM deliveries d JOIN conversions c ON c.conversion_id = d.conversion_id \
+     FROM deliveries d INDEXED BY deliveries_due \
+     JOIN conversions c ON c.conversion_id = d.conversion_id \
      JOIN conversion_history h ON h.conversion_id = d.conversion_id AND h.version = d.version \
      LEFT JOIN conversion_history prev ON prev.conversion_id = d.conversion_id \
      AND prev.version = d.version - 1 \
-     WHERE d.claim_id = ?1 ORDER BY d.next_attempt_at";
+     WHERE d.state IN ('pending', 'retrying') AND d.claim_id = ?1 ORDER BY d.next_attempt_at";
 
-/// How long a claim holds: longer than any attempt (at most 30 s) plus margin.
+/// How long a claim holds: longer than any attempt (at most 30 s) plus margin. The record
+/// step writes this literal too: it claims the deliveries it makes for the postback's own
+/// first attempt (no claim round trip, no claim row written).
 pub const CLAIM_LEASE_MS: u64 = 60_000;
+
+/// The deliveries already claimed by `claim_id` (the record step claims a postback's own
+/// deliveries under its postback ID), as [`crate::forward::DeliveryRow`]s.
+pub fn claimed_deliveries(claim_id: &str) -> Statement {
+    Statement {
+        sql: SELECT_CLAIMED,
+        params: vec![claim_id.into()],
+    }
+}
 
 /// Claims up to `limit` due deliveries (only `only_ids` when given) for `claim_id`. The
 /// batch's last statement returns [`crate::forward::DeliveryRow`]s.

@@ -13,12 +13,13 @@ pub fn mark_cron_run(now_ms: u64) -> Statement {
     }
 }
 
+// Click and postback IDs sort by time: `?1` is the smallest ID of the cutoff instant.
 const PURGE_CLICKS: &str = "DELETE FROM clicks WHERE click_id IN \
-     (SELECT click_id FROM clicks WHERE created_at < ?1 ORDER BY created_at LIMIT ?2)";
+     (SELECT click_id FROM clicks WHERE click_id < ?1 ORDER BY click_id LIMIT ?2)";
 const PURGE_SEEN_SIGNATURES: &str = "DELETE FROM seen_signatures WHERE replay_key IN \
      (SELECT replay_key FROM seen_signatures WHERE expires_at < ?1 ORDER BY expires_at LIMIT ?2)";
 const PURGE_POSTBACK_LOG: &str = "DELETE FROM postback_log WHERE postback_id IN \
-     (SELECT postback_id FROM postback_log WHERE received_at < ?1 ORDER BY received_at LIMIT ?2)";
+     (SELECT postback_id FROM postback_log WHERE postback_id < ?1 ORDER BY postback_id LIMIT ?2)";
 
 /// Rows deleted per table per cron run: bounded so one run stays short (SPEC §10).
 pub const PURGE_CHUNK: u32 = 500;
@@ -26,15 +27,25 @@ pub const PURGE_CHUNK: u32 = 500;
 /// Deletes at most `PURGE_CHUNK` clicks and log rows older than `cutoff_ms`, and replay
 /// keys expired at `now_ms`.
 pub fn purge_expired(cutoff_ms: u64, now_ms: u64) -> Vec<Statement> {
-    [
-        (PURGE_CLICKS, cutoff_ms),
-        (PURGE_POSTBACK_LOG, cutoff_ms),
-        (PURGE_SEEN_SIGNATURES, now_ms),
+    let chunk = i64::from(PURGE_CHUNK);
+    vec![
+        Statement {
+            sql: PURGE_CLICKS,
+            params: vec![
+                crate::click_id::time_lower_bound(cutoff_ms).into(),
+                chunk.into(),
+            ],
+        },
+        Statement {
+            sql: PURGE_POSTBACK_LOG,
+            params: vec![
+                crate::postback::record_id_lower_bound(cutoff_ms).into(),
+                chunk.into(),
+            ],
+        },
+        Statement {
+            sql: PURGE_SEEN_SIGNATURES,
+            params: vec![now_ms.into(), chunk.into()],
+        },
     ]
-    .into_iter()
-    .map(|(sql, before)| Statement {
-        sql,
-        params: vec![before.into(), i64::from(PURGE_CHUNK).into()],
-    })
-    .collect()
 }

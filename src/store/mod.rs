@@ -5,8 +5,9 @@
 
 mod clicks;
 pub use clicks::{
-    click_health, click_row, count_click_losses, count_clicks_recovered, store_clicks, ClickHealth,
-    ClickLosses, ClickRow, CLICKS_PER_STATEMENT, DELIVERY_HOLD_MS, ROLLUP_BUCKET_MS,
+    click_health, click_row, count_click_losses, count_clicks_recovered, released_index,
+    store_clicks, ClickHealth, ClickLosses, ClickRow, CLICKS_PER_STATEMENT, DELIVERY_HOLD_MS,
+    ROLLUP_BUCKET_MS,
 };
 
 /// A positional parameter value. Integers stay within ±2^53 (times in ms, micro-units),
@@ -66,6 +67,23 @@ pub struct Statement {
     pub params: Vec<SqlValue>,
 }
 
+/// The table a statement writes (`INSERT INTO`, `UPDATE`, `DELETE FROM`, whichever comes
+/// first after any `WITH` prelude), or `"read"` for a query: how the D1 ledger files the
+/// rows D1 reports writing and reading (design §10, "cost is rows written").
+pub fn statement_table(sql: &'static str) -> &'static str {
+    let found = ["INSERT INTO ", "UPDATE ", "DELETE FROM "]
+        .into_iter()
+        .filter_map(|verb| sql.find(verb).map(|at| at.saturating_add(verb.len())))
+        .min();
+    match found.and_then(|start| sql.get(start..)) {
+        Some(rest) => rest
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .next()
+            .unwrap_or("read"),
+        None => "read",
+    }
+}
+
 /// The migration files, in order, for native tests and tools.
 pub const MIGRATIONS: &[(&str, &str)] = &[
     (
@@ -83,6 +101,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0004_attribution.sql",
         include_str!("../../migrations/0004_attribution.sql"),
+    ),
+    (
+        "0005_rows_written.sql",
+        include_str!("../../migrations/0005_rows_written.sql"),
     ),
 ];
 

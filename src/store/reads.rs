@@ -4,6 +4,12 @@
 use super::Statement;
 use serde::{Deserialize, Serialize};
 
+/// The smallest record ID made at `since_ms` (IDs sort by time): `since` filters are
+/// key ranges, with no time index.
+fn since_bound(since_ms: Option<i64>) -> Option<String> {
+    since_ms.map(|ms| crate::postback::record_id_lower_bound(u64::try_from(ms).unwrap_or(0)))
+}
+
 /// A conversion as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct ConversionRow {
@@ -66,7 +72,7 @@ const LIST_CONVERSIONS: &str = concat!(
     conversion_columns!(),
     " FROM conversions c \
      WHERE (?1 IS NULL OR c.conversion_id < ?1) AND (?2 IS NULL OR c.status = ?2) \
-     AND (?3 IS NULL OR c.campaign = ?3) AND (?4 IS NULL OR c.created_at >= ?4) \
+     AND (?3 IS NULL OR c.campaign = ?3) AND (?4 IS NULL OR c.conversion_id >= ?4) \
      AND c.is_test = 0 ORDER BY c.conversion_id DESC LIMIT ?5"
 );
 
@@ -87,7 +93,7 @@ pub fn list_conversions(filter: &ConversionFilter, cursor: Option<&str>, limit: 
             cursor.into(),
             filter.status.clone().into(),
             filter.campaign.clone().into(),
-            filter.since_ms.into(),
+            since_bound(filter.since_ms).into(),
             i64::from(limit.saturating_add(1)).into(),
         ],
     }
@@ -96,7 +102,7 @@ pub fn list_conversions(filter: &ConversionFilter, cursor: Option<&str>, limit: 
 const LIST_POSTBACKS: &str = "SELECT postback_id, received_at, network, source_ip, method, \
      params, outcome, detail, click_id, conversion_id, is_test FROM postback_log \
      WHERE (?1 IS NULL OR postback_id < ?1) AND (?2 IS NULL OR outcome = ?2) \
-     AND (?3 IS NULL OR network = ?3) AND (?4 IS NULL OR received_at >= ?4) \
+     AND (?3 IS NULL OR network = ?3) AND (?4 IS NULL OR postback_id >= ?4) \
      ORDER BY postback_id DESC LIMIT ?5";
 
 /// Filters for the postback log (SPEC §9).
@@ -115,7 +121,7 @@ pub fn list_postbacks(filter: &PostbackFilter, cursor: Option<&str>, limit: u32)
             cursor.into(),
             filter.outcome.clone().into(),
             filter.network.clone().into(),
-            filter.since_ms.into(),
+            since_bound(filter.since_ms).into(),
             i64::from(limit.saturating_add(1)).into(),
         ],
     }
@@ -144,7 +150,11 @@ macro_rules! delivery_columns {
 const GET_CONVERSION_DELIVERIES: &str = concat!(
     "SELECT ",
     delivery_columns!(),
-    " FROM deliveries d WHERE d.conversion_id = ?1 ORDER BY d.created_at, d.destination"
+    // A conversion's deliveries are those of the postbacks in its history (a delivery's
+    // id is `<postback_id>.<destination>`: a key range per postback).
+    " FROM conversion_history h JOIN deliveries d ON d.delivery_id > h.postback_id || '.' \
+     AND d.delivery_id < h.postback_id || '/' WHERE h.conversion_id = ?1 \
+     ORDER BY d.created_at, d.destination"
 );
 
 /// One conversion (first statement), its history (second) and its deliveries with
@@ -174,7 +184,7 @@ const LIST_DELIVERIES: &str = concat!(
     "SELECT ",
     delivery_columns!(),
     " FROM deliveries d WHERE (?1 IS NULL OR d.delivery_id < ?1) AND (?2 IS NULL OR d.state = ?2) \
-     AND (?3 IS NULL OR d.created_at >= ?3) ORDER BY d.delivery_id DESC LIMIT ?4"
+     AND (?3 IS NULL OR d.delivery_id >= ?3) ORDER BY d.delivery_id DESC LIMIT ?4"
 );
 
 /// Deliveries with their attempts (as `attempts_json`), newest first.
@@ -189,7 +199,7 @@ pub fn list_deliveries(
         params: vec![
             cursor.into(),
             state.map(crate::forward::DeliveryState::as_str).into(),
-            since_ms.into(),
+            since_bound(since_ms).into(),
             i64::from(limit.saturating_add(1)).into(),
         ],
     }

@@ -147,12 +147,14 @@ const INSERT_DELIVERIES: &str = concat!(
     record_params!(),
     "INSERT INTO deliveries (delivery_id, postback_id, destination, conversion_id, version, \
      type, state, attempts, attempt_base, max_attempts, next_attempt_at, created_at, updated_at, \
-     is_test, campaign_filter) \
+     is_test, campaign_filter, lease_until, claim_id) \
      SELECT p.postback_id || '.' || json_extract(d.value, '$.name'), p.postback_id, \
      json_extract(d.value, '$.name'), c.conversion_id, c.version, ",
     change_type!(),
     ", 'pending', 0, 0, json_extract(d.value, '$.max_attempts'), p.now, p.now, p.now, p.is_test, \
-     json_extract(d.value, '$.campaigns') \
+     json_extract(d.value, '$.campaigns'), \
+     CASE WHEN c.attributed_at IS NOT NULL THEN p.now + 60000 END, \
+     CASE WHEN c.attributed_at IS NOT NULL THEN p.postback_id END \
      FROM p JOIN conversions c ON c.dedup_key = p.dedup_key AND c.last_postback_id = p.postback_id \
      JOIN json_each(p.destinations) d \
      WHERE (json_extract(d.value, '$.types') IS NULL OR ",
@@ -199,7 +201,8 @@ const SELECT_RECORDED: &str = concat!(
     " AS detail, ",
     conversion_columns!(),
     ", h.status AS previous_status, h.payout_micros AS previous_payout_micros, \
-     (SELECT json_group_array(delivery_id) FROM deliveries WHERE postback_id = p.postback_id) \
+     (SELECT json_group_array(delivery_id) FROM deliveries WHERE delivery_id > p.postback_id || '.' \
+     AND delivery_id < p.postback_id || '/' AND claim_id = p.postback_id) \
      AS delivery_ids \
      FROM p LEFT JOIN conversions c ON c.dedup_key = p.dedup_key \
      LEFT JOIN conversion_history h ON h.conversion_id = c.conversion_id \

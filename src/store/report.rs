@@ -12,7 +12,8 @@ macro_rules! report_params {
         "WITH p (days, g_day, g_campaign, g_network, g_event, g1, g2, g3, g4, g5, g6, g7, g8, \
          g9, g10) AS (VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)), \
          d AS (SELECT json_extract(value, '$[0]') AS label, json_extract(value, '$[1]') AS start_ms, \
-         json_extract(value, '$[2]') AS end_ms FROM p, json_each(p.days)) "
+         json_extract(value, '$[2]') AS end_ms, json_extract(value, '$[3]') AS start_id, \
+         json_extract(value, '$[4]') AS end_id FROM p, json_each(p.days)) "
     };
 }
 
@@ -67,7 +68,8 @@ const REPORT_CLICKS: &str = concat!(
      WHERE true GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12"
 );
 
-// Conversions carry their own attribution snapshot: no click is read.
+// Conversions carry their own attribution snapshot: no click is read. Their IDs sort by
+// creation time, so each local-day window is a key range.
 const REPORT_CONVERSIONS: &str = concat!(
     report_params!(),
     "SELECT CASE WHEN p.g_day THEN d.label END AS day, \
@@ -78,7 +80,7 @@ const REPORT_CONVERSIONS: &str = concat!(
     ", c.currency AS currency, COUNT(*) AS conversions, SUM(c.status = 'approved') AS approved, \
      SUM(CASE WHEN c.status = 'approved' THEN c.payout_micros ELSE 0 END) AS revenue_micros, \
      SUM(CASE WHEN c.status = 'pending' THEN c.payout_micros ELSE 0 END) AS pending_micros \
-     FROM p CROSS JOIN d JOIN conversions c ON c.created_at >= d.start_ms AND c.created_at < d.end_ms \
+     FROM p CROSS JOIN d JOIN conversions c ON c.conversion_id >= d.start_id AND c.conversion_id < d.end_id \
      WHERE c.is_test = 0 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15"
 );
 
@@ -100,7 +102,12 @@ pub fn report_statements(query: &crate::report::ReportQuery) -> Vec<Statement> {
     use crate::report::GroupKey;
     let windows: Vec<serde_json::Value> = crate::report::day_windows(query)
         .into_iter()
-        .map(|(label, start, end)| serde_json::json!([label, start, end]))
+        .map(|(label, start, end)| {
+            // Conversion IDs sort by creation time: each window is also a key range.
+            let bound =
+                |ms: i64| crate::postback::record_id_lower_bound(u64::try_from(ms).unwrap_or(0));
+            serde_json::json!([label, start, end, bound(start), bound(end)])
+        })
         .collect();
     let on = |key: GroupKey| SqlValue::from(query.group_by.contains(&key));
     let mut params = vec![

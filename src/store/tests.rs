@@ -256,12 +256,15 @@ fn list_pages_newest_first() {
 fn purge_deletes_old_rows_in_bounded_chunks() {
     let mut db = database();
     let mut old = click("x");
-    old.created_at_ms = 10;
+    old.created_at_ms = NOW - 200_000;
     for n in 0..(PURGE_CHUNK + 3) {
-        old.click_id = format!("old{n}");
+        // Click IDs sort by issue time: the purge is a key range.
+        let random = [(n % 256) as u8, (n / 256) as u8, 0, 0, 0, 0, 0];
+        old.click_id = secrets().mint(NOW - 200_000, random).unwrap();
         run_batch(&mut db, &insert_click(&old, None, None));
     }
-    run_batch(&mut db, &insert_click(&click("fresh"), None, None));
+    let fresh = secrets().mint(NOW - 1000, [9; 7]).unwrap();
+    run_batch(&mut db, &insert_click(&click(&fresh), None, None));
     run_batch(&mut db, &purge_expired(NOW - 100_000, NOW));
     assert_eq!(count(&db, "SELECT COUNT(*) FROM clicks"), 4);
     run_batch(&mut db, &purge_expired(NOW - 100_000, NOW));
@@ -696,7 +699,10 @@ fn claims_load_the_delivered_version_and_attempts_move_deliveries_on() {
     record(&mut db, &base, "pb1");
     record(&mut db, &with_status(base, Approved, "cv2"), "pb2");
 
-    let rows = run_batch(&mut db, &claim_deliveries("claim-a", NOW + 10, None, 10));
+    let rows = run_batch(
+        &mut db,
+        &claim_deliveries("claim-a", NOW + CLAIM_LEASE_MS + 10, None, 10),
+    );
     let loaded: Vec<crate::forward::DeliveryRow> = rows
         .into_iter()
         .map(|r| serde_json::from_value(r).unwrap())
@@ -718,11 +724,15 @@ fn claims_load_the_delivered_version_and_attempts_move_deliveries_on() {
     assert_eq!(v1.subs.sub1.as_deref(), Some("zone"));
     assert_eq!(v1.external_id.as_deref(), Some("ext"));
     // Claimed: another sender gets nothing until the lease ends.
-    assert!(run_batch(&mut db, &claim_deliveries("claim-b", NOW + 20, None, 10)).is_empty());
+    assert!(run_batch(
+        &mut db,
+        &claim_deliveries("claim-b", NOW + CLAIM_LEASE_MS + 20, None, 10)
+    )
+    .is_empty());
     assert_eq!(
         run_batch(
             &mut db,
-            &claim_deliveries("claim-c", NOW + 20 + CLAIM_LEASE_MS, None, 10)
+            &claim_deliveries("claim-c", NOW + 20 + 2 * CLAIM_LEASE_MS, None, 10)
         )
         .len(),
         2
@@ -814,11 +824,20 @@ fn a_claim_takes_a_bounded_batch_and_leaves_the_rest_for_the_next_run() {
         );
         record(&mut db, &d, &format!("pb{n}"));
     }
-    let first = run_batch(&mut db, &claim_deliveries("run-1", NOW + 10, None, 2));
+    let first = run_batch(
+        &mut db,
+        &claim_deliveries("run-1", NOW + CLAIM_LEASE_MS + 10, None, 2),
+    );
     assert_eq!(first.len(), 2);
-    let second = run_batch(&mut db, &claim_deliveries("run-2", NOW + 10, None, 2));
+    let second = run_batch(
+        &mut db,
+        &claim_deliveries("run-2", NOW + CLAIM_LEASE_MS + 10, None, 2),
+    );
     assert_eq!(second.len(), 2);
-    let third = run_batch(&mut db, &claim_deliveries("run-3", NOW + 10, None, 2));
+    let third = run_batch(
+        &mut db,
+        &claim_deliveries("run-3", NOW + CLAIM_LEASE_MS + 10, None, 2),
+    );
     assert_eq!(third.len(), 1);
     let mut ids: Vec<String> = first
         .iter()
@@ -1023,7 +1042,10 @@ fn attribution_scenario(click_row_after: usize) -> (Connection, Vec<String>) {
     let mut released = Vec::new();
     let mut store_click = |db: &mut Connection| {
         let row = click_row(&record_of_click, Some(2_500_000), Some("EUR"), false);
-        let rows = run_batch(db, &store_clicks(&[row], NOW + 5));
+        let statements = store_clicks(&[row], NOW + 5);
+        let at = released_index(&statements).unwrap();
+        let rows = run_batch(db, &statements[..=at]);
+        run_batch(db, &statements[at + 1..]);
         released.extend(
             rows.iter()
                 .map(|row| row["delivery_id"].as_str().unwrap().to_string()),
@@ -1165,21 +1187,23 @@ fn purging_clicks_and_the_log_changes_no_report_figure() {
             &insert_click(&record_of_click, Some(1_000_000), None),
         );
         if n < 2 {
+            // Real record IDs: they sort by time, and windows and purges are key ranges.
+            let id = |tag: u8| crate::postback::new_record_id(NOW, [tag; 14]);
             let first = with_status(
-                draft(&click_id, &format!("P{n}"), "", &format!("cv{n}")),
+                draft(&click_id, &format!("P{n}"), "", &id(n)),
                 Pending,
-                &format!("cv{n}"),
+                &id(n),
             );
-            record(&mut db, &first, &format!("pb{n}"));
+            record(&mut db, &first, &id(10 + n));
             // The same again: a duplicate, counted per campaign and sub-ID.
             record(
                 &mut db,
-                &with_status(first, Pending, &format!("cx{n}")),
-                &format!("pd{n}"),
+                &with_status(first, Pending, &id(20 + n)),
+                &id(30 + n),
             );
         }
     }
-    let mut refused = log("pr0");
+    let mut refused = log(&crate::postback::new_record_id(NOW, [40; 14]));
     refused.detail = Some("bad token".into());
     run_batch(&mut db, &log_refusal(&refused, "bad_token"));
     let report = |db: &mut Connection, group: &str| {
@@ -1204,6 +1228,7 @@ fn purging_clicks_and_the_log_changes_no_report_figure() {
     let before: Vec<_> = groupings.iter().map(|g| report(&mut db, g)).collect();
     assert_eq!(before[0][0][0]["clicks"], 2, "{:?}", before[0]);
     assert_eq!(before[0][0][0]["bot_clicks"], 1);
+    assert_eq!(before[0][1][0]["conversions"], 2, "{:?}", before[0]);
     assert_eq!(
         before[1][2].len(),
         3,
@@ -1469,4 +1494,41 @@ fn vocabulary_words_in_sql_are_the_enums() {
             }
         }
     }
+}
+
+#[test]
+fn statements_are_filed_under_the_table_they_write() {
+    let tables: Vec<&str> = every_statement()
+        .iter()
+        .map(|statement| statement_table(statement.sql))
+        .collect();
+    for expected in [
+        "click_rollup",
+        "clicks",
+        "conversions",
+        "conversion_history",
+        "deliveries",
+        "postback_log",
+        "postback_rollup",
+        "seen_signatures",
+        "delivery_attempts",
+        "service_state",
+        "read",
+    ] {
+        assert!(tables.contains(&expected), "{expected} not in {tables:?}");
+    }
+    assert_eq!(statement_table("SELECT 1"), "read");
+}
+
+#[test]
+fn the_record_steps_lease_is_the_claim_lease() {
+    let click_id = secrets().mint(NOW - 1000, [80; 7]).unwrap();
+    let record = record_conversion(
+        &draft(&click_id, "T", "1", "cv"),
+        &log("pb"),
+        &ReplayClaim::default(),
+    );
+    assert!(record
+        .iter()
+        .any(|statement| statement.sql.contains(&format!("p.now + {CLAIM_LEASE_MS}"))));
 }

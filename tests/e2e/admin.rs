@@ -225,8 +225,17 @@ fn the_report_matches_hand_computed_figures_in_two_time_zones() {
         ("rpt-c4", 1_741_667_400_000, 0, 0),
         ("rpt-t1", 1_741_649_400_000, 0, 1),
     ];
+    // Real IDs: click, conversion and postback IDs sort by time, and the report and the
+    // purge read them as key ranges. Each name maps to the ID made at its time.
+    let secrets =
+        edgeback::click_id::ClickSecrets::new(crate::harness::CLICK_SECRET, None).unwrap();
+    let mut ids = std::collections::HashMap::new();
+    for (n, (name, at, _, _)) in clicks.iter().enumerate() {
+        ids.insert(*name, secrets.mint(*at as u64, [n as u8; 7]).unwrap());
+    }
     let mut sql = String::new();
-    for (id, at, bot, test) in clicks {
+    for (name, at, bot, test) in clicks {
+        let id = &ids[name];
         sql.push_str(&format!(
             "INSERT OR IGNORE INTO clicks (click_id, campaign, created_at, is_bot, is_test) VALUES ('{id}', 'rpt', {at}, {bot}, {test});"
         ));
@@ -267,6 +276,12 @@ fn the_report_matches_hand_computed_figures_in_two_time_zones() {
             1,
         ),
     ] {
+        let n = ids.len() as u8;
+        let id = ids
+            .entry(id)
+            .or_insert_with(|| edgeback::postback::new_record_id(at as u64, [n; 14]))
+            .clone();
+        let click = ids.get(click).cloned().unwrap_or_else(|| click.to_string());
         sql.push_str(&format!(
             "INSERT OR IGNORE INTO conversions (conversion_id, dedup_key, click_id, campaign, network, event, status, \
              payout_micros, currency, version, last_postback_id, clicked_at, created_at, updated_at, is_test, attributed_at) VALUES \
@@ -275,14 +290,21 @@ fn the_report_matches_hand_computed_figures_in_two_time_zones() {
     }
     // Log: a duplicate of v1 at 23:50Z (Berlin 11th, NY 10th); an invalid payout for c4 at
     // 05:00Z on the 11th (both 11th).
-    sql.push_str(
-        "INSERT OR IGNORE INTO postback_log (postback_id, received_at, network, method, params, outcome, click_id, conversion_id) VALUES \
-         ('rpt-l1', 1741650600000, 'generic', 'GET', '[]', 'duplicate', 'rpt-c1', 'rpt-v1'), \
-         ('rpt-l2', 1741669200000, 'generic', 'GET', '[]', 'invalid_payout', 'rpt-c4', NULL);",
+    let (l1, l2) = (
+        edgeback::postback::new_record_id(1_741_650_600_000, [101; 14]),
+        edgeback::postback::new_record_id(1_741_669_200_000, [102; 14]),
     );
+    sql.push_str(&format!(
+        "INSERT OR IGNORE INTO postback_log (postback_id, received_at, network, method, params, outcome, click_id, conversion_id) VALUES \
+         ('{l1}', 1741650600000, 'generic', 'GET', '[]', 'duplicate', '{c1}', '{v1}'), \
+         ('{l2}', 1741669200000, 'generic', 'GET', '[]', 'invalid_payout', '{c4}', NULL);",
+        c1 = ids["rpt-c1"],
+        v1 = ids["rpt-v1"],
+        c4 = ids["rpt-c4"],
+    ));
     // Reports read the pre-aggregates the worker writes beside these rows; seeded rows
     // get theirs the way migration 0004 computes them from existing rows.
-    sql.push_str(
+    sql.push_str(&format!(
         "INSERT OR IGNORE INTO click_rollup SELECT created_at - created_at % 900000, campaign, \
          COALESCE(sub1, ''), COALESCE(sub2, ''), COALESCE(sub3, ''), COALESCE(sub4, ''), \
          COALESCE(sub5, ''), COALESCE(sub6, ''), COALESCE(sub7, ''), COALESCE(sub8, ''), \
@@ -292,9 +314,9 @@ fn the_report_matches_hand_computed_figures_in_two_time_zones() {
          l.network, l.outcome, COALESCE(c.campaign, k.campaign, ''), COALESCE(c.event, ''), \
          '', '', '', '', '', '', '', '', '', '', COUNT(*) FROM postback_log l \
          LEFT JOIN conversions c ON c.conversion_id = l.conversion_id \
-         LEFT JOIN clicks k ON k.click_id = l.click_id WHERE l.postback_id LIKE 'rpt-l%' \
-         GROUP BY 1, 2, 3, 4, 5;",
-    );
+         LEFT JOIN clicks k ON k.click_id = l.click_id WHERE l.postback_id IN ('{l1}', '{l2}') \
+         GROUP BY 1, 2, 3, 4, 5;"
+    ));
     w.execute(&sql);
 
     let report = |tz: &str| -> Vec<Value> {

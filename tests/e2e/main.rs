@@ -6,6 +6,7 @@
 mod admin;
 mod attribution;
 mod browser;
+mod capacity;
 mod clicks;
 mod forwarding;
 mod harness;
