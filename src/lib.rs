@@ -4,6 +4,14 @@
 //! compiled only for `wasm32`). The core decides: click IDs, configuration, parsing,
 //! outcome codes, SQL statements. It holds no `worker` type, reads no clock and no random
 //! source (they are passed in) and performs no I/O, so it tests natively in milliseconds.
+//! Layout and rules: ARCHITECTURE.md; the product contract: docs/design.md.
+
+// A panic in wasm resets the instance and every request in flight: outside tests, no
+// unwrap, expect or panic (errors are values with a stable code).
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod admin;
 pub mod base32;

@@ -1469,9 +1469,34 @@ fn vocabulary_words_in_sql_are_the_enums() {
     use crate::forward::{ChangeType, DeliveryState};
     for statement in every_statement() {
         let quoted: Vec<&str> = statement.sql.split('\'').skip(1).step_by(2).collect();
-        for word in quoted {
+        for word in &quoted {
             if word.starts_with("conversion.") {
                 assert!(ChangeType::parse(word).is_some(), "{word}");
+            }
+        }
+        // The outcomes the record step writes and returns, and the statuses of its
+        // allowed changes (`pending>approved`), are the enums' words.
+        for word in &quoted {
+            let is_code = !word.is_empty()
+                && word.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                && statement.sql.contains(&format!("THEN '{word}'"))
+                && statement.sql.contains("CASE WHEN NOT");
+            if is_code {
+                assert!(
+                    crate::postback::Outcome::from_code(word).is_some(),
+                    "outcome {word:?}"
+                );
+            }
+            if let Some((from, to)) = word
+                .split_once('>')
+                .filter(|(a, b)| !a.is_empty() && !b.is_empty())
+            {
+                for status in [from, to] {
+                    assert!(
+                        crate::config::Status::from_name(status).is_some(),
+                        "{status}"
+                    );
+                }
             }
         }
         for marker in ["state = '", "state IN ("] {
