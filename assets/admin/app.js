@@ -195,6 +195,11 @@ async function loadHealth() {
   if (waiting > 0) notes.push(`${waiting} click rows are spilled to KV, waiting for the 5-minute cron.`);
   if (c.conversions_past_hold > 0) notes.push(`${c.conversions_past_hold} conversions have waited over 10 minutes for their click row.`);
   else if (c.conversions_awaiting_click > 0) notes.push(`${c.conversions_awaiting_click} conversions are waiting for their click row.`);
+  for (const d of body.failing_destinations || []) {
+    notes.push(d.paused
+      ? `Destination ${d.destination} is paused (failing since ${time(d.failing_since)}): replay a delivery to resume it.`
+      : `Destination ${d.destination} is failing since ${time(d.failing_since)}.`);
+  }
   const banner = $("#health");
   banner.hidden = notes.length === 0;
   banner.textContent = notes.join(" ");

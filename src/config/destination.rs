@@ -278,6 +278,10 @@ pub struct DeliverySettings {
     /// How long one attempt may take.
     #[serde(default = "default_timeout")]
     pub timeout_seconds: u32,
+    /// A destination whose every attempt has failed for this long is paused (its
+    /// deliveries wait, unclaimed, until a replay resumes it): 5 days, as Svix does.
+    #[serde(default = "default_pause_after")]
+    pub pause_after_hours: u32,
 }
 
 fn default_schedule() -> Vec<u64> {
@@ -292,6 +296,9 @@ fn default_batch() -> u32 {
 fn default_timeout() -> u32 {
     10
 }
+fn default_pause_after() -> u32 {
+    120
+}
 
 impl Default for DeliverySettings {
     fn default() -> Self {
@@ -300,6 +307,7 @@ impl Default for DeliverySettings {
             jitter_percent: default_jitter(),
             cron_batch: default_batch(),
             timeout_seconds: default_timeout(),
+            pause_after_hours: default_pause_after(),
         }
     }
 }
@@ -326,5 +334,11 @@ pub(super) fn check_delivery(problems: &mut Problems, path: &str, settings: &Del
     }
     if !(1..=30).contains(&settings.timeout_seconds) {
         problems.push(format!("{path}.timeout_seconds"), "must be 1-30");
+    }
+    if !(1..=24 * 90).contains(&settings.pause_after_hours) {
+        problems.push(
+            format!("{path}.pause_after_hours"),
+            "must be 1-2160 (90 days)",
+        );
     }
 }

@@ -107,6 +107,7 @@ async fn attempt(app: &App, row: &DeliveryRow) -> AttemptRecord {
         };
         return AttemptRecord {
             delivery_id: row.delivery_id.clone(),
+            destination: row.destination.clone(),
             attempt: attempt_number,
             attempted_at_ms: now,
             status_code: None,
@@ -147,6 +148,7 @@ async fn attempt(app: &App, row: &DeliveryRow) -> AttemptRecord {
     };
     AttemptRecord {
         delivery_id: row.delivery_id.clone(),
+        destination: row.destination.clone(),
         attempt: attempt_number,
         attempted_at_ms: now,
         status_code: sent.status,
@@ -174,6 +176,7 @@ pub async fn deliver(
             super::now_ms(),
             only_ids,
             limit,
+            u64::from(app.config.delivery.pause_after_hours).saturating_mul(3_600_000),
         ))
         .await?;
     let rows: Vec<DeliveryRow> = super::d1::rows_of(&results, results.len().saturating_sub(1))?;

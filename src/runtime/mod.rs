@@ -152,11 +152,32 @@ async fn healthz(env: &Env) -> Result<Response> {
                     .map(|rows| rows.into_iter().next().unwrap_or_default()),
                 Err(error) => Err(error),
             };
+            let destinations = match Db::for_path(env, "healthz") {
+                Ok(db) => db
+                    .all::<crate::store::FailingDestination>(&crate::store::failing_destinations())
+                    .await
+                    .unwrap_or_default(),
+                Err(_) => Vec::new(),
+            };
+            let pause_ms = app(env).map_or(0, |app| {
+                u64::from(app.config.delivery.pause_after_hours).saturating_mul(3_600_000)
+            });
+            let now = i64::try_from(now_ms()).unwrap_or(i64::MAX);
+            let failing: Vec<serde_json::Value> = destinations
+                .iter()
+                .map(|d| {
+                    let paused = now.saturating_sub(d.failing_since)
+                        >= i64::try_from(pause_ms).unwrap_or(i64::MAX);
+                    serde_json::json!({ "destination": d.destination, "failing_since": d.failing_since,
+                                        "paused": paused, "last_error": d.last_error })
+                })
+                .collect();
             let body = match clicks {
                 Ok(clicks) => serde_json::json!({
                     "ok": true,
                     "version": crate::VERSION,
                     "clicks": clicks,
+                    "failing_destinations": failing,
                 }),
                 Err(error) => {
                     worker::console_error!("edgeback: /healthz storage read failed: {error}");

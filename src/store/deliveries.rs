@@ -7,14 +7,22 @@ use super::{Statement, DELIVERY_HOLD_MS};
 // A delivery of a conversion still waiting for its click row is held (docs/clicks.md):
 // for `DELIVERY_HOLD_MS` (`?6` is now minus that), and for good when its destination
 // filters by campaign.
+// Every destination gets its turn: due deliveries are numbered per destination, oldest
+// first, and claimed by that number, so one dead destination's backlog never delays
+// another's retries. A paused destination (failing since before `?7`) is skipped unless
+// its deliveries are asked for by id (a replay).
 const CLAIM_DELIVERIES: &str = "UPDATE deliveries SET lease_until = ?1, claim_id = ?2 \
-     WHERE delivery_id IN (SELECT d.delivery_id FROM deliveries d \
+     WHERE delivery_id IN (SELECT delivery_id FROM (SELECT d.delivery_id, d.next_attempt_at, \
+     ROW_NUMBER() OVER (PARTITION BY d.destination ORDER BY d.next_attempt_at) AS turn \
+     FROM deliveries d INDEXED BY deliveries_due \
      JOIN conversions c ON c.conversion_id = d.conversion_id \
+     LEFT JOIN destination_health g ON g.destination = d.destination \
      WHERE d.state IN ('pending', 'retrying') AND d.next_attempt_at <= ?3 \
      AND (d.lease_until IS NULL OR d.lease_until <= ?3) \
      AND (?4 IS NULL OR d.delivery_id IN (SELECT value FROM json_each(?4))) \
      AND (c.attributed_at IS NOT NULL OR (d.campaign_filter IS NULL AND d.created_at <= ?6)) \
-     ORDER BY d.next_attempt_at LIMIT ?5)";
+     AND (?4 IS NOT NULL OR g.failing_since IS NULL OR g.failing_since > ?7)) \
+     ORDER BY turn, next_attempt_at LIMIT ?5)";
 
 const SELECT_CLAIMED: &str = "SELECT d.delivery_id, d.destination, d.type, d.attempts, \
      d.attempt_base, d.max_attempts, c.conversion_id, d.version, c.click_id, c.campaign, \
@@ -51,6 +59,7 @@ pub fn claim_deliveries(
     now_ms: u64,
     only_ids: Option<&[String]>,
     limit: u32,
+    pause_after_ms: u64,
 ) -> Vec<Statement> {
     let ids = only_ids.map(|ids| serde_json::Value::from(ids.to_vec()).to_string());
     vec![
@@ -63,6 +72,7 @@ pub fn claim_deliveries(
                 ids.into(),
                 i64::from(limit).into(),
                 now_ms.saturating_sub(DELIVERY_HOLD_MS).into(),
+                now_ms.saturating_sub(pause_after_ms).into(),
             ],
         },
         Statement {
@@ -80,10 +90,20 @@ const FINISH_ATTEMPT: &str = "UPDATE deliveries SET attempts = attempts + 1, sta
      next_attempt_at = ?2, last_status = ?3, last_error = ?4, lease_until = NULL, \
      claim_id = NULL, updated_at = ?5 WHERE delivery_id = ?6 AND claim_id = ?7";
 
+// A destination's health changes only on its first failure and its first success after
+// failures: a healthy destination's attempts write no row here.
+const DESTINATION_FAILING: &str = "INSERT INTO destination_health (destination, failing_since, \
+     last_error) VALUES (?1, ?2, ?3) ON CONFLICT (destination) DO UPDATE SET \
+     failing_since = excluded.failing_since, last_error = excluded.last_error \
+     WHERE destination_health.failing_since IS NULL";
+const DESTINATION_HEALTHY: &str = "UPDATE destination_health SET failing_since = NULL, \
+     last_error = NULL WHERE destination = ?1 AND failing_since IS NOT NULL";
+
 /// One finished attempt, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttemptRecord {
     pub delivery_id: String,
+    pub destination: String,
     /// 1-based, over the delivery's whole life.
     pub attempt: i64,
     pub attempted_at_ms: u64,
@@ -123,7 +143,56 @@ pub fn finish_attempt(record: &AttemptRecord, claim_id: &str) -> Vec<Statement> 
                 claim_id.into(),
             ],
         },
+        match destination_signal(record) {
+            DestinationSignal::Healthy => Statement {
+                sql: DESTINATION_HEALTHY,
+                params: vec![record.destination.as_str().into()],
+            },
+            DestinationSignal::Failing => Statement {
+                sql: DESTINATION_FAILING,
+                params: vec![
+                    record.destination.as_str().into(),
+                    record.attempted_at_ms.into(),
+                    record.error.clone().into(),
+                ],
+            },
+        },
     ]
+}
+
+/// What an attempt says about its destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DestinationSignal {
+    Healthy,
+    Failing,
+}
+
+/// A 2xx says the destination works; no answer, or an answer other than a 2xx or a 410
+/// (which refuses one delivery, not the service), says it fails.
+pub fn destination_signal(record: &AttemptRecord) -> DestinationSignal {
+    match record.status_code {
+        Some(status) if (200..300).contains(&status) || status == 410 => DestinationSignal::Healthy,
+        _ => DestinationSignal::Failing,
+    }
+}
+
+const DESTINATIONS_FAILING: &str = "SELECT destination, failing_since, last_error \
+     FROM destination_health WHERE failing_since IS NOT NULL ORDER BY destination";
+
+/// Destinations whose attempts are failing, with since when (`/healthz`).
+pub fn failing_destinations() -> Statement {
+    Statement {
+        sql: DESTINATIONS_FAILING,
+        params: vec![],
+    }
+}
+
+/// A failing destination as `/healthz` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+pub struct FailingDestination {
+    pub destination: String,
+    pub failing_since: i64,
+    pub last_error: Option<String>,
 }
 
 // Replay: due now, with a fresh attempt budget, keeping the delivery (and webhook) id.

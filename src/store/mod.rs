@@ -106,6 +106,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0005_rows_written.sql",
         include_str!("../../migrations/0005_rows_written.sql"),
     ),
+    (
+        "0006_destination_health.sql",
+        include_str!("../../migrations/0006_destination_health.sql"),
+    ),
 ];
 
 // The columns of a [`ConversionRow`], from `conversions c`.

@@ -8,6 +8,8 @@ use crate::postback::{evaluate, ConversionDraft};
 use rusqlite::{types::Value, Connection};
 
 const NOW: u64 = 1_790_000_000_000;
+/// Destinations pause after five days of failures (the default).
+const PAUSE: u64 = 5 * 86_400_000;
 
 fn database() -> Connection {
     let connection = Connection::open_in_memory().unwrap();
@@ -701,7 +703,7 @@ fn claims_load_the_delivered_version_and_attempts_move_deliveries_on() {
 
     let rows = run_batch(
         &mut db,
-        &claim_deliveries("claim-a", NOW + CLAIM_LEASE_MS + 10, None, 10),
+        &claim_deliveries("claim-a", NOW + CLAIM_LEASE_MS + 10, None, 10, PAUSE),
     );
     let loaded: Vec<crate::forward::DeliveryRow> = rows
         .into_iter()
@@ -726,19 +728,20 @@ fn claims_load_the_delivered_version_and_attempts_move_deliveries_on() {
     // Claimed: another sender gets nothing until the lease ends.
     assert!(run_batch(
         &mut db,
-        &claim_deliveries("claim-b", NOW + CLAIM_LEASE_MS + 20, None, 10)
+        &claim_deliveries("claim-b", NOW + CLAIM_LEASE_MS + 20, None, 10, PAUSE)
     )
     .is_empty());
     assert_eq!(
         run_batch(
             &mut db,
-            &claim_deliveries("claim-c", NOW + 20 + 2 * CLAIM_LEASE_MS, None, 10)
+            &claim_deliveries("claim-c", NOW + 20 + 2 * CLAIM_LEASE_MS, None, 10, PAUSE)
         )
         .len(),
         2
     );
 
     let attempt = AttemptRecord {
+        destination: "all".into(),
         delivery_id: v1.delivery_id.clone(),
         attempt: 1,
         attempted_at_ms: NOW + 30,
@@ -769,7 +772,8 @@ fn claims_load_the_delivered_version_and_attempts_move_deliveries_on() {
                 "d",
                 NOW + 4_000 + CLAIM_LEASE_MS * 2,
                 Some(std::slice::from_ref(&v1.delivery_id)),
-                10
+                10,
+                PAUSE
             )
         )
         .len()
@@ -826,17 +830,17 @@ fn a_claim_takes_a_bounded_batch_and_leaves_the_rest_for_the_next_run() {
     }
     let first = run_batch(
         &mut db,
-        &claim_deliveries("run-1", NOW + CLAIM_LEASE_MS + 10, None, 2),
+        &claim_deliveries("run-1", NOW + CLAIM_LEASE_MS + 10, None, 2, PAUSE),
     );
     assert_eq!(first.len(), 2);
     let second = run_batch(
         &mut db,
-        &claim_deliveries("run-2", NOW + CLAIM_LEASE_MS + 10, None, 2),
+        &claim_deliveries("run-2", NOW + CLAIM_LEASE_MS + 10, None, 2, PAUSE),
     );
     assert_eq!(second.len(), 2);
     let third = run_batch(
         &mut db,
-        &claim_deliveries("run-3", NOW + CLAIM_LEASE_MS + 10, None, 2),
+        &claim_deliveries("run-3", NOW + CLAIM_LEASE_MS + 10, None, 2, PAUSE),
     );
     assert_eq!(third.len(), 1);
     let mut ids: Vec<String> = first
@@ -1116,13 +1120,13 @@ fn held_deliveries_wait_for_the_click_row_within_a_bound() {
         delivery_names(&db, "pb1"),
         ["all", "created-only", "winter"]
     );
-    assert!(run_batch(&mut db, &claim_deliveries("c1", NOW + 10, None, 10)).is_empty());
+    assert!(run_batch(&mut db, &claim_deliveries("c1", NOW + 10, None, 10, PAUSE)).is_empty());
     let health = run_batch(&mut db, &[click_health(NOW + 10)]);
     assert_eq!(health[0]["conversions_awaiting_click"], 1);
     assert_eq!(health[0]["conversions_past_hold"], 0);
     // Past the hold, destinations without a campaign filter get what is known.
     let late = NOW + DELIVERY_HOLD_MS + 1;
-    let claimed = run_batch(&mut db, &claim_deliveries("c2", late, None, 10));
+    let claimed = run_batch(&mut db, &claim_deliveries("c2", late, None, 10, PAUSE));
     let names: Vec<&str> = claimed
         .iter()
         .map(|r| r["destination"].as_str().unwrap())
@@ -1400,6 +1404,7 @@ fn every_statement() -> Vec<Statement> {
     )
     .unwrap();
     let attempt = AttemptRecord {
+        destination: "all".into(),
         delivery_id: "d".into(),
         attempt: 1,
         attempted_at_ms: NOW,
@@ -1423,8 +1428,15 @@ fn every_statement() -> Vec<Statement> {
         &ReplayClaim::default(),
     ));
     all.extend(log_refusal(&log("pr"), "bad_token"));
-    all.extend(claim_deliveries("c", NOW, None, 5));
+    all.extend(claim_deliveries("c", NOW, None, 5, PAUSE));
     all.extend(finish_attempt(&attempt, "c"));
+    let failed = AttemptRecord {
+        status_code: Some(503),
+        state: crate::forward::DeliveryState::Retrying,
+        ..attempt.clone()
+    };
+    all.extend(finish_attempt(&failed, "c"));
+    all.push(failing_destinations());
     all.push(replay_delivery("d", NOW));
     all.push(replay_deliveries(
         crate::forward::DeliveryState::Failed,
@@ -1652,4 +1664,130 @@ fn report_click_figures_from_pre_aggregates_equal_the_raw_rows() {
         assert_eq!(rolled, raw, "{tz} {group}");
         assert!(rolled.len() > 3, "{tz} {group}");
     }
+}
+
+/// A conversion with `n` deliveries to `destination`, due at `due`, stored directly (the
+/// shape the record step writes), for the claim tests.
+fn queue(db: &mut Connection, destination: &str, n: usize, due: u64) -> Vec<String> {
+    let click_id = secrets().mint(NOW - 1000, [90; 7]).unwrap();
+    run_batch(db, &insert_click(&click(&click_id), None, None));
+    let conversion = format!("cv-{destination}");
+    db.execute(
+        "INSERT OR IGNORE INTO conversions (conversion_id, dedup_key, click_id, campaign, network, \
+         event, status, payout_micros, currency, last_postback_id, clicked_at, created_at, \
+         updated_at, attributed_at) VALUES (?1, ?1, ?2, 'summer', 'generic', 'conversion', \
+         'approved', 1, 'USD', 'x', 1, 1, 1, 1)",
+        rusqlite::params![conversion, click_id],
+    )
+    .unwrap();
+    db.execute(
+        "INSERT OR IGNORE INTO conversion_history (conversion_id, version, status, payout_micros, \
+         currency, changed_at, postback_id) VALUES (?1, 1, 'approved', 1, 'USD', 1, 'x')",
+        rusqlite::params![conversion],
+    )
+    .unwrap();
+    (0..n)
+        .map(|k| {
+            let id = format!("{destination}-{k:05}");
+            db.execute(
+                "INSERT INTO deliveries (delivery_id, postback_id, destination, conversion_id, \
+                 version, type, state, max_attempts, next_attempt_at, created_at, updated_at) \
+                 VALUES (?1, 'x', ?2, ?3, 1, 'conversion.created', 'retrying', 8, ?4, 1, 1)",
+                rusqlite::params![id, destination, conversion, due as i64 + k as i64],
+            )
+            .unwrap();
+            id
+        })
+        .collect()
+}
+
+#[test]
+fn one_dead_destinations_backlog_never_delays_another() {
+    let mut db = database();
+    queue(&mut db, "dead", 500, NOW - 100_000);
+    let other = queue(&mut db, "alive", 1, NOW - 10);
+    let claimed = run_batch(&mut db, &claim_deliveries("run", NOW, None, 5, PAUSE));
+    let names: Vec<&str> = claimed
+        .iter()
+        .map(|r| r["destination"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 5);
+    assert_eq!(
+        names.iter().filter(|n| **n == "alive").count(),
+        1,
+        "{names:?}"
+    );
+    assert!(claimed
+        .iter()
+        .any(|r| r["delivery_id"] == other[0].as_str()));
+}
+
+#[test]
+fn a_destination_failing_for_days_is_paused_until_a_replay_succeeds() {
+    let mut db = database();
+    let dead = queue(&mut db, "dead", 3, NOW - 100_000);
+    let attempt = |id: &str, status: u16, at: u64| AttemptRecord {
+        delivery_id: id.to_string(),
+        destination: "dead".into(),
+        attempt: 1,
+        attempted_at_ms: at,
+        status_code: Some(status),
+        latency_ms: 1,
+        error: Some(format!("HTTP {status}")),
+        response_excerpt: None,
+        state: crate::forward::DeliveryState::Retrying,
+        next_attempt_at_ms: at,
+    };
+    // The first failure marks the destination failing; later ones write no row.
+    let first = finish_attempt(&attempt(&dead[0], 503, NOW - PAUSE - 1000), "none");
+    run_batch(&mut db, &first);
+    let health = run_query(
+        &db,
+        "SELECT destination, failing_since FROM destination_health",
+    );
+    assert_eq!(health[0]["failing_since"], (NOW - PAUSE - 1000) as i64);
+    run_batch(
+        &mut db,
+        &finish_attempt(&attempt(&dead[1], 503, NOW - 10), "none"),
+    );
+    let health = run_query(&db, "SELECT failing_since FROM destination_health");
+    assert_eq!(
+        health[0]["failing_since"],
+        (NOW - PAUSE - 1000) as i64,
+        "unchanged"
+    );
+    // Failing longer than the pause: the cron claims none of it.
+    assert!(run_batch(&mut db, &claim_deliveries("cron", NOW, None, 10, PAUSE)).is_empty());
+    // A replay (asked for by id) is still attempted, and a success resumes it.
+    let replayed = run_batch(
+        &mut db,
+        &claim_deliveries(
+            "replay",
+            NOW,
+            Some(std::slice::from_ref(&dead[2])),
+            10,
+            PAUSE,
+        ),
+    );
+    assert_eq!(replayed.len(), 1);
+    run_batch(
+        &mut db,
+        &finish_attempt(&attempt(&dead[2], 200, NOW), "replay"),
+    );
+    assert!(run_query(
+        &db,
+        "SELECT 1 FROM destination_health WHERE failing_since IS NOT NULL"
+    )
+    .is_empty());
+    assert!(!run_batch(&mut db, &claim_deliveries("cron", NOW + 1, None, 10, PAUSE)).is_empty());
+    // A 410 refuses one delivery, not the service: no failing mark.
+    run_batch(
+        &mut db,
+        &finish_attempt(&attempt(&dead[0], 410, NOW + 2), "none"),
+    );
+    assert!(run_query(
+        &db,
+        "SELECT 1 FROM destination_health WHERE failing_since IS NOT NULL"
+    )
+    .is_empty());
 }

@@ -12,5 +12,6 @@ mod forwarding;
 mod harness;
 mod listener;
 mod postbacks;
+mod reliability;
 mod security;
 mod slice;
