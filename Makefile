@@ -1,5 +1,5 @@
 # edgeback: every command installs what it needs first (scripts/tools.sh, idempotent).
-.PHONY: dev test tools check lint check-config build bench
+.PHONY: dev test tools check lint check-config build bench fuzz fuzz-smoke
 
 ## Run the worker locally at http://127.0.0.1:8787 and print URLs to try.
 dev:
@@ -30,3 +30,12 @@ lint: tools
 ## Measure throughput, latency, D1 queries, CPU and size; writes BENCHMARKS.md.
 bench: tools
 	cargo bench --bench edgeback
+
+## Coverage-guided fuzzing of the core, every target 1,000,000 executions (docs/reliability.md).
+## FUZZ_ARGS='--seconds 300' runs each for a time instead; '--merge' updates fuzz/corpus.
+fuzz:
+	bash scripts/fuzz.sh $(FUZZ_ARGS)
+
+## The fuzz smoke CI runs: every target 5,000 executions from its committed corpus.
+fuzz-smoke:
+	bash scripts/fuzz.sh --runs 5000

@@ -66,16 +66,25 @@ impl UrlTemplate {
     /// value there would let a visitor or a sender choose where a request goes (issue 11
     /// item 6). Judged on the template text, conservatively: a template with no `://`
     /// before its first macro counts as having it in the origin.
+    ///
+    /// The text is read as a URL parser (WHATWG, the `url` crate) reads it: tabs and
+    /// line breaks are dropped, and any run of `/` and `\` after `://` is skipped before
+    /// the authority starts (`https:////{sub1}/` has its host in `{sub1}`), so the
+    /// authority has ended only at a `/`, `?` or `#` after at least one other character.
     pub fn macro_in_origin(&self) -> Option<&str> {
         let mut before = String::new();
         for segment in &self.segments {
             match segment {
-                Segment::Literal(text) => before.push_str(text),
+                Segment::Literal(text) => {
+                    before.extend(text.chars().filter(|c| !matches!(c, '\t' | '\n' | '\r')))
+                }
                 // Every later macro comes after this one, so the first decides.
                 Segment::Macro(name) => {
-                    let origin_ended = before
-                        .split_once("://")
-                        .is_some_and(|(_, rest)| rest.contains(['/', '?', '#']));
+                    let origin_ended = before.split_once("://").is_some_and(|(_, rest)| {
+                        rest.trim_start_matches(['/', '\\'])
+                            .find(['/', '?', '#'])
+                            .is_some_and(|end| end > 0)
+                    });
                     return (!origin_ended).then_some(name.as_str());
                 }
             }
@@ -165,6 +174,16 @@ mod tests {
             ("{sub1}://t.example/", Some("sub1")),
             ("https://{clickid}@t.example/", Some("clickid")),
             ("https:/{sub1}/x", Some("sub1")),
+            // Found by fuzzing (fuzz/fuzz_targets/url_template.rs): a URL parser skips
+            // every slash and backslash after `://` and drops tabs and line breaks, so
+            // these values would be the host.
+            ("https:////{sub1}/x", Some("sub1")),
+            ("https://\\/{sub1}/x", Some("sub1")),
+            ("https://\t/{sub1}/x", Some("sub1")),
+            ("WS://///{sub1}//x/", Some("sub1")),
+            ("https:///?x=://{sub1}/", Some("sub1")),
+            ("https://\\t.example/{sub1}", None),
+            ("https:///t.example/{sub1}", None),
             ("https://t.example", None),
             ("https://t.example/{sub1}", None),
             ("https://t.example?c={clickid}&s={sub1}", None),
