@@ -18,6 +18,7 @@ pub mod report;
 pub mod store;
 pub mod template;
 pub mod tester;
+pub mod zone;
 
 #[cfg(target_arch = "wasm32")]
 mod runtime;

@@ -85,6 +85,11 @@ pub struct Diagnostics {
     /// response (SPEC §10 budgets). Harmless, but noise in production.
     #[serde(default)]
     pub d1_query_header: bool,
+    /// Serves `GET /_diagnostics/zone-days` (admin token required): the local days the
+    /// worker computes with the runtime's zone rules, for the end-to-end test that
+    /// checks them against chrono-tz. Costly by design (many zones, many years).
+    #[serde(default)]
+    pub zone_days: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -225,11 +230,12 @@ impl Config {
             problems.push(format!("{root}.currency"), "not an ISO 4217 currency code");
             "USD"
         });
-        if raw.timezone != "UTC" {
-            // Report time zones arrive with the report (issue 7); until then only UTC.
+        if !crate::zone::is_zone_name(&raw.timezone) {
+            // Only the form: whether the zone exists is for the zone rules of where the
+            // configuration runs to say (`Config::check_timezone`).
             problems.push(
                 format!("{root}.timezone"),
-                "only \"UTC\" is supported in this version",
+                "not an IANA time zone name such as \"Europe/Berlin\"",
             );
         }
 
@@ -342,6 +348,18 @@ impl Config {
             destinations,
             delivery: raw.delivery,
             diagnostics: raw.diagnostics,
+        })
+    }
+
+    /// Checks that `timezone` names a zone `rules` knows. The core has no zone database
+    /// (SPEC §13), so this is a second step: the worker runs it at load with the runtime's
+    /// `Intl`, `check-config` with `chrono-tz`.
+    pub fn check_timezone(&self, rules: &dyn crate::zone::ZoneRules) -> Result<(), ConfigErrors> {
+        crate::zone::check_zone(rules, &self.timezone).map_err(|reason| {
+            ConfigErrors(vec![ConfigError {
+                path: format!("{VAR_NAME}.timezone"),
+                reason,
+            }])
         })
     }
 

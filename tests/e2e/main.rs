@@ -13,3 +13,4 @@ mod listener;
 mod postbacks;
 mod security;
 mod slice;
+mod zones;
