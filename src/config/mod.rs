@@ -167,7 +167,13 @@ pub fn check_campaign_id(id: &str) -> Result<(), ConfigErrors> {
 
 /// An absolute http(s) URL with a host (offer, fallback and destination URLs).
 pub(crate) fn http_url(text: &str) -> Result<url::Url, String> {
-    let parsed = url::Url::parse(text).map_err(|error| format!("not a URL: {error}"))?;
+    let parsed = url::Url::parse(text).map_err(|error| match error {
+        // `url` runs without Unicode tables in this build (Cargo.toml, idna_adapter).
+        url::ParseError::IdnaError => "not a URL: the host must be ASCII; write an \
+            international domain name in its xn-- form"
+            .to_string(),
+        error => format!("not a URL: {error}"),
+    })?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err("must be an http:// or https:// URL".into());
     }
@@ -394,6 +400,36 @@ mod tests {
             .into_iter()
             .map(|e| e.to_string())
             .collect()
+    }
+
+    #[test]
+    fn hosts_are_ascii_and_international_names_come_punycoded() {
+        let with_offer = |offer: &str| {
+            json!({
+                "networks": { "generic": {} },
+                "campaigns": { "intl": { "offer_url": offer } }
+            })
+        };
+        assert!(
+            Config::from_json(with_offer("https://xn--bcher-kva.example/?c={clickid}")).is_ok()
+        );
+        let refused = errors(with_offer("https://bücher.example/?c={clickid}"));
+        assert!(refused[0].contains("xn--"), "{refused:?}");
+    }
+
+    #[test]
+    #[cfg(not(target_arch = "wasm32"))] // chrono-tz is native only
+    fn the_timezone_is_checked_for_form_here_and_for_existence_by_zone_rules() {
+        let with_zone = |zone: &str| json!({ "networks": { "generic": {} }, "timezone": zone });
+        let berlin = Config::from_json(with_zone("Europe/Berlin")).unwrap();
+        assert!(berlin.check_timezone(&crate::zone::tzdb::Tzdb).is_ok());
+        let mars = Config::from_json(with_zone("Mars/Olympus")).unwrap();
+        let refused = mars.check_timezone(&crate::zone::tzdb::Tzdb).unwrap_err();
+        assert_eq!(refused.0[0].path, "EDGEBACK.timezone");
+        assert_eq!(
+            errors(with_zone("+01:00")),
+            ["EDGEBACK.timezone: not an IANA time zone name such as \"Europe/Berlin\""]
+        );
     }
 
     #[test]
