@@ -186,15 +186,14 @@ impl Campaign {
                 }
             }
         }
-        let raw: RawCampaign = serde_path_to_error::deserialize(value).map_err(|error| {
-            let inner = error.path().to_string();
+        let raw: RawCampaign = super::deserialize_located(value).map_err(|(inner, reason)| {
             super::ConfigErrors(vec![super::ConfigError {
-                path: if inner == "." {
+                path: if inner.is_empty() {
                     path.clone()
                 } else {
                     format!("{path}.{inner}")
                 },
-                reason: error.into_inner().to_string(),
+                reason,
             }])
         })?;
         let mut problems = Problems::default();

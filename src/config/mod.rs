@@ -183,6 +183,85 @@ pub(crate) fn http_url(text: &str) -> Result<url::Url, String> {
     Ok(parsed)
 }
 
+/// One step of a key path: a table key or an array position.
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// The node at `path` in `value`.
+fn node_mut<'a>(
+    value: &'a mut serde_json::Value,
+    path: &[Step],
+) -> Option<&'a mut serde_json::Value> {
+    path.iter().try_fold(value, |node, step| match step {
+        Step::Key(key) => node.get_mut(key.as_str()),
+        Step::Index(index) => node.get_mut(*index),
+    })
+}
+
+/// Deserializes `value`; when it does not fit `T`, says where, as a key path such as
+/// `campaigns.summer.redirect` or `destinations[1].kind` (empty for the whole value),
+/// with serde's reason.
+///
+/// The place is found by taking pieces out: serde stops at the first error it meets, and
+/// reports missing fields only after it has read every field present, so the key whose
+/// removal changes the error is the one that holds it, and the search descends into it.
+/// `serde_path_to_error` finds the place while deserializing, but doubles the
+/// deserialization code in the wasm (about 40 KB, BENCHMARKS.md); this costs time only
+/// when the configuration is wrong, and a configuration is small.
+pub(crate) fn deserialize_located<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+) -> Result<T, (String, String)> {
+    let reason = match T::deserialize(&value) {
+        Ok(parsed) => return Ok(parsed),
+        Err(error) => error.to_string(),
+    };
+    let mut path: Vec<Step> = Vec::new();
+    let mut document = value;
+    loop {
+        let children: Vec<Step> = match node_mut(&mut document, &path) {
+            Some(serde_json::Value::Object(map)) => map.keys().cloned().map(Step::Key).collect(),
+            Some(serde_json::Value::Array(items)) => (0..items.len()).map(Step::Index).collect(),
+            _ => Vec::new(),
+        };
+        let holder = children.into_iter().find(|child| {
+            let mut trial = document.clone();
+            match (node_mut(&mut trial, &path), child) {
+                (Some(serde_json::Value::Object(map)), Step::Key(key)) => {
+                    map.remove(key.as_str());
+                }
+                (Some(serde_json::Value::Array(items)), Step::Index(index))
+                    if *index < items.len() =>
+                {
+                    items.remove(*index);
+                }
+                _ => return false,
+            }
+            T::deserialize(&trial)
+                .map_err(|error| error.to_string())
+                .err()
+                != Some(reason.clone())
+        });
+        match holder {
+            Some(step) => path.push(step),
+            None => break,
+        }
+    }
+    let mut text = String::new();
+    for step in &path {
+        match step {
+            Step::Key(key) if text.is_empty() => text.push_str(key),
+            Step::Key(key) => {
+                text.push('.');
+                text.push_str(key);
+            }
+            Step::Index(index) => text.push_str(&format!("[{index}]")),
+        }
+    }
+    Err((text, reason))
+}
+
 /// A secret's name (never its value): what `wrangler secret put NAME` sets.
 pub(crate) fn check_secret_name(problems: &mut Problems, path: &str, name: &str) {
     let valid = name.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
@@ -207,17 +286,13 @@ pub(crate) fn check_days(problems: &mut Problems, path: &str, days: u32) {
 impl Config {
     /// Parses and validates the configuration from its JSON form.
     pub fn from_json(value: serde_json::Value) -> Result<Self, ConfigErrors> {
-        let raw: RawConfig = serde_path_to_error::deserialize(value).map_err(|error| {
-            let inner = error.path().to_string();
-            let path = if inner == "." {
+        let raw: RawConfig = deserialize_located(value).map_err(|(inner, reason)| {
+            let path = if inner.is_empty() {
                 VAR_NAME.to_string()
             } else {
                 format!("{VAR_NAME}.{inner}")
             };
-            ConfigErrors(vec![ConfigError {
-                path,
-                reason: error.into_inner().to_string(),
-            }])
+            ConfigErrors(vec![ConfigError { path, reason }])
         })?;
         let mut problems = Problems::default();
         let root = VAR_NAME;
@@ -452,6 +527,28 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert!(
             found[0].starts_with("EDGEBACK.campaigns.summer.redirect: "),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn errors_are_located_in_arrays_and_past_fine_required_keys() {
+        let mut value = minimal();
+        value["campaigns"]["summer"]["payout"] = json!("lots");
+        value["destinations"] = json!([
+            { "name": "a", "kind": "postback", "url": "https://h.example/" },
+            { "name": "b", "kind": "postback", "url": "https://h.example/", "max_attempts": "x" }
+        ]);
+        let found = errors(value.clone());
+        // The campaigns come before the destinations; offer_url is required and fine.
+        assert!(
+            found[0].starts_with("EDGEBACK.campaigns.summer.payout: "),
+            "{found:?}"
+        );
+        value["campaigns"]["summer"]["payout"] = json!(1);
+        let found = errors(value);
+        assert!(
+            found[0].starts_with("EDGEBACK.destinations[1].max_attempts: "),
             "{found:?}"
         );
     }
