@@ -12,5 +12,6 @@ mod harness;
 mod listener;
 mod postbacks;
 mod security;
+mod size;
 mod slice;
 mod zones;
