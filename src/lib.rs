@@ -27,6 +27,7 @@ pub mod secrets;
 pub mod store;
 pub mod template;
 pub mod tester;
+pub mod zone;
 
 #[cfg(target_arch = "wasm32")]
 mod runtime;

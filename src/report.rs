@@ -14,8 +14,7 @@
 //! - clicks have no network or event: grouped by either, click figures are `null`.
 
 use crate::money::format_micros;
-use chrono::{Days, NaiveDate, TimeZone};
-use chrono_tz::Tz;
+use crate::zone::{check_zone, Date, ZoneOffsets, ZoneRules};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -58,18 +57,35 @@ impl GroupKey {
     }
 }
 
-/// A parsed report request.
+/// A parsed report request, with its local days worked out (the zone's rules are needed
+/// for that, and only here).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReportQuery {
-    pub from: NaiveDate,
-    pub to: NaiveDate,
-    pub tz: Tz,
+    pub from: Date,
+    pub to: Date,
+    /// The IANA zone name, as given.
+    pub tz: String,
     pub group_by: Vec<GroupKey>,
+    /// `[label, start_ms, end_ms)` of each local day (see [`day_windows`]).
+    windows: Vec<(String, i64, i64)>,
+}
+
+/// [`parse_query_with`] the zone rules of `chrono-tz`, for native callers (tests and
+/// tools); the worker passes the runtime's (`Intl`).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn parse_query(
+    pairs: &[(String, String)],
+    default_tz: &str,
+    now_ms: i64,
+) -> Result<ReportQuery, String> {
+    parse_query_with(&crate::zone::tzdb::Tzdb, pairs, default_tz, now_ms)
 }
 
 /// Parses `from`, `to`, `tz`, `group_by`. Defaults: the last 7 local days to today
 /// (`today` is the caller's local date in `tz`), the configured zone, grouping by day.
-pub fn parse_query(
+/// `rules` says which zones exist and where their days start.
+pub fn parse_query_with(
+    rules: &dyn ZoneRules,
     pairs: &[(String, String)],
     default_tz: &str,
     now_ms: i64,
@@ -82,29 +98,23 @@ pub fn parse_query(
             .filter(|v| !v.is_empty())
     };
     let tz_name = get("tz").unwrap_or_else(|| default_tz.to_string());
-    let tz: Tz = tz_name
-        .parse()
-        .map_err(|_| format!("tz {tz_name:?} is not an IANA time zone name"))?;
-    let today = tz
-        .timestamp_millis_opt(now_ms)
-        .single()
-        .map(|t| t.date_naive())
-        .ok_or("clock out of range")?;
-    let date = |name: &str, default: NaiveDate| -> Result<NaiveDate, String> {
+    check_zone(rules, &tz_name).map_err(|reason| format!("tz {reason}"))?;
+    let mut offsets = ZoneOffsets::new(rules, &tz_name);
+    let today = offsets.local_date(now_ms).ok_or("clock out of range")?;
+    let date = |name: &str, default: Date| -> Result<Date, String> {
         match get(name) {
             None => Ok(default),
-            Some(text) => NaiveDate::parse_from_str(&text, "%Y-%m-%d")
-                .ok()
-                .filter(|_| text.len() == 10)
-                .ok_or_else(|| format!("{name} must be a date as YYYY-MM-DD")),
+            Some(text) => {
+                Date::parse(&text).ok_or_else(|| format!("{name} must be a date as YYYY-MM-DD"))
+            }
         }
     };
     let to = date("to", today)?;
-    let from = date("from", to.checked_sub_days(Days::new(6)).unwrap_or(to))?;
+    let from = date("from", to.add_days(-6).unwrap_or(to))?;
     if from > to {
         return Err("from is after to".into());
     }
-    if (to - from).num_days() >= MAX_DAYS as i64 {
+    if to.days_after(from) >= MAX_DAYS as i64 {
         return Err(format!("at most {MAX_DAYS} days per report"));
     }
     let mut group_by = Vec::new();
@@ -117,42 +127,22 @@ pub fn parse_query(
             group_by.push(key);
         }
     }
+    let windows = offsets.day_windows(from, to);
     Ok(ReportQuery {
         from,
         to,
-        tz,
+        tz: tz_name,
         group_by,
+        windows,
     })
 }
 
-/// The UTC instant of local midnight starting `date` (the first existing local instant
-/// of that day, where a DST change skips midnight).
-fn local_midnight_ms(tz: Tz, date: NaiveDate) -> Option<i64> {
-    (0..24).find_map(|hour| {
-        let local = date.and_hms_opt(hour, 0, 0)?;
-        tz.from_local_datetime(&local)
-            .earliest()
-            .map(|t| t.timestamp_millis())
-    })
-}
-
-/// `[label, start_ms, end_ms)` for each local day of the query, as the SQL reads them.
+/// `[label, start_ms, end_ms)` for each local day of the query, as the SQL reads them:
+/// a day starts at local midnight (the first instant of the day where a DST change skips
+/// midnight; the first of two midnights where it repeats), so DST days are 23 or 25
+/// hours long.
 pub fn day_windows(query: &ReportQuery) -> Vec<(String, i64, i64)> {
-    let mut windows = Vec::new();
-    let mut day = query.from;
-    while day <= query.to {
-        let Some(next) = day.checked_add_days(Days::new(1)) else {
-            break;
-        };
-        if let (Some(start), Some(end)) = (
-            local_midnight_ms(query.tz, day),
-            local_midnight_ms(query.tz, next),
-        ) {
-            windows.push((day.format("%Y-%m-%d").to_string(), start, end));
-        }
-        day = next;
-    }
-    windows
+    query.windows.clone()
 }
 
 /// Whether click figures apply (clicks have no network or event).
@@ -401,14 +391,15 @@ pub fn assemble(
         })
         .collect();
     json!({
-        "from": query.from.format("%Y-%m-%d").to_string(),
-        "to": query.to.format("%Y-%m-%d").to_string(),
-        "tz": query.tz.name(),
+        "from": query.from.to_string(),
+        "to": query.to.to_string(),
+        "tz": query.tz,
         "group_by": query.group_by.iter().map(|k| k.name()).collect::<Vec<_>>(),
         "rows": rows,
         "total": total.to_json(with_clicks),
     })
 }
 
-#[cfg(test)]
+// The tests take zone rules from chrono-tz, which only native builds have.
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;

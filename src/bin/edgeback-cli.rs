@@ -148,7 +148,11 @@ mod native {
                     continue;
                 }
             };
-            match Config::from_json(json) {
+            let checked = Config::from_json(json).and_then(|config| {
+                config.check_timezone(&edgeback::zone::tzdb::Tzdb)?;
+                Ok(config)
+            });
+            match checked {
                 Ok(config) => println!(
                     "{path} [{label}]: ok ({} campaigns, {} networks)",
                     config.campaigns.len(),

@@ -93,6 +93,11 @@ pub struct Diagnostics {
     /// response (SPEC §10 budgets). Harmless, but noise in production.
     #[serde(default)]
     pub d1_query_header: bool,
+    /// Serves `GET /_diagnostics/zone-days` (admin token required): the local days the
+    /// worker computes with the runtime's zone rules, for the end-to-end test that
+    /// checks them against chrono-tz. Costly by design (many zones, many years).
+    #[serde(default)]
+    pub zone_days: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -172,7 +177,13 @@ pub fn check_campaign_id(id: &str) -> Result<(), ConfigErrors> {
 
 /// An absolute http(s) URL with a host (offer, fallback and destination URLs).
 pub(crate) fn http_url(text: &str) -> Result<url::Url, String> {
-    let parsed = url::Url::parse(text).map_err(|error| format!("not a URL: {error}"))?;
+    let parsed = url::Url::parse(text).map_err(|error| match error {
+        // `url` runs without Unicode tables in this build (Cargo.toml, idna_adapter).
+        url::ParseError::IdnaError => "not a URL: the host must be ASCII; write an \
+            international domain name in its xn-- form"
+            .to_string(),
+        error => format!("not a URL: {error}"),
+    })?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err("must be an http:// or https:// URL".into());
     }
@@ -180,6 +191,85 @@ pub(crate) fn http_url(text: &str) -> Result<url::Url, String> {
         return Err("must have a host".into());
     }
     Ok(parsed)
+}
+
+/// One step of a key path: a table key or an array position.
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// The node at `path` in `value`.
+fn node_mut<'a>(
+    value: &'a mut serde_json::Value,
+    path: &[Step],
+) -> Option<&'a mut serde_json::Value> {
+    path.iter().try_fold(value, |node, step| match step {
+        Step::Key(key) => node.get_mut(key.as_str()),
+        Step::Index(index) => node.get_mut(*index),
+    })
+}
+
+/// Deserializes `value`; when it does not fit `T`, says where, as a key path such as
+/// `campaigns.summer.redirect` or `destinations[1].kind` (empty for the whole value),
+/// with serde's reason.
+///
+/// The place is found by taking pieces out: serde stops at the first error it meets, and
+/// reports missing fields only after it has read every field present, so the key whose
+/// removal changes the error is the one that holds it, and the search descends into it.
+/// `serde_path_to_error` finds the place while deserializing, but doubles the
+/// deserialization code in the wasm (about 40 KB, BENCHMARKS.md); this costs time only
+/// when the configuration is wrong, and a configuration is small.
+pub(crate) fn deserialize_located<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+) -> Result<T, (String, String)> {
+    let reason = match T::deserialize(&value) {
+        Ok(parsed) => return Ok(parsed),
+        Err(error) => error.to_string(),
+    };
+    let mut path: Vec<Step> = Vec::new();
+    let mut document = value;
+    loop {
+        let children: Vec<Step> = match node_mut(&mut document, &path) {
+            Some(serde_json::Value::Object(map)) => map.keys().cloned().map(Step::Key).collect(),
+            Some(serde_json::Value::Array(items)) => (0..items.len()).map(Step::Index).collect(),
+            _ => Vec::new(),
+        };
+        let holder = children.into_iter().find(|child| {
+            let mut trial = document.clone();
+            match (node_mut(&mut trial, &path), child) {
+                (Some(serde_json::Value::Object(map)), Step::Key(key)) => {
+                    map.remove(key.as_str());
+                }
+                (Some(serde_json::Value::Array(items)), Step::Index(index))
+                    if *index < items.len() =>
+                {
+                    items.remove(*index);
+                }
+                _ => return false,
+            }
+            T::deserialize(&trial)
+                .map_err(|error| error.to_string())
+                .err()
+                != Some(reason.clone())
+        });
+        match holder {
+            Some(step) => path.push(step),
+            None => break,
+        }
+    }
+    let mut text = String::new();
+    for step in &path {
+        match step {
+            Step::Key(key) if text.is_empty() => text.push_str(key),
+            Step::Key(key) => {
+                text.push('.');
+                text.push_str(key);
+            }
+            Step::Index(index) => text.push_str(&format!("[{index}]")),
+        }
+    }
+    Err((text, reason))
 }
 
 /// A secret's name (never its value): what `wrangler secret put NAME` sets.
@@ -208,17 +298,13 @@ pub(crate) fn deserialize_at<T: serde::de::DeserializeOwned>(
     root: &str,
     value: serde_json::Value,
 ) -> Result<T, ConfigErrors> {
-    serde_path_to_error::deserialize(value).map_err(|error| {
-        let inner = error.path().to_string();
-        let path = if inner == "." {
+    deserialize_located(value).map_err(|(inner, reason)| {
+        let path = if inner.is_empty() {
             root.to_string()
         } else {
             format!("{root}.{inner}")
         };
-        ConfigErrors(vec![ConfigError {
-            path,
-            reason: error.into_inner().to_string(),
-        }])
+        ConfigErrors(vec![ConfigError { path, reason }])
     })
 }
 
@@ -243,11 +329,12 @@ impl Config {
             problems.push(format!("{root}.currency"), "not an ISO 4217 currency code");
             "USD"
         });
-        if raw.timezone != "UTC" {
-            // Report time zones arrive with the report (issue 7); until then only UTC.
+        if !crate::zone::is_zone_name(&raw.timezone) {
+            // Only the form: whether the zone exists is for the zone rules of where the
+            // configuration runs to say (`Config::check_timezone`).
             problems.push(
                 format!("{root}.timezone"),
-                "only \"UTC\" is supported in this version",
+                "not an IANA time zone name such as \"Europe/Berlin\"",
             );
         }
 
@@ -385,6 +472,18 @@ impl Config {
         })
     }
 
+    /// Checks that `timezone` names a zone `rules` knows. The core has no zone database
+    /// (SPEC §13), so this is a second step: the worker runs it at load with the runtime's
+    /// `Intl`, `check-config` with `chrono-tz`.
+    pub fn check_timezone(&self, rules: &dyn crate::zone::ZoneRules) -> Result<(), ConfigErrors> {
+        crate::zone::check_zone(rules, &self.timezone).map_err(|reason| {
+            ConfigErrors(vec![ConfigError {
+                path: format!("{VAR_NAME}.timezone"),
+                reason,
+            }])
+        })
+    }
+
     /// Parses and validates the configuration from JSON text.
     pub fn from_json_str(text: &str) -> Result<Self, ConfigErrors> {
         let value = serde_json::from_str(text).map_err(|error| {
@@ -419,6 +518,36 @@ mod tests {
     }
 
     #[test]
+    fn hosts_are_ascii_and_international_names_come_punycoded() {
+        let with_offer = |offer: &str| {
+            json!({
+                "networks": { "generic": {} },
+                "campaigns": { "intl": { "offer_url": offer } }
+            })
+        };
+        assert!(
+            Config::from_json(with_offer("https://xn--bcher-kva.example/?c={clickid}")).is_ok()
+        );
+        let refused = errors(with_offer("https://bücher.example/?c={clickid}"));
+        assert!(refused[0].contains("xn--"), "{refused:?}");
+    }
+
+    #[test]
+    #[cfg(not(target_arch = "wasm32"))] // chrono-tz is native only
+    fn the_timezone_is_checked_for_form_here_and_for_existence_by_zone_rules() {
+        let with_zone = |zone: &str| json!({ "networks": { "generic": {} }, "timezone": zone });
+        let berlin = Config::from_json(with_zone("Europe/Berlin")).unwrap();
+        assert!(berlin.check_timezone(&crate::zone::tzdb::Tzdb).is_ok());
+        let mars = Config::from_json(with_zone("Mars/Olympus")).unwrap();
+        let refused = mars.check_timezone(&crate::zone::tzdb::Tzdb).unwrap_err();
+        assert_eq!(refused.0[0].path, "EDGEBACK.timezone");
+        assert_eq!(
+            errors(with_zone("+01:00")),
+            ["EDGEBACK.timezone: not an IANA time zone name such as \"Europe/Berlin\""]
+        );
+    }
+
+    #[test]
     fn minimal_configuration_gets_defaults() {
         let config = Config::from_json(minimal()).unwrap();
         assert_eq!(config.default_network, "generic");
@@ -438,6 +567,28 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert!(
             found[0].starts_with("EDGEBACK.campaigns.summer.redirect: "),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn errors_are_located_in_arrays_and_past_fine_required_keys() {
+        let mut value = minimal();
+        value["campaigns"]["summer"]["payout"] = json!("lots");
+        value["destinations"] = json!([
+            { "name": "a", "kind": "postback", "url": "https://h.example/" },
+            { "name": "b", "kind": "postback", "url": "https://h.example/", "max_attempts": "x" }
+        ]);
+        let found = errors(value.clone());
+        // The campaigns come before the destinations; offer_url is required and fine.
+        assert!(
+            found[0].starts_with("EDGEBACK.campaigns.summer.payout: "),
+            "{found:?}"
+        );
+        value["campaigns"]["summer"]["payout"] = json!(1);
+        let found = errors(value);
+        assert!(
+            found[0].starts_with("EDGEBACK.destinations[1].max_attempts: "),
             "{found:?}"
         );
     }

@@ -21,7 +21,7 @@ use crate::tester::{self, planned_deliveries, postback_params, AuthMode, TestReq
 use serde_json::{json, Value};
 use worker::{Context, Env, Request, Response, Result};
 
-fn authorized(request: &Request, app: &App) -> bool {
+pub(super) fn authorized(request: &Request, app: &App) -> bool {
     let header = request
         .headers()
         .get("authorization")

@@ -11,6 +11,7 @@ mod dashboard;
 mod forward;
 mod postback;
 mod report;
+mod zones;
 
 use crate::click_id::ClickSecrets;
 use crate::config::{Config, ConfigErrors, VAR_NAME};
@@ -68,6 +69,10 @@ fn load_app(env: &Env) -> std::result::Result<Rc<App>, String> {
         .object_var(VAR_NAME)
         .map_err(|error| format!("{VAR_NAME}: missing or not a table in [vars]: {error}"))?;
     let config = Config::from_json(value).map_err(|errors: ConfigErrors| errors.to_string())?;
+    // The core checks the zone name's form; whether the zone exists, the runtime says.
+    config
+        .check_timezone(&zones::IntlZones::default())
+        .map_err(|errors| errors.to_string())?;
     let secrets = crate::secrets::resolve(&config, |name| {
         env.secret(name).ok().map(|value| value.to_string())
     })?;
@@ -230,6 +235,16 @@ async fn route(request: Request, env: &Env, ctx: &Context, db: &LazyDb) -> Resul
         }
         ["api", ..] => admin::handle(request, &app, ctx, env, db.get()?).await,
         ["admin", ..] => dashboard::serve(&path),
+        ["_diagnostics", "zone-days"]
+            if zones::diagnostics_enabled(&app) && admin::authorized(&request, &app) =>
+        {
+            let pairs: Vec<(String, String)> = request
+                .url()?
+                .query_pairs()
+                .map(|(key, value)| (key.into_owned(), value.into_owned()))
+                .collect();
+            zones::diagnostics(&pairs)
+        }
         _ => respond(404, "text/plain; charset=utf-8", "not found"),
     }
 }

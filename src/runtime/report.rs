@@ -2,15 +2,16 @@
 //! batch reads the grouped rows, the core does the maths.
 
 use super::d1::Db;
+use super::zones::IntlZones;
 use super::{respond_json, App};
-use crate::report::{assemble, parse_query};
+use crate::report::{assemble, parse_query_with};
 use crate::store::report_statements;
 use serde_json::json;
 use worker::{Response, Result};
 
 pub async fn handle(app: &App, db: &Db, pairs: &[(String, String)]) -> Result<Response> {
     let now = i64::try_from(super::now_ms()).unwrap_or(i64::MAX);
-    let query = match parse_query(pairs, &app.config.timezone, now) {
+    let query = match parse_query_with(&IntlZones::default(), pairs, &app.config.timezone, now) {
         Ok(query) => query,
         Err(detail) => {
             return respond_json(

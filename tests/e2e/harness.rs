@@ -89,7 +89,7 @@ fn wrangler(root: &Path) -> Command {
 }
 
 /// Builds the worker once per test run, however many workers the tests start.
-fn build_once() {
+pub fn build_once() {
     static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
     let built = BUILT.get_or_init(|| {
         std::panic::catch_unwind(|| {

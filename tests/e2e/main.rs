@@ -14,4 +14,6 @@ mod listener;
 mod postbacks;
 mod reliability;
 mod security;
+mod size;
 mod slice;
+mod zones;
