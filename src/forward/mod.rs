@@ -104,7 +104,7 @@ pub struct DeliveryRow {
     pub previous_payout_micros: Option<i64>,
     pub external_id: Option<String>,
     pub country: Option<String>,
-    #[serde(flatten)]
+    #[serde(deserialize_with = "crate::click::sub_ids_from_json")]
     pub subs: crate::click::SubIds,
 }
 

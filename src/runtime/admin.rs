@@ -308,7 +308,7 @@ async fn get_conversion_route(call: &Call<'_>) -> ApiResult {
 async fn get_click_route(call: &Call<'_>) -> ApiResult {
     let rows: Vec<ClickView> = call.db.all(&get_click(&call.id)).await?;
     match rows.first() {
-        Some(click) => Ok(respond_json(200, &json!({ "click": click }))?),
+        Some(click) => Ok(respond_json(200, &json!({ "click": click.to_api_json() }))?),
         None => Err(ApiError::not_found("no such click")),
     }
 }

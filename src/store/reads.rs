@@ -28,8 +28,8 @@ pub struct ConversionRow {
     pub created_at: i64,
     pub updated_at: i64,
     /// The click's attributes, kept with the conversion for life (docs/clicks.md).
-    #[serde(flatten)]
-    pub sub: crate::click::SubIds,
+    #[serde(deserialize_with = "crate::click::sub_ids_from_json")]
+    pub subs: crate::click::SubIds,
     pub external_id: Option<String>,
     pub country: Option<String>,
     /// When the click's attributes were copied in; `None` while its click row is missing.
@@ -59,7 +59,7 @@ impl ConversionRow {
             "updated_at": self.updated_at,
             "external_id": self.external_id,
             "country": self.country,
-            "sub": self.sub.to_map(),
+            "sub": self.subs.to_map(),
             "attributed": self.attributed_at.is_some(),
             "attributed_at": self.attributed_at,
             "payout_source": if self.payout_from_click != 0 { "campaign" } else { "postback" },
@@ -169,9 +169,10 @@ pub fn get_conversion(conversion_id: &str) -> Vec<Statement> {
         .collect()
 }
 
-const GET_CLICK: &str = "SELECT click_id, campaign, created_at, sub1, sub2, sub3, sub4, sub5, \
-     sub6, sub7, sub8, sub9, sub10, external_id, country, asn, colo, user_agent, ip_hash, \
-     is_bot, bot_reason, payout_micros, currency, is_test FROM clicks WHERE click_id = ?1";
+const GET_CLICK: &str = "SELECT click_id, campaign, created_at, json_array(sub1, sub2, sub3, \
+     sub4, sub5, sub6, sub7, sub8, sub9, sub10) AS subs, external_id, country, asn, colo, \
+     user_agent, ip_hash, is_bot, bot_reason, payout_micros, currency, is_test FROM clicks \
+     WHERE click_id = ?1";
 
 pub fn get_click(click_id: &str) -> Statement {
     Statement {
@@ -304,12 +305,12 @@ impl DeliveryView {
 }
 
 /// One click as stored (`get_click`): never the raw IP, only its keyed hash.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct ClickView {
     pub click_id: String,
     pub campaign: String,
     pub created_at: i64,
-    #[serde(flatten)]
+    #[serde(deserialize_with = "crate::click::sub_ids_from_json")]
     pub subs: crate::click::SubIds,
     pub external_id: Option<String>,
     pub country: Option<String>,
@@ -322,4 +323,32 @@ pub struct ClickView {
     pub payout_micros: Option<i64>,
     pub currency: Option<String>,
     pub is_test: i64,
+}
+
+impl ClickView {
+    /// The API form: the stored columns, sub-IDs as `sub1` … `sub10`.
+    pub fn to_api_json(&self) -> serde_json::Value {
+        let mut object = serde_json::json!({
+            "click_id": self.click_id,
+            "campaign": self.campaign,
+            "created_at": self.created_at,
+            "external_id": self.external_id,
+            "country": self.country,
+            "asn": self.asn,
+            "colo": self.colo,
+            "user_agent": self.user_agent,
+            "ip_hash": self.ip_hash,
+            "is_bot": self.is_bot,
+            "bot_reason": self.bot_reason,
+            "payout_micros": self.payout_micros,
+            "currency": self.currency,
+            "is_test": self.is_test,
+        });
+        if let Some(fields) = object.as_object_mut() {
+            for (name, value) in self.subs.named() {
+                fields.insert(name.to_string(), value.clone().into());
+            }
+        }
+        object
+    }
 }
