@@ -61,6 +61,15 @@ impl UrlTemplate {
         Ok(Self { segments })
     }
 
+    /// The macro names the template uses, in order (the fuzz target checks rendering
+    /// value by value with it).
+    pub fn macros(&self) -> impl Iterator<Item = &str> {
+        self.segments.iter().filter_map(|segment| match segment {
+            Segment::Macro(name) => Some(name.as_str()),
+            Segment::Literal(_) => None,
+        })
+    }
+
     /// The first macro that falls in the URL's scheme, user-info, host or port, if any:
     /// one that comes before the `/`, `?` or `#` ending the authority after `://`. A
     /// value there would let a visitor or a sender choose where a request goes (issue 11
