@@ -7,7 +7,6 @@ mod campaigns;
 mod click;
 mod cron;
 mod d1;
-mod dashboard;
 mod forward;
 mod postback;
 mod report;
@@ -234,7 +233,6 @@ async fn route(request: Request, env: &Env, ctx: &Context, db: &LazyDb) -> Resul
             postback::handle(request, &app, ctx, env, db.get()?, Some(network)).await
         }
         ["api", ..] => admin::handle(request, &app, ctx, env, db.get()?).await,
-        ["admin", ..] => dashboard::serve(&path),
         ["_diagnostics", "zone-days"]
             if zones::diagnostics_enabled(&app) && admin::authorized(&request, &app) =>
         {

@@ -66,3 +66,26 @@ fn the_dashboard_works_in_a_real_browser() {
         (Some("delivered"), Some(2))
     );
 }
+
+/// The dashboard is served as static assets (not by the worker) with its headers.
+#[test]
+fn the_dashboard_assets_carry_their_security_headers() {
+    let w = worker();
+    let redirect = w.get("/admin", &[]);
+    assert!(
+        [200, 307, 308].contains(&redirect.status),
+        "/admin: {}",
+        redirect.status
+    );
+    for path in ["/admin/", "/admin/app.js", "/admin/app.css"] {
+        let reply = w.get(path, &[]);
+        assert_eq!(reply.status, 200, "{path}");
+        let csp = reply.header("content-security-policy").unwrap_or_default();
+        assert!(
+            csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
+            "{path}: {csp}"
+        );
+        assert_eq!(reply.header("cache-control"), Some("no-store"), "{path}");
+    }
+    assert_eq!(w.get("/admin/no-such-file.js", &[]).status, 404);
+}
