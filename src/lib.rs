@@ -19,12 +19,14 @@ pub mod click;
 pub mod click_id;
 pub mod config;
 pub mod crypto;
+pub mod csv;
 pub mod forward;
 pub mod money;
 pub mod postback;
 pub mod report;
 pub mod secrets;
 pub mod store;
+pub mod suggest;
 pub mod template;
 pub mod tester;
 
