@@ -627,6 +627,22 @@ mod tests {
     }
 
     #[test]
+    fn the_dashboards_outcome_dropdown_lists_every_outcome() {
+        let script = include_str!("../assets/admin/app.js");
+        let start = script.find("const OUTCOMES = [").unwrap();
+        let end = start + script[start..].find("];").unwrap();
+        let listed: Vec<&str> = script[start..end].split('"').skip(1).step_by(2).collect();
+        let mut expected: Vec<&str> = crate::postback::Outcome::ALL
+            .iter()
+            .map(|outcome| outcome.code())
+            .collect();
+        let mut sorted = listed.clone();
+        sorted.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(sorted, expected);
+    }
+
+    #[test]
     fn formats() {
         let report = route(RouteId::Report);
         assert_eq!(format(report, None), Ok(Format::Json));
