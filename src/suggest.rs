@@ -2,20 +2,33 @@
 //! and campaign names (`edgeback-cli check-config`, design §5) and admin API query
 //! parameters (design §9). A near miss is a candidate within a small edit distance.
 
-/// Levenshtein distance between `a` and `b`, counted in characters.
+/// Edit distance between `a` and `b` in characters: insertions, deletions,
+/// substitutions and swaps of two neighbours (optimal string alignment), since swapped
+/// letters are the commonest typo (`tnue`, `clikcid`).
 pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    let mut current = vec![0; b.len() + 1];
-    for (i, ca) in a.chars().enumerate() {
-        current[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        std::mem::swap(&mut previous, &mut current);
+    let width = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * width];
+    for i in 0..=a.len() {
+        d[i * width] = i;
     }
-    previous[b.len()]
+    for (j, cell) in d.iter_mut().enumerate().take(width) {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[(i - 1) * width + j] + 1)
+                .min(d[i * width + j - 1] + 1)
+                .min(d[(i - 1) * width + j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[(i - 2) * width + j - 2] + 1);
+            }
+            d[i * width + j] = best;
+        }
+    }
+    d[a.len() * width + b.len()]
 }
 
 /// The candidate closest to `word`, when it is close enough to be a typo: at most one
@@ -64,7 +77,8 @@ mod tests {
         assert_eq!(edit_distance("", ""), 0);
         assert_eq!(edit_distance("abc", ""), 3);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(edit_distance("clikcid", "clickid"), 2);
+        assert_eq!(edit_distance("clikcid", "clickid"), 1, "a swap is one edit");
+        assert_eq!(edit_distance("tnue", "tune"), 1);
         assert_eq!(edit_distance("über", "uber"), 1);
     }
 

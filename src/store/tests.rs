@@ -361,7 +361,6 @@ fn clicks_list_as_a_key_range_newest_first_with_filters() {
     by_sub.campaign = Some("winter".into());
     assert!(list(&by_sub, None, 10).is_empty());
     // Rows deserialize into the typed view.
-    drop(list);
     let rows = run_batch(&mut db, &[list_clicks(&all, None, 1)]);
     let view: ClickView = serde_json::from_value(rows[0].clone()).unwrap();
     assert_eq!(view.click_id, ids[0]);
