@@ -346,6 +346,12 @@ async function drill(row) {
 
 // ---- Lists --------------------------------------------------------------------------------
 
+// A "since" dropdown's window (milliseconds back from now) as the API's `since`.
+function since(query, selector) {
+  const back = $(selector).value;
+  if (back) query.set("since", String(Date.now() - Number(back)));
+}
+
 // The query of each list's filters (also used for its CSV export).
 const listQueries = {
   clicks() {
@@ -366,6 +372,7 @@ const listQueries = {
     }
     const subValue = $("#conversions-sub-value").value.trim();
     if (subValue) q.set($("#conversions-sub-name").value, subValue);
+    since(q, "#conversions-since");
     return q;
   },
   postbacks() {
@@ -374,6 +381,7 @@ const listQueries = {
       const value = $(`#postbacks-${name}`).value;
       if (value) q.set(name, value);
     }
+    since(q, "#postbacks-since");
     return q;
   },
   deliveries() {
@@ -650,8 +658,8 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("#sign-out").addEventListener("click", () => signOut());
   document.querySelectorAll("#tabs button[data-tab]").forEach((b) => b.addEventListener("click", () => show(b.dataset.tab)));
-  for (const id of ["#postbacks-outcome", "#postbacks-network"]) $(id).addEventListener("change", () => loadPostbacks());
-  for (const id of ["#conversions-status", "#conversions-campaign", "#conversions-network", "#conversions-sub-name", "#conversions-sub-value"]) {
+  for (const id of ["#postbacks-outcome", "#postbacks-network", "#postbacks-since"]) $(id).addEventListener("change", () => loadPostbacks());
+  for (const id of ["#conversions-status", "#conversions-campaign", "#conversions-network", "#conversions-since", "#conversions-sub-name", "#conversions-sub-value"]) {
     $(id).addEventListener("change", () => loadConversions());
   }
   for (const id of ["#clicks-campaign", "#clicks-since", "#clicks-bot", "#clicks-sub-name", "#clicks-sub-value", "#clicks-country"]) {

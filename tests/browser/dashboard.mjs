@@ -114,6 +114,7 @@ try {
 
   // Conversions with their attribution; approved is green.
   await page.click("button[data-tab=conversions]");
+  await page.selectOption("#conversions-since", "86400000");
   await page.fill("#conversions-sub-value", zone);
   await page.press("#conversions-sub-value", "Enter");
   await page.waitForFunction(() => document.querySelectorAll("#conversions-table tbody tr[data-conversion]").length === 2);
