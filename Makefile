@@ -1,5 +1,5 @@
 # edgeback: every command installs what it needs first (scripts/tools.sh, idempotent).
-.PHONY: dev test tools check lint check-config build bench fuzz fuzz-smoke
+.PHONY: dev test tools check lint check-config deploy build bench fuzz fuzz-smoke
 
 ## Run the worker locally at http://127.0.0.1:8787 and print URLs to try.
 dev:
@@ -17,9 +17,16 @@ tools:
 build:
 	bash scripts/build-worker.sh
 
-## Check every environment's [vars.EDGEBACK] in wrangler.toml (run before deploying).
+## Check wrangler.toml before deploying: every environment's [vars.EDGEBACK], real D1 and
+## KV ids (not the placeholders), and every secret the configuration names, by name, in
+## .dev.vars or SECRETS="A,B" (offline the deployed ones cannot be seen; make deploy asks
+## wrangler for them).
 check-config:
-	cargo run --quiet --bin edgeback-cli -- check-config wrangler.toml
+	cargo run --quiet --bin edgeback-cli -- check-config wrangler.toml $(if $(SECRETS),--secrets "$(SECRETS)")
+
+## Check, apply the remote D1 migrations, deploy (ENV=name for [env.name]); needs a login.
+deploy:
+	bash scripts/deploy.sh
 
 ## Formatting and lints for the native and the wasm32 targets.
 lint: tools

@@ -53,8 +53,18 @@ edgeback is running at ${base}
   Postback URL (records a conversion for that click; send it twice to see "duplicate"):
     ${base}/postback?clickid=${clickId}&payout=4.20&txid=${txid}&status=approved
 
+  Dashboard (sign in with the admin token ${adminToken()}):
+    ${base}/admin
+
   Conversions (admin API):
     curl -H 'Authorization: Bearer ${adminToken()}' ${base}/api/conversions
+
+  A click from curl counts as a bot (its user agent says so); send a browser-like one:
+    curl -i -A 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36' '${clickUrl}'
+
+  Secrets come from .dev.vars and the configuration from wrangler.toml: after changing
+  .dev.vars, stop (Ctrl-C) and run \`make dev\` again (wrangler reloads wrangler.toml
+  and the code by itself, but not .dev.vars).
 
 Press Ctrl-C to stop.
 `);

@@ -11,7 +11,8 @@
 //! - CR = conversions / clicks; EPC = revenue / clicks (per currency); approval rate =
 //!   approved / conversions;
 //! - duplicates and refused postbacks count postback-log rows on their local day;
-//! - clicks have no network or event: grouped by either, click figures are `null`.
+//! - clicks have no network or event: grouped by either, click figures are `null`;
+//! - grouped by day alone, every day of the range is a row (zeros when there was none).
 
 use crate::money::format_micros;
 use crate::zone::{check_zone, Date, ZoneOffsets, ZoneRules};
@@ -373,6 +374,13 @@ pub fn assemble(
             figures.duplicates += count;
         } else {
             *figures.refused.entry(outcome).or_default() += count;
+        }
+    }
+    // By day alone, every day of the range is a row: a day without traffic is a row of
+    // zeros, not a gap a reader (or a chart) has to notice.
+    if query.group_by == [GroupKey::Day] {
+        for (label, _, _) in day_windows(query) {
+            group(&mut groups, vec![Value::String(label)]);
         }
     }
     let mut total = Figures::default();

@@ -23,6 +23,48 @@ pub struct Secrets {
     pub destination_secrets: BTreeMap<String, String>,
 }
 
+/// One secret the configuration needs: its name and the key that needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Needed {
+    pub name: String,
+    /// The configuration key that names it (`EDGEBACK.networks.tune.auth`), or what it
+    /// is for when the worker itself needs it.
+    pub needed_by: String,
+}
+
+/// Every secret `config` cannot run without, in the order `resolve` checks them (the
+/// optional `CLICK_SECRET_PREVIOUS` is not among them). For checks that cannot see
+/// values, such as `edgeback-cli check-config` before a deploy.
+pub fn needed(config: &Config) -> Vec<Needed> {
+    let mut all = vec![
+        Needed {
+            name: "CLICK_SECRET".into(),
+            needed_by: "signs click IDs; at least 16 bytes".into(),
+        },
+        Needed {
+            name: "ADMIN_TOKEN".into(),
+            needed_by: "the admin API token; at least 16 bytes".into(),
+        },
+    ];
+    for (name, network) in &config.networks {
+        for secret_name in network.auth.secret_names() {
+            all.push(Needed {
+                name: secret_name.to_string(),
+                needed_by: format!("{VAR_NAME}.networks.{name}.auth"),
+            });
+        }
+    }
+    for (index, destination) in config.destinations.iter().enumerate() {
+        if let Some(secret_name) = destination.secret_name() {
+            all.push(Needed {
+                name: secret_name.to_string(),
+                needed_by: format!("{VAR_NAME}.destinations[{index}].secret"),
+            });
+        }
+    }
+    all
+}
+
 /// Resolves the secrets `config` needs through `lookup`; the first missing or malformed
 /// one is the error, naming the key that needs it and the command that sets it.
 pub fn resolve(
@@ -123,6 +165,29 @@ mod tests {
             .all_secret_params
             .iter()
             .any(|p| p == "customer_ref"));
+    }
+
+    #[test]
+    fn needed_names_every_secret_resolve_requires() {
+        let names: Vec<String> = needed(&config()).into_iter().map(|n| n.name).collect();
+        assert_eq!(
+            names,
+            ["CLICK_SECRET", "ADMIN_TOKEN", "TUNE_TOKEN", "CRM_SECRET"]
+        );
+        // With exactly those set, resolve succeeds; without any one of them, it fails.
+        assert!(resolve(&config(), lookup(ALL)).is_ok());
+        for missing in &names {
+            let without = |name: &str| {
+                ALL.iter()
+                    .find(|(key, _)| *key == name && key != missing)
+                    .map(|(_, value)| value.to_string())
+            };
+            assert!(resolve(&config(), without).is_err(), "{missing}");
+        }
+        assert_eq!(
+            needed(&config())[2].needed_by,
+            "EDGEBACK.networks.tune.auth"
+        );
     }
 
     #[test]

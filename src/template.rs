@@ -18,14 +18,27 @@ pub struct UrlTemplate {
 /// Why a template was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TemplateError {
-    UnknownMacro(String),
+    /// Every unknown macro of the template, in order, each with the known macro it is
+    /// probably a typo of (all of them at once: fixing one to meet the next is slow).
+    UnknownMacros(Vec<(String, Option<&'static str>)>),
     UnclosedBrace,
 }
 
 impl std::fmt::Display for TemplateError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            TemplateError::UnknownMacro(name) => write!(f, "unknown macro {{{name}}}"),
+            TemplateError::UnknownMacros(names) => {
+                for (index, (name, near)) in names.iter().enumerate() {
+                    if index > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "unknown macro {{{name}}}")?;
+                    if let Some(near) = near {
+                        write!(f, " (did you mean {{{near}}}?)")?;
+                    }
+                }
+                Ok(())
+            }
             TemplateError::UnclosedBrace => f.write_str("'{' without a closing '}'"),
         }
     }
@@ -33,12 +46,14 @@ impl std::fmt::Display for TemplateError {
 
 impl UrlTemplate {
     /// Parses `text`, accepting only the macro names in `known`.
-    pub fn parse(text: &str, known: &[&str]) -> Result<Self, TemplateError> {
-        Self::parse_with(text, &|name| known.contains(&name))
+    pub fn parse(text: &str, known: &[&'static str]) -> Result<Self, TemplateError> {
+        Self::parse_in(text, &[known])
     }
 
-    /// Parses `text`, accepting the macro names `is_known` accepts.
-    pub fn parse_with(text: &str, is_known: &dyn Fn(&str) -> bool) -> Result<Self, TemplateError> {
+    /// Parses `text`, accepting the macro names of any of the `known` lists.
+    pub fn parse_in(text: &str, known: &[&[&'static str]]) -> Result<Self, TemplateError> {
+        let all = || known.iter().flat_map(|list| list.iter().copied());
+        let mut unknown = Vec::new();
         let mut segments = Vec::new();
         let mut rest = text;
         while let Some(open) = rest.find('{') {
@@ -49,11 +64,14 @@ impl UrlTemplate {
             let inner = &after_open[1..];
             let close = inner.find('}').ok_or(TemplateError::UnclosedBrace)?;
             let name = &inner[..close];
-            if !is_known(name) {
-                return Err(TemplateError::UnknownMacro(name.to_string()));
+            if !all().any(|known| known == name) {
+                unknown.push((name.to_string(), crate::suggest::did_you_mean(name, all())));
             }
             segments.push(Segment::Macro(name.to_string()));
             rest = &inner[close + 1..];
+        }
+        if !unknown.is_empty() {
+            return Err(TemplateError::UnknownMacros(unknown));
         }
         if !rest.is_empty() {
             segments.push(Segment::Literal(rest.to_string()));
@@ -208,7 +226,15 @@ mod tests {
     fn refuses_unknown_macros_and_unclosed_braces() {
         assert_eq!(
             UrlTemplate::parse("https://o.example/?a={subid}", KNOWN),
-            Err(TemplateError::UnknownMacro("subid".into()))
+            Err(TemplateError::UnknownMacros(vec![("subid".into(), None)]))
+        );
+        // Every unknown macro at once, with the near misses named.
+        let error = UrlTemplate::parse("https://o.example/?a={clikcid}&b={sub11}&c={zzz}", KNOWN)
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "unknown macro {clikcid} (did you mean {clickid}?), unknown macro {sub11} \
+             (did you mean {sub1}?), unknown macro {zzz}"
         );
         assert_eq!(
             UrlTemplate::parse("https://o.example/?a={clickid", KNOWN),

@@ -96,7 +96,7 @@ pub(super) struct RawCampaign {
     #[serde(default)]
     redirect: RedirectKind,
     #[serde(default)]
-    network: Option<String>,
+    pub(super) network: Option<String>,
     #[serde(default)]
     params: BTreeMap<String, String>,
     #[serde(default)]

@@ -16,11 +16,6 @@ pub const CONVERSION_MACROS: &[&str] = &[
     "network",
 ];
 
-/// Whether `name` is a macro a postback destination may use.
-pub fn is_postback_macro(name: &str) -> bool {
-    super::OFFER_MACROS.contains(&name) || CONVERSION_MACROS.contains(&name)
-}
-
 /// Most attempts per delivery: the schedule has eight (SPEC §8).
 pub const MAX_ATTEMPTS: u32 = 8;
 
@@ -158,18 +153,19 @@ pub(super) fn resolve(
                     "postback destinations are not signed; remove secret",
                 );
             }
-            let checked = UrlTemplate::parse_with(&raw.url, &is_postback_macro)
-                .map_err(|error| error.to_string())
-                .and_then(|template| match template.macro_in_origin() {
-                    // A click's or conversion's value must never choose where the
-                    // request goes (issue 11 item 6).
-                    Some(name) => Err(format!(
-                        "macro {{{name}}} is in the scheme, host or port: a click's or a \
+            let checked =
+                UrlTemplate::parse_in(&raw.url, &[super::OFFER_MACROS, CONVERSION_MACROS])
+                    .map_err(|error| error.to_string())
+                    .and_then(|template| match template.macro_in_origin() {
+                        // A click's or conversion's value must never choose where the
+                        // request goes (issue 11 item 6).
+                        Some(name) => Err(format!(
+                            "macro {{{name}}} is in the scheme, host or port: a click's or a \
                          conversion's values would choose where the request goes; use \
                          macros in the path or query only"
-                    )),
-                    None => http_url(&template.render(|_| Some("x"))).map(|_| template),
-                });
+                        )),
+                        None => http_url(&template.render(|_| Some("x"))).map(|_| template),
+                    });
             match checked {
                 Ok(template) => Some(DestinationKind::Postback {
                     template,
@@ -182,54 +178,66 @@ pub(super) fn resolve(
             }
         }
     };
-    let mut check_list =
-        |key: &str, list: &Option<Vec<String>>, known: &dyn Fn(&str) -> bool, what: &str| {
-            if let Some(list) = list {
-                if list.is_empty() {
+    // `near`: the names a typo is probably of, for "did you mean".
+    let mut check_list = |key: &str,
+                          list: &Option<Vec<String>>,
+                          known: &dyn Fn(&str) -> bool,
+                          what: &str,
+                          near: &[&str]| {
+        if let Some(list) = list {
+            if list.is_empty() {
+                problems.push(
+                    format!("{path}.{key}"),
+                    "must not be empty (leave it out to match all)",
+                );
+            }
+            for (index, item) in list.iter().enumerate() {
+                if !known(item) {
                     problems.push(
-                        format!("{path}.{key}"),
-                        "must not be empty (leave it out to match all)",
+                        format!("{path}.{key}[{index}]"),
+                        format!(
+                            "\"{item}\" is not {what}{}",
+                            crate::suggest::hint(item, near.iter().copied())
+                        ),
                     );
                 }
-                for (index, item) in list.iter().enumerate() {
-                    if !known(item) {
-                        problems.push(
-                            format!("{path}.{key}[{index}]"),
-                            format!("\"{item}\" is not {what}"),
-                        );
-                    }
-                }
             }
-        };
+        }
+    };
     check_list(
         "types",
         &raw.types,
         &|t| crate::forward::ChangeType::parse(t).is_some(),
         "conversion.created or conversion.updated",
+        &["conversion.created", "conversion.updated"],
     );
     check_list(
         "events",
         &raw.events,
         &super::is_event_slug,
         "an event name ([a-z0-9_]{1,32})",
+        &[],
     );
     check_list(
         "statuses",
         &raw.statuses,
         &|s| Status::from_name(s).is_some(),
         "pending, approved, rejected or reversed",
+        &["pending", "approved", "rejected", "reversed"],
     );
     check_list(
         "campaigns",
         &raw.campaigns,
         &|c| known_campaigns.contains(&c),
         "a configured campaign",
+        known_campaigns,
     );
     check_list(
         "networks",
         &raw.networks,
         &|n| known_networks.contains(&n),
         "a configured network",
+        known_networks,
     );
     let max_attempts = raw.max_attempts.unwrap_or(MAX_ATTEMPTS);
     if !(1..=MAX_ATTEMPTS).contains(&max_attempts) {

@@ -113,12 +113,14 @@ struct RawConfig {
     currency: String,
     #[serde(default = "default_timezone")]
     timezone: String,
+    // Campaigns, networks and destinations are read one by one (below), so a value of
+    // the wrong type in one is reported beside every other problem, not alone.
     #[serde(default)]
-    campaigns: BTreeMap<String, campaign::RawCampaign>,
+    campaigns: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
-    networks: BTreeMap<String, network::RawNetwork>,
+    networks: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
-    destinations: Vec<destination::RawDestination>,
+    destinations: Vec<serde_json::Value>,
     #[serde(default)]
     delivery: DeliverySettings,
     #[serde(default)]
@@ -304,8 +306,24 @@ pub(crate) fn deserialize_at<T: serde::de::DeserializeOwned>(
         } else {
             format!("{root}.{inner}")
         };
-        ConfigErrors(vec![ConfigError { path, reason }])
+        ConfigErrors(vec![ConfigError {
+            path,
+            reason: with_field_hint(&reason),
+        }])
     })
+}
+
+/// serde's "unknown field `ofer_url`, expected one of `offer_url`, …" with a "did you
+/// mean" for the nearest expected field.
+fn with_field_hint(reason: &str) -> String {
+    let Some(rest) = reason.strip_prefix("unknown field `") else {
+        return reason.to_string();
+    };
+    let Some((field, expected)) = rest.split_once('`') else {
+        return reason.to_string();
+    };
+    let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    format!("{reason}{}", crate::suggest::hint(field, candidates))
 }
 
 impl Config {
@@ -359,47 +377,74 @@ impl Config {
             }
         }
 
+        // Names are checked against every configured key, even one whose table has
+        // errors of its own, so one mistake is not reported twice.
+        let network_keys: Vec<String> = raw.networks.keys().cloned().collect();
+        let campaign_keys: Vec<String> = raw.campaigns.keys().cloned().collect();
+        let network_names: Vec<&str> = network_keys.iter().map(String::as_str).collect();
+        let campaign_names: Vec<&str> = campaign_keys.iter().map(String::as_str).collect();
+        let unknown_network = |name: &str| {
+            format!(
+                "names network \"{name}\", which is not configured under {root}.networks{}",
+                crate::suggest::hint(name, network_names.iter().copied())
+            )
+        };
+
         let mut networks = BTreeMap::new();
-        for (name, raw_network) in raw.networks {
+        for (name, value) in raw.networks {
             let path = format!("{root}.networks.{name}");
+            let raw_network = match deserialize_at(&path, value) {
+                Ok(raw_network) => raw_network,
+                Err(errors) => {
+                    problems.0.extend(errors.0);
+                    continue;
+                }
+            };
             if let Some(network) =
                 network::resolve(&mut problems, &path, &name, raw_network, raw.lookback_days)
             {
                 networks.insert(name, network);
             }
         }
-        if !networks.contains_key(&raw.default_network) {
+        if !network_names.contains(&raw.default_network.as_str()) {
             problems.push(
                 format!("{root}.default_network"),
-                format!(
-                    "names network \"{}\", which is not configured under {root}.networks",
-                    raw.default_network
-                ),
+                unknown_network(&raw.default_network),
             );
         }
 
         let mut campaigns = BTreeMap::new();
-        for (id, raw_campaign) in raw.campaigns {
+        for (id, value) in raw.campaigns {
             let path = format!("{root}.campaigns.{id}");
-            if let Some(campaign) = campaign::resolve(&mut problems, &path, &id, raw_campaign) {
-                if let Some(network) = &campaign.network {
-                    if !networks.contains_key(network) {
-                        problems.push(
-                            format!("{path}.network"),
-                            format!("names network \"{network}\", which is not configured"),
-                        );
-                    }
+            let raw_campaign: campaign::RawCampaign = match deserialize_at(&path, value) {
+                Ok(raw_campaign) => raw_campaign,
+                Err(errors) => {
+                    problems.0.extend(errors.0);
+                    continue;
                 }
+            };
+            // Checked on the raw table: a campaign with other errors still names its network.
+            if let Some(network) = &raw_campaign.network {
+                if !network_names.contains(&network.as_str()) {
+                    problems.push(format!("{path}.network"), unknown_network(network));
+                }
+            }
+            if let Some(campaign) = campaign::resolve(&mut problems, &path, &id, raw_campaign) {
                 campaigns.insert(id, campaign);
             }
         }
 
         destination::check_delivery(&mut problems, &format!("{root}.delivery"), &raw.delivery);
-        let network_names: Vec<&str> = networks.keys().map(String::as_str).collect();
-        let campaign_names: Vec<&str> = campaigns.keys().map(String::as_str).collect();
         let mut destinations: Vec<Destination> = Vec::new();
-        for (index, raw_destination) in raw.destinations.into_iter().enumerate() {
+        for (index, value) in raw.destinations.into_iter().enumerate() {
             let path = format!("{root}.destinations[{index}]");
+            let raw_destination = match deserialize_at(&path, value) {
+                Ok(raw_destination) => raw_destination,
+                Err(errors) => {
+                    problems.0.extend(errors.0);
+                    continue;
+                }
+            };
             if let Some(found) = destination::resolve(
                 &mut problems,
                 &path,
@@ -720,6 +765,43 @@ mod tests {
     }
 
     #[test]
+    fn structural_errors_are_listed_beside_semantic_ones_with_near_misses_named() {
+        let found = errors(json!({
+            "default_network": "generc",
+            "networks": { "generic": {}, "tune": { "preset": "tune", "payout_max": "lots" } },
+            "campaigns": {
+                "a": { "ofer_url": "https://offer.example/" },
+                "b": { "offer_url": "https://offer.example/?c={clikcid}&s={sub11}", "network": "tnue" },
+                "c": { "offer_url": "https://offer.example/", "payout": [1] }
+            },
+            "destinations": [{ "name": "d", "kind": "postback", "url": "https://t.example/", "campaigns": ["bb"], "networks": ["tune"] }]
+        }));
+        for expected in [
+            "EDGEBACK.networks.tune.payout_max: invalid type",
+            "EDGEBACK.default_network: names network \"generc\", which is not configured under EDGEBACK.networks (did you mean \"generic\"?)",
+            "EDGEBACK.campaigns.a.ofer_url: unknown field `ofer_url`",
+            "EDGEBACK.campaigns.b.offer_url: unknown macro {clikcid} (did you mean {clickid}?), unknown macro {sub11} (did you mean {sub1}?)",
+            "EDGEBACK.campaigns.b.network: names network \"tnue\", which is not configured under EDGEBACK.networks (did you mean \"tune\"?)",
+            "EDGEBACK.campaigns.c.payout: invalid type",
+            "EDGEBACK.destinations[0].campaigns[0]: \"bb\" is not a configured campaign (did you mean \"b\"?)",
+        ] {
+            assert!(found.iter().any(|e| e.starts_with(expected)), "{expected}\n{found:#?}");
+        }
+        assert!(
+            found.iter().any(|e| e
+                .starts_with("EDGEBACK.campaigns.a.ofer_url: unknown field `ofer_url`")
+                && e.ends_with("(did you mean \"offer_url\"?)")),
+            "{found:#?}"
+        );
+        // A network with a type error is still a configured name: no second error.
+        assert!(
+            !found.iter().any(|e| e.contains("destinations[0].networks")),
+            "{found:#?}"
+        );
+        assert_eq!(found.len(), 7, "{found:#?}");
+    }
+
+    #[test]
     fn destination_errors_name_their_keys() {
         let mut value = minimal();
         value["destinations"] = json!([
@@ -731,12 +813,19 @@ mod tests {
         ]);
         value["delivery"] = json!({ "cron_batch": 60 });
         let found = errors(value);
-        // The unknown kind is a type error, reported alone with its path.
-        assert_eq!(found.len(), 1, "{found:?}");
+        // The unknown kind is a type error of one destination: reported with its path,
+        // beside every problem of the others (and the delivery settings).
+        assert_eq!(found.len(), 12, "{found:?}");
         assert!(
-            found[0].starts_with("EDGEBACK.destinations[3].kind"),
+            found
+                .last()
+                .unwrap()
+                .starts_with("EDGEBACK.destinations[3].kind: unknown variant `carrier-pigeon`"),
             "{found:?}"
         );
+        assert!(found
+            .iter()
+            .any(|e| e.starts_with("EDGEBACK.delivery.cron_batch")));
 
         let mut value = minimal();
         value["destinations"] = json!([

@@ -144,6 +144,56 @@ fn assembles_groups_and_totals() {
 }
 
 #[test]
+fn by_day_alone_every_day_of_the_range_is_a_row() {
+    let q = query(&[
+        ("from", "2025-02-27"),
+        ("to", "2025-03-02"),
+        ("group_by", "day"),
+    ])
+    .unwrap();
+    let clicks: Vec<ClickFigureRow> =
+        vec![
+            serde_json::from_value(json!({"day": "2025-03-01", "clicks": 2, "bot_clicks": 0}))
+                .unwrap(),
+        ];
+    let report = assemble(&q, &clicks, &[], &[]);
+    let days: Vec<&str> = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["day"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        days,
+        ["2025-02-27", "2025-02-28", "2025-03-01", "2025-03-02"]
+    );
+    let empty = &report["rows"][0];
+    assert_eq!(
+        (
+            empty["clicks"].clone(),
+            empty["conversions"].clone(),
+            empty["cr"].clone()
+        ),
+        (json!(0), json!(0), Value::Null)
+    );
+    assert_eq!(report["rows"][2]["clicks"], 2);
+    // Grouped by more than the day, only groups with figures are rows.
+    let by_campaign = query(&[
+        ("from", "2025-02-27"),
+        ("to", "2025-03-02"),
+        ("group_by", "day,campaign"),
+    ])
+    .unwrap();
+    assert_eq!(
+        assemble(&by_campaign, &clicks, &[], &[])["rows"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
 fn a_renamed_or_missing_report_column_is_an_error_not_a_zero() {
     let renamed = json!({"day": "2025-03-10", "click_count": 3, "bot_clicks": 1});
     assert!(serde_json::from_value::<ClickFigureRow>(renamed).is_err());

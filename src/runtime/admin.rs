@@ -5,15 +5,17 @@
 use super::campaigns::{self, Source};
 use super::d1::{rows_of, Db};
 use super::{client_ip, random, respond_json, App};
-use crate::admin::{match_route, openapi, page_limit, path_exists, RouteId};
+use crate::admin::{
+    check_params, format, match_route, openapi, page_limit, path_exists, Format, Route, RouteId,
+};
 use crate::config::{Campaign, Status};
 use crate::crypto::constant_time_eq;
 use crate::forward::DeliveryState;
 use crate::postback::auth::{authenticate, AuthRequest};
 use crate::postback::{new_record_id, redacted_params, Outcome};
 use crate::store::{
-    get_click, get_conversion, list_conversions, list_deliveries, list_postbacks,
-    record_conversion, replay_deliveries, replay_delivery, store_clicks, ClickView,
+    get_click, get_conversion, list_clicks, list_conversions, list_deliveries, list_postbacks,
+    record_conversion, replay_deliveries, replay_delivery, store_clicks, ClickFilter, ClickView,
     ConversionFilter, ConversionRow, DeliveryView, HistoryRow, PostbackFilter, PostbackLogRow,
     ReplayClaim,
 };
@@ -117,6 +119,25 @@ impl Query {
         }
     }
 
+    /// A `true`/`false` (or `1`/`0`) parameter; absent is `None`.
+    fn flag(&self, name: &str) -> std::result::Result<Option<bool>, ApiError> {
+        match self.get(name).as_deref() {
+            None => Ok(None),
+            Some("true" | "1") => Ok(Some(true)),
+            Some("false" | "0") => Ok(Some(false)),
+            Some(_) => Err(ApiError::bad_request(format!(
+                "{name} must be true or false"
+            ))),
+        }
+    }
+
+    /// The ten exact sub-ID filters.
+    fn subs(&self) -> crate::click::SubIds {
+        crate::click::SubIds::from_array(std::array::from_fn(|index| {
+            self.get(&format!("sub{}", index + 1))
+        }))
+    }
+
     fn delivery_state(&self) -> std::result::Result<Option<DeliveryState>, ApiError> {
         match self.get("state").map(|s| DeliveryState::parse(&s)) {
             None => Ok(None),
@@ -128,20 +149,47 @@ impl Query {
     }
 }
 
-/// A page of rows fetched with one extra row: the page, and the cursor of the next one.
-fn page(mut rows: Vec<Value>, limit: u32, cursor_field: &str) -> Value {
-    let more = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
+/// A page of rows fetched with one extra row: as JSON (`items`, `next_cursor`), or as
+/// CSV (a header row and one row per item, the next page's cursor in `x-next-cursor`).
+fn page(call: &Call<'_>, mut rows: Vec<Value>, cursor_field: &str) -> ApiResult {
+    let limit = call.limit as usize;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
     let next_cursor = if more {
         rows.last().and_then(|row| row.get(cursor_field)).cloned()
     } else {
         None
     };
-    json!({ "items": rows, "next_cursor": next_cursor })
+    match (call.format, call.route.csv) {
+        (Format::Csv, Some(columns)) => {
+            let name = call.route.path.trim_start_matches("/api/");
+            let mut response = csv_response(&crate::csv::table(columns, &rows), name)?;
+            if let Some(Value::String(cursor)) = next_cursor {
+                response.headers_mut().set("x-next-cursor", &cursor)?;
+            }
+            Ok(response)
+        }
+        _ => Ok(respond_json(
+            200,
+            &json!({ "items": rows, "next_cursor": next_cursor }),
+        )?),
+    }
+}
+
+/// A CSV attachment named `edgeback-<name>.csv`.
+fn csv_response(body: &str, name: &str) -> Result<Response> {
+    let mut response = super::respond(200, "text/csv; charset=utf-8", body)?;
+    response.headers_mut().set(
+        "content-disposition",
+        &format!("attachment; filename=\"edgeback-{name}.csv\""),
+    )?;
+    Ok(response)
 }
 
 /// One admin call: what every route handler may need.
 struct Call<'a> {
+    route: &'static Route,
+    format: Format,
     app: &'a App,
     ctx: &'a Context,
     env: &'a Env,
@@ -198,7 +246,12 @@ async fn dispatch(request: Request, app: &App, ctx: &Context, env: &Env, db: &Db
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect(),
     );
+    check_params(route, query.0.iter().map(|(name, _)| name.as_str()))
+        .map_err(ApiError::bad_request)?;
+    let format = format(route, query.get("format").as_deref()).map_err(ApiError::bad_request)?;
     let mut call = Call {
+        route,
+        format,
         app,
         ctx,
         env,
@@ -208,7 +261,7 @@ async fn dispatch(request: Request, app: &App, ctx: &Context, env: &Env, db: &Db
             .first()
             .map(|value| value.to_string())
             .unwrap_or_default(),
-        limit: page_limit(query.get("limit").as_deref()).map_err(ApiError::bad_request)?,
+        limit: page_limit(query.get("limit").as_deref(), format).map_err(ApiError::bad_request)?,
         since: query.since()?,
         cursor: query.get("cursor"),
         query,
@@ -222,7 +275,8 @@ async fn dispatch(request: Request, app: &App, ctx: &Context, env: &Env, db: &Db
         RouteId::ListDeliveries => list_deliveries_route(&call).await,
         RouteId::ReplayDelivery => replay_delivery_route(&call).await,
         RouteId::ReplayDeliveries => replay_deliveries_route(&call).await,
-        RouteId::Report => Ok(super::report::handle(app, db, &call.query.0).await?),
+        RouteId::ListClicks => list_clicks_route(&call).await,
+        RouteId::Report => report_route(&call).await,
         RouteId::TestPostback => {
             let body = call.request.bytes().await.unwrap_or_default();
             test_postback(&call, &body).await
@@ -254,13 +308,53 @@ async fn list_postbacks_route(call: &Call<'_>) -> ApiResult {
         outcome: call.query.get("outcome"),
         network: call.query.get("network"),
         since_ms: call.since,
+        include_test: call.query.flag("include_test")?.unwrap_or(false),
     };
     let rows: Vec<PostbackLogRow> = call
         .db
         .all(&list_postbacks(&filter, call.cursor.as_deref(), call.limit))
         .await?;
     let rows = rows.iter().map(PostbackLogRow::to_api_json).collect();
-    Ok(respond_json(200, &page(rows, call.limit, "postback_id"))?)
+    page(call, rows, "postback_id")
+}
+
+/// How far back the click list reads when no `since` is given: a day of clicks is a
+/// bounded scan of the clicks table's key (it has no other index).
+const CLICK_LIST_DEFAULT_MS: i64 = 86_400_000;
+
+async fn list_clicks_route(call: &Call<'_>) -> ApiResult {
+    let now = i64::try_from(super::now_ms()).unwrap_or(i64::MAX);
+    let filter = ClickFilter {
+        since_ms: call.since.unwrap_or(now - CLICK_LIST_DEFAULT_MS),
+        campaign: call.query.get("campaign"),
+        country: call.query.get("country").map(|c| c.to_ascii_uppercase()),
+        bot: call.query.flag("bot")?,
+        sub: call.query.subs(),
+    };
+    let rows: Vec<ClickView> = call
+        .db
+        .all(&list_clicks(&filter, call.cursor.as_deref(), call.limit))
+        .await?;
+    let rows = rows.iter().map(ClickView::to_api_json).collect();
+    page(call, rows, "click_id")
+}
+
+async fn report_route(call: &Call<'_>) -> ApiResult {
+    let now = i64::try_from(super::now_ms()).unwrap_or(i64::MAX);
+    let report = super::report::build(call.app, call.db, &call.query.0, now)
+        .await?
+        .map_err(ApiError::bad_request)?;
+    match call.format {
+        Format::Csv => {
+            let name = format!(
+                "report-{}-{}",
+                report["from"].as_str().unwrap_or_default(),
+                report["to"].as_str().unwrap_or_default()
+            );
+            Ok(csv_response(&crate::csv::report(&report), &name)?)
+        }
+        Format::Json => Ok(respond_json(200, &report)?),
+    }
 }
 
 async fn list_conversions_route(call: &Call<'_>) -> ApiResult {
@@ -276,6 +370,9 @@ async fn list_conversions_route(call: &Call<'_>) -> ApiResult {
     let filter = ConversionFilter {
         status,
         campaign: call.query.get("campaign"),
+        network: call.query.get("network"),
+        event: call.query.get("event"),
+        sub: call.query.subs(),
         since_ms: call.since,
     };
     let rows: Vec<ConversionRow> = call
@@ -287,7 +384,7 @@ async fn list_conversions_route(call: &Call<'_>) -> ApiResult {
         ))
         .await?;
     let rows = rows.iter().map(ConversionRow::to_api_json).collect();
-    Ok(respond_json(200, &page(rows, call.limit, "conversion_id"))?)
+    page(call, rows, "conversion_id")
 }
 
 async fn get_conversion_route(call: &Call<'_>) -> ApiResult {
@@ -325,7 +422,7 @@ async fn list_deliveries_route(call: &Call<'_>) -> ApiResult {
         ))
         .await?;
     let rows = rows.iter().map(DeliveryView::to_api_json).collect();
-    Ok(respond_json(200, &page(rows, call.limit, "delivery_id"))?)
+    page(call, rows, "delivery_id")
 }
 
 #[derive(serde::Deserialize)]

@@ -73,15 +73,36 @@ const LIST_CONVERSIONS: &str = concat!(
     " FROM conversions c \
      WHERE (?1 IS NULL OR c.conversion_id < ?1) AND (?2 IS NULL OR c.status = ?2) \
      AND (?3 IS NULL OR c.campaign = ?3) AND (?4 IS NULL OR c.conversion_id >= ?4) \
+     AND (?6 IS NULL OR c.network = ?6) AND (?7 IS NULL OR c.event = ?7) \
+     AND (?8 IS NULL OR c.sub1 = ?8) AND (?9 IS NULL OR c.sub2 = ?9) \
+     AND (?10 IS NULL OR c.sub3 = ?10) AND (?11 IS NULL OR c.sub4 = ?11) \
+     AND (?12 IS NULL OR c.sub5 = ?12) AND (?13 IS NULL OR c.sub6 = ?13) \
+     AND (?14 IS NULL OR c.sub7 = ?14) AND (?15 IS NULL OR c.sub8 = ?15) \
+     AND (?16 IS NULL OR c.sub9 = ?16) AND (?17 IS NULL OR c.sub10 = ?17) \
      AND c.is_test = 0 ORDER BY c.conversion_id DESC LIMIT ?5"
 );
 
-/// Filters for the conversion list (SPEC §9).
+/// Filters for the conversion list (design §9): exact matches; `sub` holds the sub-ID
+/// filters (each `Some` must equal the conversion's attribution snapshot).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConversionFilter {
     pub status: Option<String>,
     pub campaign: Option<String>,
+    pub network: Option<String>,
+    pub event: Option<String>,
+    pub sub: crate::click::SubIds,
     pub since_ms: Option<i64>,
+}
+
+/// The ten sub-ID filters as parameters, `sub1` first.
+fn sub_params(sub: &crate::click::SubIds) -> Vec<super::SqlValue> {
+    [
+        &sub.sub1, &sub.sub2, &sub.sub3, &sub.sub4, &sub.sub5, &sub.sub6, &sub.sub7, &sub.sub8,
+        &sub.sub9, &sub.sub10,
+    ]
+    .into_iter()
+    .map(|value| value.clone().into())
+    .collect()
 }
 
 /// Newest first; `cursor` is the last conversion ID of the previous page. Fetches one row
@@ -89,13 +110,18 @@ pub struct ConversionFilter {
 pub fn list_conversions(filter: &ConversionFilter, cursor: Option<&str>, limit: u32) -> Statement {
     Statement {
         sql: LIST_CONVERSIONS,
-        params: vec![
+        params: [
             cursor.into(),
             filter.status.clone().into(),
             filter.campaign.clone().into(),
             since_bound(filter.since_ms).into(),
             i64::from(limit.saturating_add(1)).into(),
-        ],
+            filter.network.clone().into(),
+            filter.event.clone().into(),
+        ]
+        .into_iter()
+        .chain(sub_params(&filter.sub))
+        .collect(),
     }
 }
 
@@ -103,14 +129,16 @@ const LIST_POSTBACKS: &str = "SELECT postback_id, received_at, network, source_i
      params, outcome, detail, click_id, conversion_id, is_test FROM postback_log \
      WHERE (?1 IS NULL OR postback_id < ?1) AND (?2 IS NULL OR outcome = ?2) \
      AND (?3 IS NULL OR network = ?3) AND (?4 IS NULL OR postback_id >= ?4) \
-     ORDER BY postback_id DESC LIMIT ?5";
+     AND (?6 OR is_test = 0) ORDER BY postback_id DESC LIMIT ?5";
 
-/// Filters for the postback log (SPEC §9).
+/// Filters for the postback log (design §9).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PostbackFilter {
     pub outcome: Option<String>,
     pub network: Option<String>,
     pub since_ms: Option<i64>,
+    /// The tester's runs too (test traffic is left out of lists by default).
+    pub include_test: bool,
 }
 
 /// Newest first, one row more than `limit` (to know whether another page exists).
@@ -123,6 +151,7 @@ pub fn list_postbacks(filter: &PostbackFilter, cursor: Option<&str>, limit: u32)
             filter.network.clone().into(),
             since_bound(filter.since_ms).into(),
             i64::from(limit.saturating_add(1)).into(),
+            filter.include_test.into(),
         ],
     }
 }
@@ -178,6 +207,47 @@ pub fn get_click(click_id: &str) -> Statement {
     Statement {
         sql: GET_CLICK,
         params: vec![click_id.to_ascii_lowercase().into()],
+    }
+}
+
+// The clicks table has no index but its key, and click IDs sort by issue time: the list
+// is a key range [since, cursor) read newest first, filtered row by row, stopped by LIMIT.
+const LIST_CLICKS: &str = "SELECT click_id, campaign, created_at, json_array(sub1, sub2, sub3, \
+     sub4, sub5, sub6, sub7, sub8, sub9, sub10) AS subs, external_id, country, asn, colo, \
+     user_agent, ip_hash, is_bot, bot_reason, payout_micros, currency, is_test FROM clicks \
+     WHERE click_id >= ?1 AND (?2 IS NULL OR click_id < ?2) AND (?3 IS NULL OR campaign = ?3) \
+     AND (?4 IS NULL OR country = ?4) AND (?5 IS NULL OR is_bot = ?5) \
+     AND (?6 IS NULL OR sub1 = ?6) AND (?7 IS NULL OR sub2 = ?7) AND (?8 IS NULL OR sub3 = ?8) \
+     AND (?9 IS NULL OR sub4 = ?9) AND (?10 IS NULL OR sub5 = ?10) \
+     AND (?11 IS NULL OR sub6 = ?11) AND (?12 IS NULL OR sub7 = ?12) \
+     AND (?13 IS NULL OR sub8 = ?13) AND (?14 IS NULL OR sub9 = ?14) \
+     AND (?15 IS NULL OR sub10 = ?15) AND is_test = 0 ORDER BY click_id DESC LIMIT ?16";
+
+/// Filters for the click list (design §9). `since_ms` is required: it bounds the scan.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClickFilter {
+    pub since_ms: i64,
+    pub campaign: Option<String>,
+    pub country: Option<String>,
+    pub bot: Option<bool>,
+    pub sub: crate::click::SubIds,
+}
+
+/// Clicks newest first, one row more than `limit` (to know whether another page exists).
+pub fn list_clicks(filter: &ClickFilter, cursor: Option<&str>, limit: u32) -> Statement {
+    let lower = crate::click_id::time_lower_bound(u64::try_from(filter.since_ms).unwrap_or(0));
+    let mut params: Vec<super::SqlValue> = vec![
+        lower.into(),
+        cursor.map(str::to_ascii_lowercase).into(),
+        filter.campaign.clone().into(),
+        filter.country.clone().into(),
+        filter.bot.map(i64::from).into(),
+    ];
+    params.extend(sub_params(&filter.sub));
+    params.push(i64::from(limit.saturating_add(1)).into());
+    Statement {
+        sql: LIST_CLICKS,
+        params,
     }
 }
 

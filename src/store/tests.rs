@@ -255,6 +255,143 @@ fn list_pages_newest_first() {
 }
 
 #[test]
+fn conversions_filter_by_network_event_and_sub_ids() {
+    let mut db = database();
+    for n in 0..3u8 {
+        let click_id = secrets().mint(NOW - 1000, [n + 80; 7]).unwrap();
+        let mut record = click(&click_id);
+        record.subs[0] = Some(format!("zone{}", n % 2));
+        record.subs[9] = Some("last".into());
+        run_batch(&mut db, &insert_click(&record, None, None));
+        run_batch(
+            &mut db,
+            &record_conversion(
+                &draft(&click_id, &format!("F{n}"), "1", &format!("cf{n}")),
+                &log(&format!("pf{n}")),
+                &ReplayClaim::default(),
+            ),
+        );
+    }
+    let mut ids = |filter: &ConversionFilter| -> Vec<String> {
+        column(&mut db, list_conversions(filter, None, 10), "conversion_id")
+    };
+    let mut filter = ConversionFilter::default();
+    filter.sub.sub1 = Some("zone0".into());
+    assert_eq!(ids(&filter), ["cf2", "cf0"]);
+    filter.sub.sub10 = Some("last".into());
+    assert_eq!(ids(&filter), ["cf2", "cf0"]);
+    filter.sub.sub10 = Some("other".into());
+    assert!(ids(&filter).is_empty());
+    let by_network = ConversionFilter {
+        network: Some("generic".into()),
+        event: Some("conversion".into()),
+        ..Default::default()
+    };
+    assert_eq!(ids(&by_network).len(), 3);
+    let elsewhere = ConversionFilter {
+        network: Some("tune".into()),
+        ..Default::default()
+    };
+    assert!(ids(&elsewhere).is_empty());
+}
+
+/// One column of a read's rows, as text.
+fn column(db: &mut Connection, statement: Statement, name: &str) -> Vec<String> {
+    run_batch(db, &[statement])
+        .iter()
+        .map(|row| row[name].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn clicks_list_as_a_key_range_newest_first_with_filters() {
+    let mut db = database();
+    // Clicks 10 minutes apart, going back 50 minutes; odd ones are bots from FR.
+    let mut ids = Vec::new();
+    for n in 0..6u8 {
+        let at = NOW - u64::from(n) * 600_000;
+        let click_id = secrets().mint(at, [n + 40; 7]).unwrap();
+        let mut record = click(&click_id);
+        record.created_at_ms = at;
+        record.subs[1] = Some(format!("s{}", n % 3));
+        if n % 2 == 1 {
+            record.country = Some("FR".into());
+            record.bot_reason = Some("user_agent".into());
+        }
+        run_batch(&mut db, &insert_click(&record, None, None));
+        ids.push(click_id);
+    }
+    let mut list = |filter: &ClickFilter, cursor: Option<&str>, limit: u32| -> Vec<String> {
+        column(&mut db, list_clicks(filter, cursor, limit), "click_id")
+    };
+    let all = ClickFilter {
+        since_ms: (NOW - 3_600_000) as i64,
+        ..Default::default()
+    };
+    assert_eq!(list(&all, None, 10), ids, "newest first");
+    assert_eq!(list(&all, None, 2).len(), 3, "one more than the limit");
+    assert_eq!(list(&all, Some(&ids[1].to_uppercase()), 10), ids[2..]);
+    // `since` bounds the range: clicks 25 minutes old or newer.
+    let recent = ClickFilter {
+        since_ms: (NOW - 1_500_000) as i64,
+        ..Default::default()
+    };
+    assert_eq!(list(&recent, None, 10), ids[..3]);
+    let bots = ClickFilter {
+        bot: Some(true),
+        country: Some("FR".into()),
+        ..all.clone()
+    };
+    assert_eq!(
+        list(&bots, None, 10),
+        [ids[1].clone(), ids[3].clone(), ids[5].clone()]
+    );
+    let humans = ClickFilter {
+        bot: Some(false),
+        ..all.clone()
+    };
+    assert_eq!(
+        list(&humans, None, 10),
+        [ids[0].clone(), ids[2].clone(), ids[4].clone()]
+    );
+    let mut by_sub = ClickFilter {
+        campaign: Some("summer".into()),
+        ..all.clone()
+    };
+    by_sub.sub.sub2 = Some("s1".into());
+    assert_eq!(list(&by_sub, None, 10), [ids[1].clone(), ids[4].clone()]);
+    by_sub.campaign = Some("winter".into());
+    assert!(list(&by_sub, None, 10).is_empty());
+    // Rows deserialize into the typed view.
+    let rows = run_batch(&mut db, &[list_clicks(&all, None, 1)]);
+    let view: ClickView = serde_json::from_value(rows[0].clone()).unwrap();
+    assert_eq!(view.click_id, ids[0]);
+}
+
+#[test]
+fn test_postbacks_are_left_out_of_the_log_unless_asked_for() {
+    let mut db = database();
+    run_batch(&mut db, &log_refusal(&log("pt0"), "bad_token"));
+    let mut test_log = log("pt1");
+    test_log.network = Some("generic".into());
+    run_batch(&mut db, &log_refusal(&test_log, "bad_token"));
+    db.execute(
+        "UPDATE postback_log SET is_test = 1 WHERE postback_id = 'pt1'",
+        [],
+    )
+    .unwrap();
+    let mut ids = |include_test: bool| -> Vec<String> {
+        let filter = PostbackFilter {
+            include_test,
+            ..Default::default()
+        };
+        column(&mut db, list_postbacks(&filter, None, 10), "postback_id")
+    };
+    assert_eq!(ids(false), ["pt0"]);
+    assert_eq!(ids(true), ["pt1", "pt0"]);
+}
+
+#[test]
 fn purge_deletes_old_rows_in_bounded_chunks() {
     let mut db = database();
     let mut old = click("x");
@@ -1445,6 +1582,7 @@ fn every_statement() -> Vec<Statement> {
     ));
     all.push(list_postbacks(&PostbackFilter::default(), None, 5));
     all.push(list_conversions(&ConversionFilter::default(), None, 5));
+    all.push(list_clicks(&ClickFilter::default(), None, 5));
     all.extend(get_conversion("cv"));
     all.push(get_click(&click_id));
     all.push(list_deliveries(None, None, None, 5));

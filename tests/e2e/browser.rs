@@ -1,5 +1,7 @@
-//! The dashboard in a real browser (issue 7): Debian's Chromium driven by
-//! playwright-core (tests/browser/dashboard.mjs) against the shared worker.
+//! The dashboard in a real browser (issues 7 and 16): Debian's Chromium driven by
+//! playwright-core (tests/browser/dashboard.mjs) against the shared worker: overview,
+//! report drill-down, an error state, lists with filters, a CSV download checked against
+//! the API, the tester, a replay, and the phone layout.
 
 use crate::harness::{repo_root, worker, ADMIN_TOKEN};
 use crate::listener::{listener, Behaviour};
@@ -28,12 +30,33 @@ fn the_dashboard_works_in_a_real_browser() {
     let delivery_id = rows[0]["delivery_id"].as_str().unwrap().to_string();
     listener().behave("/hooks/fw-dash", Behaviour::Status(200));
 
+    // Two clicks of one sub1 value (drill-down, filters, CSV); the first converts in the
+    // browser test, the second here.
+    let zone = format!(
+        "dash{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+    );
+    let clicked = crate::harness::click_through("fw", &format!("sub1={zone}"), "192.0.2.140");
+    let second = crate::harness::click_through(
+        "fw",
+        &format!("sub1={zone}&sub2=second&external_id=ext-{zone}"),
+        "192.0.2.140",
+    );
+    let converted = worker().get(
+        &format!("/postback?clickid={second}&txid={zone}&status=approved&payout=4"),
+        &[],
+    );
+    assert_eq!(converted.outcome(), "accepted", "{}", converted.body);
+
     let out_dir = repo_root().join("test-output/dashboard");
-    let clicked = click("fw");
     let output = std::process::Command::new("node")
         .arg(repo_root().join("tests/browser/dashboard.mjs"))
         .args([&worker().base_url, ADMIN_TOKEN, &clicked, &delivery_id])
         .arg(&out_dir)
+        .arg(&zone)
         .current_dir(repo_root())
         .output()
         .expect("node");
@@ -45,11 +68,16 @@ fn the_dashboard_works_in_a_real_browser() {
     );
     for name in [
         "01-sign-in",
-        "02-postback-log",
-        "04-tester",
-        "06-deliveries-replayed",
-        "07-report",
-        "08-phone",
+        "02-overview",
+        "03-report-drill-down",
+        "04-report-error",
+        "05-postback-log",
+        "06-conversions",
+        "07-clicks",
+        "08-tester",
+        "09-deliveries-replayed",
+        "10-phone-overview",
+        "11-phone-conversions",
     ] {
         assert!(
             out_dir.join(format!("{name}.png")).exists(),

@@ -11,6 +11,7 @@ mod clicks;
 mod forwarding;
 mod harness;
 mod listener;
+mod lists;
 mod postbacks;
 mod reliability;
 mod security;

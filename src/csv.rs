@@ -1,0 +1,237 @@
+//! CSV exports of the admin API's lists and report (design §9, `format=csv`): RFC 4180
+//! text with a header row, CRLF line ends, and cells that cannot run as spreadsheet
+//! formulas. Cells are taken from the same JSON items the API answers with, so a CSV row
+//! and its JSON item always agree.
+
+use serde_json::Value;
+
+/// One column: its header, and a JSON pointer into an API item (`/sub/sub1`).
+pub type Column = (&'static str, &'static str);
+
+/// The text of one JSON value as a cell: strings as they are, numbers and booleans in
+/// JSON notation, null and absent as empty, arrays and objects as compact JSON.
+pub fn cell_text(value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(text)) => text.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// One cell, escaped. A value a spreadsheet would run as a formula (`=`, `+`, `-`, `@`,
+/// tab or CR first, and not a number) gets a leading `'`: sub-IDs come from visitors,
+/// and a CSV opened in a spreadsheet must not execute what a visitor typed (OWASP's
+/// advice for CSV injection). Numbers such as `-5.000000` are left alone.
+pub fn escape(cell: &str) -> String {
+    let risky = cell
+        .chars()
+        .next()
+        .is_some_and(|first| matches!(first, '=' | '+' | '-' | '@' | '\t' | '\r'))
+        && cell.parse::<f64>().is_err();
+    let cell = if risky {
+        format!("'{cell}")
+    } else {
+        cell.to_string()
+    };
+    if cell.contains([',', '"', '\r', '\n']) || cell.starts_with(' ') || cell.ends_with(' ') {
+        format!("\"{}\"", cell.replace('"', "\"\""))
+    } else {
+        cell
+    }
+}
+
+fn line<I: IntoIterator<Item = String>>(out: &mut String, cells: I) {
+    let cells: Vec<String> = cells.into_iter().map(|cell| escape(&cell)).collect();
+    out.push_str(&cells.join(","));
+    out.push_str("\r\n");
+}
+
+/// A header row and one row per item.
+pub fn table(columns: &[Column], items: &[Value]) -> String {
+    let mut out = String::new();
+    line(&mut out, columns.iter().map(|(name, _)| name.to_string()));
+    for item in items {
+        line(
+            &mut out,
+            columns
+                .iter()
+                .map(|(_, pointer)| cell_text(item.pointer(pointer))),
+        );
+    }
+    out
+}
+
+/// The report (`report::assemble`'s answer) as CSV: its grouping keys, then the counts
+/// and rates, then one column per currency for revenue, pending revenue and EPC
+/// (`revenue_USD`), and one per refusal outcome (`refused_bad_token`), for every
+/// currency and outcome in the total. A trailing `total` row has empty keys.
+pub fn report(report: &Value) -> String {
+    let keys: Vec<String> = report["group_by"]
+        .as_array()
+        .map(|keys| {
+            keys.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let total = &report["total"];
+    let names_of = |field: &str| -> Vec<String> {
+        total[field]
+            .as_object()
+            .map(|map| map.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let currencies = {
+        let mut all = names_of("revenue");
+        all.extend(names_of("pending_revenue"));
+        all.sort();
+        all.dedup();
+        all
+    };
+    let outcomes = names_of("refused_postbacks");
+    const COUNTS: [&str; 7] = [
+        "clicks",
+        "bot_clicks",
+        "conversions",
+        "approved",
+        "cr",
+        "approval_rate",
+        "duplicates",
+    ];
+    let mut header: Vec<String> = keys.clone();
+    header.extend(COUNTS.iter().map(|name| name.to_string()));
+    for currency in &currencies {
+        header.push(format!("revenue_{currency}"));
+        header.push(format!("pending_revenue_{currency}"));
+        header.push(format!("epc_{currency}"));
+    }
+    header.extend(outcomes.iter().map(|outcome| format!("refused_{outcome}")));
+    let mut out = String::new();
+    line(&mut out, header);
+    let row = |out: &mut String, row: &Value, is_total: bool| {
+        let mut cells: Vec<String> = keys
+            .iter()
+            .enumerate()
+            .map(|(index, key)| {
+                if is_total {
+                    if index == 0 {
+                        "total".to_string()
+                    } else {
+                        String::new()
+                    }
+                } else {
+                    cell_text(row.get(key))
+                }
+            })
+            .collect();
+        cells.extend(COUNTS.iter().map(|name| cell_text(row.get(*name))));
+        for currency in &currencies {
+            for field in ["revenue", "pending_revenue", "epc"] {
+                let value = row[field].get(currency);
+                // A currency the group has none of is zero, not unknown; EPC stays
+                // empty where there are no clicks to divide by (or clicks do not apply).
+                let no_clicks = row["clicks"].as_i64().is_none_or(|clicks| clicks == 0);
+                let text = match value {
+                    Some(value) => cell_text(Some(value)),
+                    None if field == "epc" && no_clicks => String::new(),
+                    None => "0.000000".to_string(),
+                };
+                cells.push(text);
+            }
+        }
+        cells.extend(outcomes.iter().map(|outcome| {
+            row["refused_postbacks"]
+                .get(outcome)
+                .map_or_else(|| "0".to_string(), |n| cell_text(Some(n)))
+        }));
+        line(out, cells);
+    };
+    for item in report["rows"].as_array().into_iter().flatten() {
+        row(&mut out, item, false);
+    }
+    row(&mut out, total, true);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn cells_are_quoted_when_needed_and_never_formulas() {
+        assert_eq!(escape("plain"), "plain");
+        assert_eq!(escape("a,b"), "\"a,b\"");
+        assert_eq!(escape("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(escape("two\nlines"), "\"two\nlines\"");
+        assert_eq!(escape(" padded"), "\" padded\"");
+        assert_eq!(escape("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(escape("+1"), "+1", "a number stays a number");
+        assert_eq!(escape("-5.000000"), "-5.000000");
+        assert_eq!(escape("-cmd"), "'-cmd");
+        assert_eq!(escape("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(escape(""), "");
+    }
+
+    #[test]
+    fn a_table_has_a_header_and_one_row_per_item() {
+        let items = vec![
+            json!({ "id": "a", "n": 1, "sub": { "sub1": "x,y" }, "params": [["k", "v"]], "gone": null }),
+            json!({ "id": "b", "n": 2.5, "sub": {}, "params": [] }),
+        ];
+        let columns: &[Column] = &[
+            ("id", "/id"),
+            ("n", "/n"),
+            ("sub1", "/sub/sub1"),
+            ("params", "/params"),
+            ("gone", "/gone"),
+        ];
+        assert_eq!(
+            table(columns, &items),
+            "id,n,sub1,params,gone\r\na,1,\"x,y\",\"[[\"\"k\"\",\"\"v\"\"]]\",\r\nb,2.5,,[],\r\n"
+        );
+        assert_eq!(table(columns, &[]), "id,n,sub1,params,gone\r\n");
+    }
+
+    #[test]
+    fn the_report_gets_a_column_per_currency_and_outcome_and_a_total() {
+        let report = json!({
+            "group_by": ["day"],
+            "rows": [
+                { "day": "2025-03-10", "clicks": 4, "bot_clicks": 1, "conversions": 2, "approved": 1,
+                  "revenue": { "USD": "10.000000" }, "pending_revenue": {}, "cr": "0.500000",
+                  "epc": { "USD": "2.500000" }, "approval_rate": "0.500000", "duplicates": 0,
+                  "refused_postbacks": { "bad_token": 3 } },
+                { "day": "2025-03-11", "clicks": 0, "bot_clicks": 0, "conversions": 0, "approved": 0,
+                  "revenue": {}, "pending_revenue": {}, "cr": null, "epc": {}, "approval_rate": null,
+                  "duplicates": 0, "refused_postbacks": {} }
+            ],
+            "total": { "clicks": 4, "bot_clicks": 1, "conversions": 2, "approved": 1,
+                  "revenue": { "USD": "10.000000" }, "pending_revenue": { "EUR": "1.000000" }, "cr": "0.500000",
+                  "epc": { "USD": "2.500000" }, "approval_rate": "0.500000", "duplicates": 0,
+                  "refused_postbacks": { "bad_token": 3 } }
+        });
+        let text = report_csv_lines(&report);
+        assert_eq!(
+            text[0],
+            "day,clicks,bot_clicks,conversions,approved,cr,approval_rate,duplicates,revenue_EUR,pending_revenue_EUR,epc_EUR,revenue_USD,pending_revenue_USD,epc_USD,refused_bad_token"
+        );
+        assert_eq!(
+            text[1],
+            "2025-03-10,4,1,2,1,0.500000,0.500000,0,0.000000,0.000000,0.000000,10.000000,0.000000,2.500000,3"
+        );
+        assert_eq!(
+            text[2],
+            "2025-03-11,0,0,0,0,,,0,0.000000,0.000000,,0.000000,0.000000,,0"
+        );
+        assert!(text[3].starts_with("total,4,1,2,1,"), "{}", text[3]);
+        assert_eq!(text.len(), 4);
+    }
+
+    fn report_csv_lines(value: &Value) -> Vec<String> {
+        let text = report(value);
+        assert!(text.ends_with("\r\n"));
+        text.trim_end().split("\r\n").map(str::to_string).collect()
+    }
+}
