@@ -7,6 +7,7 @@ mod campaigns;
 mod click;
 mod cron;
 mod d1;
+mod dashboard;
 mod forward;
 mod postback;
 mod report;
@@ -233,6 +234,7 @@ async fn route(request: Request, env: &Env, ctx: &Context, db: &LazyDb) -> Resul
             postback::handle(request, &app, ctx, env, db.get()?, Some(network)).await
         }
         ["api", ..] => admin::handle(request, &app, ctx, env, db.get()?).await,
+        ["admin", ..] => dashboard::serve(&path),
         ["_diagnostics", "zone-days"]
             if zones::diagnostics_enabled(&app) && admin::authorized(&request, &app) =>
         {
