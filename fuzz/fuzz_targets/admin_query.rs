@@ -7,8 +7,7 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use chrono::Datelike;
-use edgeback::admin::{match_route, page_limit, path_exists};
+use edgeback::admin::{match_route, page_limit, path_exists, Format};
 use edgeback::report::{day_windows, parse_query};
 use libfuzzer_sys::fuzz_target;
 
@@ -35,8 +34,11 @@ fuzz_target!(|input: Input| {
         .iter()
         .find(|(k, _)| k == "limit")
         .map(|(_, v)| v.as_str());
-    if let Ok(limit) = page_limit(limit) {
+    if let Ok(limit) = page_limit(limit, Format::Json) {
         assert!((1..=500).contains(&limit));
+    }
+    if let Ok(limit) = page_limit(limit, Format::Csv) {
+        assert!((1..=10_000).contains(&limit));
     }
     let default_tz = [
         "UTC",

@@ -61,9 +61,7 @@ fuzz_target!(|input: Input| {
     let parsed = if input.offer {
         UrlTemplate::parse(&input.template, OFFER_MACROS)
     } else {
-        UrlTemplate::parse_with(&input.template, &|name| {
-            OFFER_MACROS.contains(&name) || CONVERSION_MACROS.contains(&name)
-        })
+        UrlTemplate::parse_in(&input.template, &[OFFER_MACROS, CONVERSION_MACROS])
     };
     let Ok(template) = parsed else {
         return;
