@@ -1,4 +1,4 @@
-//! `make bench`: the figures of SPEC §13, written to BENCHMARKS.md. Local workerd under
+//! `make bench`: the figures of design §13, written to BENCHMARKS.md. Local workerd under
 //! `wrangler dev`, measured in one run beside a hello-world JavaScript worker on the same
 //! harness, so the ratio is what matters, not the absolute numbers of this machine.
 
@@ -214,7 +214,7 @@ mod native {
             .unwrap_or(0);
 
         let mut size_section = String::new();
-        let _ = writeln!(size_section, "## Worker size and start-up (SPEC §13)\n");
+        let _ = writeln!(size_section, "## Worker size and start-up (design §13)\n");
         let _ = writeln!(size_section, "| file | raw | gzip -9 |\n|---|---|---|");
         let _ = writeln!(size_section, "| build/index_bg.wasm (release: LTO, opt-level z, stripped, wasm-opt -O1) | {raw} B ({:.0} KiB) | {gzip} B ({:.0} KiB; ceiling 300 KiB, tests/e2e/size.rs) |\n", raw as f64 / 1024.0, gzip as f64 / 1024.0);
         let _ = writeln!(size_section, "Start-up: from starting `wrangler dev` with a fresh state directory to the first answered request, {STARTS} starts each, median:\n");
@@ -406,7 +406,7 @@ mod native {
             percentile(&latencies, 0.99),
             latencies.last().copied().unwrap_or_default()
         );
-        let _ = writeln!(out, "## D1 round trips before the response (SPEC §10)\n");
+        let _ = writeln!(out, "## D1 round trips before the response (design §10)\n");
         let _ = writeln!(out, "| path | budget | measured |\n|---|---|---|");
         let _ = writeln!(out, "| click redirect | 0 | {} |", d1_queries(&click));
         let _ = writeln!(out, "| accepted postback | 1 | {} |", d1_queries(&accepted));

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and running edgeback needs, idempotently, from crates.io, the
-# npm registry and Debian's packages only (SPEC §12): the wasm32 target, worker-build
+# npm registry and Debian's packages only (design §12): the wasm32 target, worker-build
 # 0.8.7, the wasm-bindgen CLI at exactly Cargo.lock's wasm-bindgen version, the npm
 # packages (wrangler, playwright-core) and Debian's chromium for the browser test.
 # A second run checks versions and returns in about a second.

@@ -1,4 +1,4 @@
-//! The admin API's route table (SPEC §9). The adapter's router matches requests against
+//! The admin API's route table (design §9). The adapter's router matches requests against
 //! this table and dispatches on [`RouteId`] exhaustively, and `/api/openapi.json` is
 //! generated from the same table: a route cannot exist undocumented.
 
@@ -540,7 +540,7 @@ mod tests {
                 route.path
             );
         }
-        // And the SPEC §9 routes are all in the table.
+        // And the design §9 routes are all in the table.
         for (method, path) in [
             ("GET", "/api/postbacks"),
             ("GET", "/api/conversions"),

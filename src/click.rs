@@ -1,4 +1,4 @@
-//! The click flow (SPEC §2, §4): from a request on `/c/{campaign}` to a response and the
+//! The click flow (design §2, §4): from a request on `/c/{campaign}` to a response and the
 //! click row to write after it. Pure: the clock, the random bytes and the request facts
 //! are passed in, and nothing here touches storage (a click makes 0 D1 queries before
 //! its response).
@@ -7,7 +7,7 @@ use crate::click_id::{ClickIdError, ClickSecrets, RANDOM_LEN};
 use crate::config::{BotPolicy, Campaign, ClickField, RedirectKind};
 use crate::crypto::{hex, hmac_sha256};
 
-/// Longest stored value of a click parameter, in bytes (SPEC §4).
+/// Longest stored value of a click parameter, in bytes (design §4).
 pub const MAX_VALUE_BYTES: usize = 512;
 /// Longest stored User-Agent, in bytes.
 pub const MAX_USER_AGENT_BYTES: usize = 512;
@@ -23,7 +23,7 @@ pub struct ClickRequest<'a> {
     pub user_agent: Option<&'a str>,
     /// `Sec-Purpose` or `Purpose` header value, if any.
     pub purpose: Option<&'a str>,
-    /// From `CF-Connecting-IP` only (SPEC §11).
+    /// From `CF-Connecting-IP` only (design §11).
     pub client_ip: Option<&'a str>,
     pub country: Option<&'a str>,
     pub asn: Option<u32>,
@@ -124,7 +124,7 @@ impl SubIds {
     }
 }
 
-/// The click row written after the response (SPEC §4's fields; never the raw IP).
+/// The click row written after the response (design §4's fields; never the raw IP).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClickRecord {
     pub click_id: String,

@@ -1,4 +1,4 @@
-//! Click IDs (SPEC §4, normative): minted without storage, verified without storage.
+//! Click IDs (design §4, normative): minted without storage, verified without storage.
 //!
 //! # Layout (version 1)
 //!
@@ -265,7 +265,7 @@ pub enum ClickIdError {
 }
 
 impl ClickIdError {
-    /// The SPEC §6 outcome this error maps to on the postback path.
+    /// The design §6 outcome this error maps to on the postback path.
     pub fn outcome_code(&self) -> &'static str {
         match self {
             ClickIdError::Expired { .. } => "click_expired",

@@ -1,4 +1,4 @@
-//! Money: payouts as exact integer micro-units (SPEC §6, §10), and ISO 4217 codes.
+//! Money: payouts as exact integer micro-units (design §6, §10), and ISO 4217 codes.
 
 /// Micro-units in one unit of currency.
 pub const MICROS_PER_UNIT: i64 = 1_000_000;

@@ -1,4 +1,4 @@
-//! The report (SPEC §9): clicks, bot clicks, conversions, approved, revenue, pending
+//! The report (design §9): clicks, bot clicks, conversions, approved, revenue, pending
 //! revenue, CR, EPC, approval rate, duplicates and refused postbacks by outcome, grouped
 //! by local day (cut at local midnight in an IANA zone) and other keys. Test traffic is
 //! left out by the SQL. This module parses the query, computes the day windows, and

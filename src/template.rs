@@ -1,5 +1,5 @@
-//! URL templates with `{macro}` placeholders: offer URLs (SPEC §4) and traffic-source
-//! postback URLs of destinations (SPEC §8). A template is parsed once, when the configuration is validated,
+//! URL templates with `{macro}` placeholders: offer URLs (design §4) and traffic-source
+//! postback URLs of destinations (design §8). A template is parsed once, when the configuration is validated,
 //! so unknown macros are configuration errors and rendering cannot fail.
 
 /// One piece of a parsed template.

@@ -1,4 +1,4 @@
-//! The postback tester (SPEC §9): what a simulated postback sends and which deliveries a
+//! The postback tester (design §9): what a simulated postback sends and which deliveries a
 //! conversion change would make. The adapter runs the real pipeline around it.
 
 use crate::config::{Campaign, Destination, DestinationKind, Network, PostbackMethod};

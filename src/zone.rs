@@ -1,9 +1,9 @@
 //! Local days in IANA time zones, from any source of zone rules.
 //!
-//! The report cuts days at local midnight (SPEC §9). The rules of the zones themselves
+//! The report cuts days at local midnight (design §9). The rules of the zones themselves
 //! (the IANA database) are not compiled in: the Workers runtime has them already, in
 //! ICU behind `Intl.DateTimeFormat`, and a copy in the wasm would triple its size
-//! (SPEC §13, issue 14). So the core asks a [`ZoneRules`] for one thing, the offset of a
+//! (design §13, issue 14). So the core asks a [`ZoneRules`] for one thing, the offset of a
 //! zone at an instant, and works out local dates and midnights from that: the adapter
 //! answers with `Intl` (`src/runtime/zones.rs`), native code (tests, the command-line
 //! tools) with `chrono-tz` ([`tzdb::Tzdb`]).

@@ -331,7 +331,7 @@ fn sign_postback_prints_a_url_signed_over_the_sorted_parameters() {
         .map(|(_, v)| v.clone())
         .unwrap();
     // Independent of the code under test: HMAC-SHA256 of the canonical string by hand
-    // (SPEC §11: names and values percent-encoded, sorted, joined with '&').
+    // (design §11: names and values percent-encoded, sorted, joined with '&').
     use hmac::Mac;
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"s3cret").unwrap();
     mac.update(b"clickid=abc&note=a%20b%26c&payout=12.50&ts=1700000000");

@@ -1,4 +1,4 @@
-//! Property tests: no input makes the pure core panic (SPEC §11, §14). A panic in wasm
+//! Property tests: no input makes the pure core panic (design §11, §14). A panic in wasm
 //! resets the instance and kills other requests in flight.
 #![cfg(not(target_arch = "wasm32"))]
 

@@ -1,7 +1,7 @@
 //! A postback request as the adapter reads it (method, URL length, query, content type,
 //! body) through `parse_request`, then `evaluate` against the fixture networks, with a
 //! genuine click ID added when the input asks for one so the checks after the click ID
-//! are reached. No input may panic; parsed requests keep SPEC §6's limits.
+//! are reached. No input may panic; parsed requests keep design §6's limits.
 #![no_main]
 
 use arbitrary::Arbitrary;

@@ -1,11 +1,11 @@
-//! Campaigns (SPEC §4, §5): where a click goes and how.
+//! Campaigns (design §4, §5): where a click goes and how.
 
 use super::{check_name, http_url, Problems};
 use crate::template::UrlTemplate;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-/// Macros an offer URL may use (SPEC §4).
+/// Macros an offer URL may use (design §4).
 pub const OFFER_MACROS: &[&str] = &[
     "clickid",
     "click_id",

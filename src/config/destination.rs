@@ -1,11 +1,11 @@
-//! Destinations (SPEC §5, §8): where each conversion change is forwarded.
+//! Destinations (design §5, §8): where each conversion change is forwarded.
 
 use super::{check_name, check_secret_name, http_url, Problems, Status};
 use crate::template::UrlTemplate;
 use serde::Deserialize;
 
 /// Macros a postback destination's URL may use besides the click's
-/// ([`super::OFFER_MACROS`], SPEC §4): the conversion's (SPEC §8).
+/// ([`super::OFFER_MACROS`], design §4): the conversion's (design §8).
 pub const CONVERSION_MACROS: &[&str] = &[
     "conversion_id",
     "event",
@@ -16,7 +16,7 @@ pub const CONVERSION_MACROS: &[&str] = &[
     "network",
 ];
 
-/// Most attempts per delivery: the schedule has eight (SPEC §8).
+/// Most attempts per delivery: the schedule has eight (design §8).
 pub const MAX_ATTEMPTS: u32 = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -272,7 +272,7 @@ pub(super) fn resolve(
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeliverySettings {
-    /// Delays after the 1st, 2nd, … failed attempt (SPEC §8: 5 s, 5 min, 30 min, 2 h,
+    /// Delays after the 1st, 2nd, … failed attempt (design §8: 5 s, 5 min, 30 min, 2 h,
     /// 5 h, 10 h, 10 h): with the immediate first attempt, 8 attempts over about 28 h.
     #[serde(default = "default_schedule")]
     pub retry_schedule_seconds: Vec<u64>,

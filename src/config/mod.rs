@@ -1,4 +1,4 @@
-//! Static configuration (SPEC §5): `[vars.EDGEBACK]` from `wrangler.toml`, read by the
+//! Static configuration (design §5): `[vars.EDGEBACK]` from `wrangler.toml`, read by the
 //! adapter as JSON, turned here into typed values and validated as a whole. Every error
 //! names the exact key path (`EDGEBACK.campaigns.summer.redirect`) and the reason.
 
@@ -90,7 +90,7 @@ pub const MAX_REDACT_NAME_BYTES: usize = 128;
 #[serde(deny_unknown_fields)]
 pub struct Diagnostics {
     /// Adds `x-edgeback-d1-queries` to responses: the D1 round trips made before the
-    /// response (SPEC §10 budgets). Harmless, but noise in production.
+    /// response (design §10 budgets). Harmless, but noise in production.
     #[serde(default)]
     pub d1_query_header: bool,
     /// Serves `GET /_diagnostics/zone-days` (admin token required): the local days the
@@ -518,7 +518,7 @@ impl Config {
     }
 
     /// Checks that `timezone` names a zone `rules` knows. The core has no zone database
-    /// (SPEC §13), so this is a second step: the worker runs it at load with the runtime's
+    /// (design §13), so this is a second step: the worker runs it at load with the runtime's
     /// `Intl`, `check-config` with `chrono-tz`.
     pub fn check_timezone(&self, rules: &dyn crate::zone::ZoneRules) -> Result<(), ConfigErrors> {
         crate::zone::check_zone(rules, &self.timezone).map_err(|reason| {

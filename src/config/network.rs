@@ -1,4 +1,4 @@
-//! Network profiles (SPEC §5): how one affiliate network names its postback fields, which
+//! Network profiles (design §5): how one affiliate network names its postback fields, which
 //! status words it sends, and how its conversions are deduplicated.
 //!
 //! A profile starts from its preset (`super::presets`) and the keys in `wrangler.toml`
@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 /// rather than recorded. A network that pays more sets its own `payout_max`.
 pub const DEFAULT_PAYOUT_MAX_UNITS: i64 = 100_000;
 
-/// Canonical conversion statuses (SPEC §7).
+/// Canonical conversion statuses (design §7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
@@ -55,7 +55,7 @@ impl Status {
     }
 }
 
-/// How repeated postbacks are recognised (SPEC §7).
+/// How repeated postbacks are recognised (design §7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum DedupMode {

@@ -1,4 +1,4 @@
-//! Network presets (SPEC §5): each platform's postback parameter names and status words,
+//! Network presets (design §5): each platform's postback parameter names and status words,
 //! taken from that platform's own postback documentation (cited per preset). A network
 //! profile starts from its preset; the keys in `wrangler.toml` override it. The table in
 //! `docs/networks.md` is checked against this file by a unit test.
@@ -85,10 +85,10 @@ pub const PRESETS: &[Preset] = &[
     // TUNE (HasOffers): affiliates get their own click ID back through the {aff_sub}
     // macro; TUNE's own click ID is `transaction_id`; advertiser references are
     // `adv_sub`…`adv_sub5`. Sources: TUNE/HasOffers "Postback URL" and "Affiliate
-    // postback macros" help articles; SPEC §5's example; shared/reference/networks.md.
+    // postback macros" help articles; design §5's example; the URL examples of docs/networks.md.
     Preset {
         name: "tune",
-        source: "TUNE (HasOffers) help center: affiliate postback macros ({aff_sub}, {transaction_id}, {adv_sub}, {payout}, {goal_id}); SPEC §5",
+        source: "TUNE (HasOffers) help center: affiliate postback macros ({aff_sub}, {transaction_id}, {adv_sub}, {payout}, {goal_id}); design §5",
         click_id: &["aff_sub", "aff_click_id", "transaction_id"],
         payout: &["payout", "amount", "sale_amount"],
         transaction_id: &["adv_sub", "adv_sub2", "order_id", "adv_unique1"],
@@ -103,7 +103,7 @@ pub const PRESETS: &[Preset] = &[
     // Everflow: its click ID is `transaction_id` (32 hex); amounts may use a decimal
     // comma (`12,34`); advertiser references `order_id`, `adv_event_id`; the event is
     // chosen with `event_id`. Source: Everflow help center, "Server Postback (S2S)"
-    // and "Postback parameters"; shared/reference/networks.md.
+    // and "Postback parameters"; the URL examples of docs/networks.md.
     Preset {
         name: "everflow",
         source: "Everflow help center: server postback parameters (transaction_id, amount, order_id, adv_event_id, event_id, currency)",
@@ -140,7 +140,7 @@ pub const PRESETS: &[Preset] = &[
     },
     // Affise: `clickid` / `click_id`, payout `sum`, transaction `action_id`, event
     // `goal`; statuses 1 approved, 2 pending, 3 declined, 5 hold. Sources: Affise help
-    // center, "Postback URL" / "Postback statuses"; shared/reference/networks.md.
+    // center, "Postback URL" / "Postback statuses"; the URL examples of docs/networks.md.
     Preset {
         name: "affise",
         source: "Affise help center: postback parameters (clickid, sum, action_id, goal) and status codes (1 approved, 2 pending, 3 declined, 5 hold)",
@@ -214,7 +214,7 @@ pub const PRESETS: &[Preset] = &[
     },
     // RedTrack: `clickid`, `sum` or `payout`, `rdtk_event_id` (the conversion's own ID),
     // `type` (event), `status` (Approved, Pending, Declined, Other), `currency`. Source:
-    // RedTrack help center, "Postback URL parameters"; shared/reference/networks.md.
+    // RedTrack help center, "Postback URL parameters"; the URL examples of docs/networks.md.
     Preset {
         name: "redtrack",
         source: "RedTrack help center: postback parameters (clickid, sum/payout, type, status Approved/Pending/Declined/Other, currency)",

@@ -1,4 +1,4 @@
-//! Forwarding (SPEC §8): what each delivery sends. A delivery is one conversion change
+//! Forwarding (design §8): what each delivery sends. A delivery is one conversion change
 //! (one version) for one destination; this module turns its stored facts into the exact
 //! outbound request, and judges the reply (`schedule`). Pure: the clock is passed in.
 
@@ -158,7 +158,7 @@ struct WebhookBody<'a> {
     data: WebhookData<'a>,
 }
 
-/// The JSON body of SPEC §8. It depends only on the delivery's stored facts, so every
+/// The JSON body of design §8. It depends only on the delivery's stored facts, so every
 /// attempt and replay of a delivery sends the same bytes.
 pub fn webhook_body(row: &DeliveryRow) -> String {
     let sub = row.subs.to_map();

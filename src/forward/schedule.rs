@@ -1,4 +1,4 @@
-//! Retry decisions (SPEC §8): after an attempt, is the delivery done, failed, or due
+//! Retry decisions (design §8): after an attempt, is the delivery done, failed, or due
 //! again, and when.
 
 use crate::config::DeliverySettings;

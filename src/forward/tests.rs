@@ -74,7 +74,7 @@ fn the_webhook_body_is_the_spec_shape() {
             }
         })
     );
-    // Key order as in the SPEC.
+    // Key order as in design §8.
     assert!(webhook_body(&row("conversion.created"))
         .starts_with(r#"{"type":"conversion.created","timestamp":"#));
 }

@@ -1,4 +1,4 @@
-//! Postback authentication (SPEC §6 authentication rows, §11): IP allowlists, shared
+//! Postback authentication (design §6 authentication rows, §11): IP allowlists, shared
 //! tokens, HMAC request signatures with timestamps, and Standard Webhooks signatures for
 //! sources that POST signed JSON. Every configured check must pass, cheapest first:
 //! allowlist → token → signature. Pure: the caller passes the client IP, the parameters,
@@ -133,7 +133,7 @@ pub struct TokenCheck {
     pub header: Option<String>,
 }
 
-/// An HMAC request signature (SPEC §11).
+/// An HMAC request signature (design §11).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HmacCheck {
     pub secret: String,
@@ -204,7 +204,7 @@ pub struct AuthPass {
     pub replay_expires_at_ms: u64,
 }
 
-/// The canonical string of SPEC §11: every parameter except the signature, each name and
+/// The canonical string of design §11: every parameter except the signature, each name and
 /// value percent-encoded (RFC 3986 unreserved characters kept, every other byte `%XX`
 /// upper case, as OAuth 1.0's parameter normalisation, RFC 5849 §3.4.1.3.2), sorted by
 /// encoded name then encoded value, joined as `name=value` with `&`.
@@ -309,7 +309,7 @@ pub fn verify_standard_webhook(
     })
 }
 
-/// Runs the configured checks in SPEC order. `secret` resolves a secret name to its value.
+/// Runs the configured checks in the order of design §6. `secret` resolves a secret name to its value.
 pub fn authenticate(
     checks: &AuthChecks,
     secret: &dyn Fn(&str) -> Option<String>,

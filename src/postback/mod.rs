@@ -1,4 +1,4 @@
-//! Postbacks (SPEC §6, §7): from the parameters a network sent to a conversion draft, or to
+//! Postbacks (design §6, §7): from the parameters a network sent to a conversion draft, or to
 //! a refusal with its outcome code. Pure; the record step's SQL lives in [`crate::store`].
 
 pub mod auth;
@@ -15,13 +15,13 @@ use crate::click_id::ClickSecrets;
 use crate::config::{days_to_ms, is_event_slug, DedupMode, Network, Status};
 use crate::money::{normalize_currency, parse_payout, PayoutError};
 
-/// Longest accepted parameter value, in bytes (SPEC §6).
+/// Longest accepted parameter value, in bytes (design §6).
 pub const MAX_VALUE_BYTES: usize = 1024;
-/// Most parameters accepted in one postback (SPEC §6).
+/// Most parameters accepted in one postback (design §6).
 pub const MAX_PARAMS: usize = 100;
-/// Longest accepted URL, in bytes (SPEC §6).
+/// Longest accepted URL, in bytes (design §6).
 pub const MAX_URL_BYTES: usize = 8 * 1024;
-/// Largest accepted body, in bytes (SPEC §6).
+/// Largest accepted body, in bytes (design §6).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// A refused postback: the outcome, a human-readable detail and, when known, the click ID.
@@ -114,7 +114,7 @@ fn request_status_word(
         })
 }
 
-/// Checks the parameters of one postback for `network`, in SPEC §6's order (after the
+/// Checks the parameters of one postback for `network`, in design §6's order (after the
 /// request shape and authentication, which the caller has done).
 pub fn evaluate(
     network: &Network,

@@ -1,4 +1,4 @@
-//! Postback outcomes (SPEC §6): one stable code per result, its HTTP status, and the reply.
+//! Postback outcomes (design §6): one stable code per result, its HTTP status, and the reply.
 
 use crate::config::ResponseFormat;
 
@@ -31,9 +31,9 @@ pub enum Outcome {
     Updated,
     Duplicate,
     InvalidTransition,
-    /// The dedup key names a conversion of another click (SPEC §11): nothing changes.
+    /// The dedup key names a conversion of another click (design §11): nothing changes.
     ClickMismatch,
-    /// A Standard Webhooks request carried fields outside its signed body (SPEC §11).
+    /// A Standard Webhooks request carried fields outside its signed body (design §11).
     UnsignedParameter,
     InternalError,
 }
@@ -112,7 +112,7 @@ impl Outcome {
             .find(|outcome| outcome.code() == code)
     }
 
-    /// The HTTP status of SPEC §6's table.
+    /// The HTTP status of design §6's table.
     pub fn http_status(self) -> u16 {
         match self {
             Outcome::MethodNotAllowed => 405,
@@ -161,7 +161,7 @@ pub struct Reply {
     pub body: String,
 }
 
-/// Builds the reply for `outcome` (SPEC §6): JSON by default, `OK …`/`ERROR …` as text.
+/// Builds the reply for `outcome` (design §6): JSON by default, `OK …`/`ERROR …` as text.
 pub fn reply(
     format: ResponseFormat,
     outcome: Outcome,

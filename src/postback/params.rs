@@ -1,5 +1,5 @@
 //! Postback parameters as pairs: a flat JSON body read without losing repeated keys, and
-//! the refusal of known fields sent more than once (SPEC §6, issue 11 item 8).
+//! the refusal of known fields sent more than once (design §6, issue 11 item 8).
 //!
 //! A repeated field is ambiguous: the query parser kept the first value, serde_json an
 //! object's last, and an HMAC canonical string is the same for `payout=1&payout=500` in
@@ -64,7 +64,7 @@ impl<'de> Visitor<'de> for Members {
 pub struct RawPostback<'a> {
     /// `GET`, `POST`, … as sent.
     pub method: &'a str,
-    /// The whole URL's length in bytes (SPEC §6: at most 8 KiB).
+    /// The whole URL's length in bytes (design §6: at most 8 KiB).
     pub url_len: usize,
     /// The raw query string (after `?`), if any.
     pub query: Option<&'a str>,
@@ -82,7 +82,7 @@ pub struct PostbackParams {
     pub from_query: usize,
 }
 
-/// The request-shape step of SPEC §6: method, URL and body limits, media type, and the
+/// The request-shape step of design §6: method, URL and body limits, media type, and the
 /// parameters of the query string and of a form or flat JSON body.
 pub fn parse_request(request: &RawPostback<'_>) -> Result<PostbackParams, Refusal> {
     use super::{MAX_BODY_BYTES, MAX_PARAMS, MAX_URL_BYTES, MAX_VALUE_BYTES};
@@ -144,7 +144,7 @@ pub fn parse_request(request: &RawPostback<'_>) -> Result<PostbackParams, Refusa
     Ok(PostbackParams { pairs, from_query })
 }
 
-/// SPEC §11: a Standard Webhooks sender signs its body, so the body is the only source of
+/// design §11: a Standard Webhooks sender signs its body, so the body is the only source of
 /// fields. A query parameter is refused (`unsigned_parameter`), never merged; only the
 /// routing parameter `network` is allowed, and only when the path names no network.
 pub fn unsigned_query_parameter(

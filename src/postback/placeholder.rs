@@ -1,4 +1,4 @@
-//! Unreplaced macros (SPEC §6): a value that is still a template placeholder.
+//! Unreplaced macros (design §6): a value that is still a template placeholder.
 //!
 //! The most common real failure is a postback whose click ID is the literal macro
 //! (`subid={subacc4}`), which many trackers answer 200 and then drop. We name it instead.

@@ -1,4 +1,4 @@
-//! Redaction of the postback log (SPEC §6, §11; issue 11 item 7): parameters whose names
+//! Redaction of the postback log (design §6, §11; issue 11 item 7): parameters whose names
 //! look like personal data or credentials are stored as `[redacted]`, never their value.
 //!
 //! A name is split into words at `_`, `-`, `.`, any other non-alphanumeric character, a

@@ -1,4 +1,4 @@
-//! `/api/…`: the admin API (SPEC §9), behind `Authorization: Bearer <ADMIN_TOKEN>`
+//! `/api/…`: the admin API (design §9), behind `Authorization: Bearer <ADMIN_TOKEN>`
 //! compared in constant time. Routes come from `crate::admin::ROUTES`; the dispatch below
 //! matches every `RouteId`, so the router and `/api/openapi.json` cannot drift apart.
 

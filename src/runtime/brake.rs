@@ -1,4 +1,4 @@
-//! The brake on repeated authentication failures (SPEC §6, §11). The rate limiter counts
+//! The brake on repeated authentication failures (design §6, §11). The rate limiter counts
 //! failures per source address; once it refuses one, the address is *braked* for the
 //! limiter's window: every request from it to a network that authenticates is refused
 //! `rate_limited`, right credentials included, so guessing stays unobservable.

@@ -1,5 +1,5 @@
 //! Campaign lookup: static campaigns (wrangler.toml) first, then run-time ones in KV
-//! (SPEC §5, §9), read at the edge with a cache TTL. Neither touches D1.
+//! (design §5, §9), read at the edge with a cache TTL. Neither touches D1.
 
 use super::App;
 use crate::config::Campaign;

@@ -1,5 +1,5 @@
 //! `GET`/`HEAD /c/{campaign}`: the click redirect. Zero D1 queries before the response;
-//! the click row is written afterwards through `ctx.wait_until` (SPEC §2, §10).
+//! the click row is written afterwards through `ctx.wait_until` (design §2, §10).
 
 use super::d1::Db;
 use super::{client_ip, random, respond, App};

@@ -1,5 +1,5 @@
-//! The cron triggers. Every minute: retry due deliveries (a bounded batch, SPEC §8),
-//! record that it ran, and purge rows past retention in bounded chunks (SPEC §10). Every
+//! The cron triggers. Every minute: retry due deliveries (a bounded batch, design §8),
+//! record that it ran, and purge rows past retention in bounded chunks (design §10). Every
 //! five minutes ([`SPILL_REPLAY_CRON`]): write the click rows that were spilled to KV
 //! because D1 refused them (docs/clicks.md); listing KV that rarely keeps within the free
 //! plan's 1,000 list operations a day.

@@ -1,5 +1,5 @@
 //! D1 glue: sends the core's [`Statement`]s and counts round trips, so responses can
-//! report the SPEC §10 budget (`x-edgeback-d1-queries`) and tests can hold us to it.
+//! report the design §10 budget (`x-edgeback-d1-queries`) and tests can hold us to it.
 
 use crate::store::{SqlValue, Statement};
 use serde::de::DeserializeOwned;

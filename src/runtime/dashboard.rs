@@ -1,4 +1,4 @@
-//! `/admin`: the dashboard (SPEC §9), one self-contained page whose assets the worker
+//! `/admin`: the dashboard (design §9), one self-contained page whose assets the worker
 //! serves itself (no CDN). It signs in with the admin token and uses the admin API.
 
 use super::respond;

@@ -1,4 +1,4 @@
-//! Sending deliveries (SPEC §8): claim due deliveries in one round trip, send them
+//! Sending deliveries (design §8): claim due deliveries in one round trip, send them
 //! concurrently (each bounded by the timeout, redirects not followed), then record every
 //! attempt and move each delivery on in one more round trip.
 

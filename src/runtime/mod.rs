@@ -34,7 +34,7 @@ pub struct App {
 }
 
 impl App {
-    /// Checks a postback's parameters for `network` at `now` (SPEC §6), with a fresh
+    /// Checks a postback's parameters for `network` at `now` (design §6), with a fresh
     /// conversion ID: the postback path and the tester run the same step.
     pub fn evaluate(
         &self,
@@ -105,7 +105,7 @@ pub fn random<const N: usize>() -> Result<[u8; N]> {
     Ok(bytes)
 }
 
-/// The client IP, from `CF-Connecting-IP` only (SPEC §11).
+/// The client IP, from `CF-Connecting-IP` only (design §11).
 pub fn client_ip(request: &Request) -> Option<String> {
     request
         .headers()

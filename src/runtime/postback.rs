@@ -1,4 +1,4 @@
-//! `GET`/`POST /postback[/{network}]`: the postback receiver (SPEC §6). Refusals make no
+//! `GET`/`POST /postback[/{network}]`: the postback receiver (design §6). Refusals make no
 //! D1 query before the response (their log row is written afterwards); an accepted
 //! postback makes exactly one round trip, the record-step batch.
 
@@ -19,11 +19,11 @@ type Params = Vec<(String, String)>;
 const CLICK_MISMATCH_REPLY: &str =
     "this transaction ID belongs to a conversion of another click; nothing was changed";
 
-/// The rate-limit binding that brakes repeated authentication failures (SPEC §6).
+/// The rate-limit binding that brakes repeated authentication failures (design §6).
 const AUTH_FAILURE_LIMITER: &str = "AUTH_FAILURES";
 
 /// Reads the request body as it streams in, stopping as soon as it passes the limit
-/// (SPEC §11): a large or endless chunked body is never buffered whole.
+/// (design §11): a large or endless chunked body is never buffered whole.
 async fn read_body_limited(request: &mut Request) -> std::result::Result<Vec<u8>, Refusal> {
     use futures_util::StreamExt;
     let too_large = || Refusal::new(Outcome::BodyTooLarge, "body larger than 16 KiB");

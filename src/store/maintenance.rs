@@ -21,7 +21,7 @@ const PURGE_SEEN_SIGNATURES: &str = "DELETE FROM seen_signatures WHERE replay_ke
 const PURGE_POSTBACK_LOG: &str = "DELETE FROM postback_log WHERE postback_id IN \
      (SELECT postback_id FROM postback_log WHERE postback_id < ?1 ORDER BY postback_id LIMIT ?2)";
 
-/// Rows deleted per table per cron run: bounded so one run stays short (SPEC §10).
+/// Rows deleted per table per cron run: bounded so one run stays short (design §10).
 pub const PURGE_CHUNK: u32 = 500;
 
 /// Deletes at most `PURGE_CHUNK` clicks and log rows older than `cutoff_ms`, and replay

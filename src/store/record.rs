@@ -13,7 +13,7 @@ macro_rules! count_outcome_conflict {
     };
 }
 
-// The record step (SPEC §7) is one batch: create-if-new, update-if-allowed, the history
+// The record step (design §7) is one batch: create-if-new, update-if-allowed, the history
 // row, the log row, and a read-back of the outcome. D1 runs a batch as one transaction,
 // so the UNIQUE dedup_key decides exactly one winner among concurrent identical
 // postbacks, and a failure anywhere leaves nothing written. Every statement starts with
@@ -38,7 +38,7 @@ macro_rules! fresh {
     };
 }
 
-// The allowed status changes (SPEC §7).
+// The allowed status changes (design §7).
 macro_rules! allowed_change {
     () => {
         "(c.status = p.status OR c.status || '>' || p.status IN ('pending>approved', \

@@ -1,7 +1,7 @@
 //! [`ZoneRules`] from `chrono-tz` (the IANA database compiled in), for native code only:
 //! the unit tests, the command-line tools (`check-config` validates `timezone` with it)
 //! and the end-to-end test that checks the worker's `Intl` answers against it. The
-//! worker never links it (SPEC §13: it would triple the wasm).
+//! worker never links it (design §13: it would triple the wasm).
 
 use super::ZoneRules;
 use chrono::{Offset, TimeZone};

@@ -1,4 +1,4 @@
-//! The admin API end to end (issue 7, SPEC §9): every route in the OpenAPI document
+//! The admin API end to end (issue 7, design §9): every route in the OpenAPI document
 //! answers, paging, details, the report checked against hand-computed figures in two time
 //! zones, the postback tester, and run-time campaigns in KV.
 

@@ -1,4 +1,4 @@
-//! Click tracking end to end (issue 3, SPEC §4): macros and aliases, redirect kinds,
+//! Click tracking end to end (issue 3, design §4): macros and aliases, redirect kinds,
 //! paused campaigns, bots and prefetches, hostile parameters, and the stored row.
 
 use crate::harness::{misconfigured_worker, worker, Reply};

@@ -1,4 +1,4 @@
-//! Forwarding end to end (issue 6, SPEC §8): deliveries in the record batch, the first
+//! Forwarding end to end (issue 6, design §8): deliveries in the record batch, the first
 //! attempt after the response, retries by the cron, attempt rules, Standard Webhooks
 //! signatures checked by an independent implementation, postback destinations, replay.
 

@@ -644,7 +644,7 @@ impl Reply {
         assert_eq!(ok, Some(status == 200), "{code}: ok must mean recorded");
     }
 
-    /// The D1 round trips the worker made before this response (SPEC §10).
+    /// The D1 round trips the worker made before this response (design §10).
     pub fn d1_queries(&self) -> u32 {
         self.header("x-edgeback-d1-queries")
             .and_then(|value| value.parse().ok())

@@ -1,4 +1,4 @@
-//! The postback receiver end to end (issue 4, SPEC §6, §7): every outcome code outside
+//! The postback receiver end to end (issue 4, design §6, §7): every outcome code outside
 //! authentication, the lifecycle, exactly-once under concurrency, presets with the
 //! documented real URLs, the log, and the D1 round trips of each path.
 
@@ -471,7 +471,7 @@ fn text_replies_for_text_networks() {
     );
 }
 
-/// The real URLs of shared/reference/networks.md through their presets.
+/// The platforms' documented postback URLs (docs/networks.md) through their presets.
 #[test]
 fn documented_real_urls_through_their_presets() {
     // AdCombo → Keitaro, as received with values (status words taught in the URL).

@@ -1,4 +1,4 @@
-//! Postback security end to end (issue 5, SPEC §6 authentication, §11): each check, the
+//! Postback security end to end (issue 5, design §6 authentication, §11): each check, the
 //! order of checks, replays, the brake, an attack table, secrets at rest, and the signing
 //! examples of docs/signing.md run as a sender would run them.
 

@@ -1,4 +1,4 @@
-//! The worker stays small (SPEC §13, issue 14): every cold start of every isolate loads
+//! The worker stays small (design §13, issue 14): every cold start of every isolate loads
 //! and compiles the wasm, so a dependency that slips in unnoticed costs every start.
 
 use crate::harness::{build_once, repo_root};
@@ -28,7 +28,7 @@ fn the_release_wasm_stays_under_its_ceiling() {
     assert!(
         gzip <= CEILING_GZIP_BYTES,
         "the worker is {gzip} B gzipped ({raw} B raw), over the ceiling of \
-         {CEILING_GZIP_BYTES} B (SPEC §13): find what grew with `twiggy top` \
+         {CEILING_GZIP_BYTES} B (design §13): find what grew with `twiggy top` \
          (BENCHMARKS.md lists the largest contributors)"
     );
 }

@@ -459,7 +459,7 @@ mod properties {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(4000))]
 
-        /// SPEC §11: no two different parameter lists share a canonical string. Half
+        /// design §11: no two different parameter lists share a canonical string. Half
         /// the time `b` is `a` joined unencoded and split again where its `&` and `=`
         /// fall (the re-split attack of issue 11), else an unrelated list.
         #[test]
