@@ -1,32 +1,8 @@
 //! UTC timestamps as RFC 3339 text and HTTP dates, without a clock or a time-zone
-//! database (days-from-civil arithmetic; proleptic Gregorian calendar).
+//! database (the civil-date arithmetic of `crate::zone`; proleptic Gregorian calendar).
 
-/// Days since 1970-01-01 for a civil date.
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month = i64::from(month);
-    let day_of_year =
-        (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-/// The civil date of a day count since 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
+// The civil-date arithmetic is the report's (`crate::zone`), one implementation.
+use crate::zone::{civil_from_days, days_from_civil};
 
 /// `2026-11-21T19:00:00Z` (seconds precision) for unix milliseconds.
 pub fn rfc3339(ms: i64) -> String {
@@ -58,7 +34,12 @@ pub fn parse_http_date(text: &str) -> Option<i64> {
     {
         return None;
     }
-    Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
+    Some(
+        days_from_civil(year, i64::from(month), i64::from(day)) * 86_400
+            + hour * 3600
+            + minute * 60
+            + second,
+    )
 }
 
 #[cfg(test)]
@@ -98,7 +79,7 @@ mod tests {
     fn round_trips_every_day_for_a_millennium() {
         for days in (-200_000..200_000).step_by(37) {
             let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
+            assert_eq!(days_from_civil(y, i64::from(m), i64::from(d)), days);
         }
     }
 }
