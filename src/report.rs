@@ -143,10 +143,13 @@ pub fn day_windows(query: &ReportQuery) -> Vec<(String, i64, i64)> {
         let Some(next) = day.checked_add_days(Days::new(1)) else {
             break;
         };
-        if let (Some(start), Some(end)) = (
-            local_midnight_ms(query.tz, day),
-            local_midnight_ms(query.tz, next),
-        ) {
+        // A day its zone skipped (Samoa's 2011-12-30) has no midnight and no window;
+        // the day before it runs to the next midnight that exists, so none is lost.
+        let end = next
+            .iter_days()
+            .take(3)
+            .find_map(|later| local_midnight_ms(query.tz, later));
+        if let (Some(start), Some(end)) = (local_midnight_ms(query.tz, day), end) {
             windows.push((day.format("%Y-%m-%d").to_string(), start, end));
         }
         day = next;
