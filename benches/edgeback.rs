@@ -303,7 +303,11 @@ mod native {
         // burst of 200 clicks from 4 senders over 10 sub-ID tuples, then one accepted
         // postback, one duplicate and one refusal.
         let ledger = |reset: bool| -> Vec<serde_json::Value> {
-            let path = if reset { "/api/diagnostics/d1?reset=1" } else { "/api/diagnostics/d1" };
+            let path = if reset {
+                "/api/diagnostics/d1?reset=1"
+            } else {
+                "/api/diagnostics/d1"
+            };
             let token = format!("Bearer {}", super::harness::ADMIN_TOKEN);
             edgeback.get(path, &[("authorization", &token)]).json()["ledger"]
                 .as_array()
@@ -343,7 +347,8 @@ mod native {
         let id = edgeback.click_through("cap", "", "192.0.2.181");
         ledger(true);
         let rw_accepted = edgeback.get(&format!("/postback?clickid={id}&txid=bench-rw-{now}"), &[]);
-        let rw_duplicate = edgeback.get(&format!("/postback?clickid={id}&txid=bench-rw-{now}"), &[]);
+        let rw_duplicate =
+            edgeback.get(&format!("/postback?clickid={id}&txid=bench-rw-{now}"), &[]);
         edgeback.get("/postback?clickid=00000000000000000000000000000000", &[]);
         std::thread::sleep(Duration::from_millis(1500));
         let after = ledger(true);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of the pure core (issue 15 item 5; docs/reliability.md).
 #
-#   scripts/fuzz.sh [--runs N | --seconds S] [--merge] [TARGET ...]
+#   scripts/fuzz.sh [--runs N | --seconds S] [--merge] [--asan] [TARGET ...]
 #
 # Engine: libFuzzer through cargo-fuzz, on the stable toolchain: `--sanitizer none`
 # drops the only nightly-only flag (`-Zsanitizer`); coverage instrumentation
@@ -9,6 +9,8 @@
 # overflow checks are stable flags. The core has no `unsafe`, so what the fuzzer looks
 # for is a panic (which resets a Worker's instance) or a broken invariant (an assert in
 # the target). cargo-fuzz is installed once into $EDGEBACK_TOOLS_DIR from crates.io.
+# --asan adds AddressSanitizer (for the dependencies' unsafe code): `-Zsanitizer` on the
+# stable compiler through RUSTC_BOOTSTRAP=1, built apart in fuzz/target/asan; slower.
 #
 # Each target runs N executions (default 1,000,000) or S seconds, one after the other,
 # under `nice`, starting from its committed corpus fuzz/corpus/TARGET (read only: new
@@ -27,12 +29,15 @@ say() { printf '[fuzz] %s\n' "$*" >&2; }
 runs=1000000
 seconds=""
 merge=0
+sanitizer=none
+target_dir="$fuzz_dir/target"
 targets=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs="$2"; shift 2 ;;
     --seconds) seconds="$2"; shift 2 ;;
     --merge) merge=1; shift ;;
+    --asan) sanitizer=address; target_dir="$fuzz_dir/target/asan"; export RUSTC_BOOTSTRAP=1; shift ;;
     -*) say "unknown option $1"; exit 2 ;;
     *) targets+=("$1"); shift ;;
   esac
@@ -56,11 +61,12 @@ export PATH="$tools_dir/bin:$PATH"
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}"
 
 cd "$fuzz_dir"
-say "building ${#targets[@]} targets (stable toolchain, no sanitizer, debug assertions on)"
+say "building ${#targets[@]} targets (sanitizer: $sanitizer, debug assertions on)"
 for target in "${targets[@]}"; do
-  cargo fuzz build --sanitizer none --release --debug-assertions "$target" >&2
+  cargo fuzz build --sanitizer "$sanitizer" --release --debug-assertions \
+    --target-dir "$target_dir" "$target" >&2
 done
-bin_dir="$fuzz_dir/target/$(rustc -vV | sed -n 's/^host: //p')/release"
+bin_dir="$target_dir/$(rustc -vV | sed -n 's/^host: //p')/release"
 
 if [ -n "$seconds" ]; then
   limit=(-max_total_time="$seconds")
@@ -93,8 +99,12 @@ for target in "${targets[@]}"; do
   if [ "$merge" = 1 ]; then
     merged="$fuzz_dir/target/merged/$target"
     rm -rf "$merged" && mkdir -p "$merged"
-    nice -n 19 "$bin_dir/$target" -merge=1 -max_len=4096 "$merged" "$committed" "$work" \
-      > "$fuzz_dir/target/$target.merge.log" 2>&1
+    # -use_counters=0: one input per new edge (not per hit count) keeps the corpus small.
+    nice -n 19 "$bin_dir/$target" -merge=1 -use_counters=0 -max_len=4096 \
+      "$merged" "$committed" "$work" \
+        > "$fuzz_dir/target/$target.merge.log" 2>&1
+    # Inputs kept on purpose (regress-*: ones that once failed) survive a merge.
+    find "$committed" -type f -name 'regress-*' -exec cp {} "$merged/" \;
     rm -rf "$committed" && mv "$merged" "$committed"
   fi
   files="$(find "$committed" -type f | wc -l)"

@@ -280,8 +280,13 @@ impl<'a> ZoneOffsets<'a> {
                 break;
             };
             let end = self.local_midnight_ms(next);
-            if let (Some(start), Some(end)) = (start, end) {
-                windows.push((day.to_string(), start, end));
+            // A day its zone skipped (Samoa's 2011-12-30) starts where the next one does:
+            // it has no window, and the day before runs to the next midnight.
+            match (start, end) {
+                (Some(start), Some(end)) if start < end => {
+                    windows.push((day.to_string(), start, end));
+                }
+                _ => {}
             }
             (day, start) = (next, end);
         }

@@ -3,7 +3,7 @@
 //! (`report::parse_query`, then `day_windows`), with the query string decoded as the
 //! adapter decodes it. Invariants: a matched route has the method asked for and one
 //! value per `{…}` segment; a page limit is 1-500; a parsed report runs from `from` to
-//! `to`, one window per day, each window starting where the last ended.
+//! `to`, one window per local day, each window starting where the last ended.
 #![no_main]
 
 use arbitrary::Arbitrary;
@@ -54,7 +54,9 @@ fuzz_target!(|input: Input| {
         let days = query.to.days_after(query.from) + 1;
         assert!(windows.len() as i64 <= days);
         if query.from.ymd().0 > 0 && query.to.ymd().0 < 10_000 {
-            assert_eq!(windows.len() as i64, days);
+            // Only a day its zone skipped has no window (Samoa's 2011-12-30), and a
+            // report spans at most one such change.
+            assert!(windows.len() as i64 >= days - 1, "{query:?} {windows:?}");
         }
         for pair in windows.windows(2) {
             assert_eq!(pair[0].2, pair[1].1);

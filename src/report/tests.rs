@@ -77,6 +77,26 @@ fn days_are_cut_at_local_midnight_including_dst_changes() {
 }
 
 #[test]
+fn a_skipped_day_loses_no_time() {
+    // Samoa went from UTC-10 to UTC+14 at the end of 2011-12-29: the 30th never began
+    // there. Found by fuzzing (fuzz/fuzz_targets/admin_query.rs): the 29th's window was
+    // dropped with it, so that day's figures were missing from the report.
+    let q = query(&[
+        ("from", "2011-12-28"),
+        ("to", "2011-12-31"),
+        ("tz", "Pacific/Apia"),
+    ])
+    .unwrap();
+    let windows = day_windows(&q);
+    let labels: Vec<&str> = windows.iter().map(|(label, _, _)| label.as_str()).collect();
+    assert_eq!(labels, ["2011-12-28", "2011-12-29", "2011-12-31"]);
+    for pair in windows.windows(2) {
+        assert_eq!(pair[0].2, pair[1].1, "days are contiguous");
+    }
+    assert_eq!(windows[1].2 - windows[1].1, 24 * 3_600_000);
+}
+
+#[test]
 fn rates_and_money_are_exact() {
     assert_eq!(rate(2, 3), json!("0.666667"));
     assert_eq!(rate(1, 3), json!("0.333333"));
