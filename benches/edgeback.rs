@@ -462,7 +462,7 @@ mod native {
         );
         let _ = writeln!(
             out,
-            "| edgeback `GET /healthz` (wasm, no storage) | {health:.0} ({:.2}×) |",
+            "| edgeback `GET /healthz` (wasm, two D1 reads) | {health:.0} ({:.2}×) |",
             health / theirs.max(1.0)
         );
         let _ = writeln!(out, "| edgeback unknown campaign (wasm, one KV read, no click row) | {unknown:.0} ({:.2}×) |\n", unknown / theirs.max(1.0));
