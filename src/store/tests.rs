@@ -46,34 +46,41 @@ fn run_batch(connection: &mut Connection, statements: &[Statement]) -> Vec<serde
     let mut rows_out = Vec::new();
     for statement in statements {
         let mut prepared = transaction.prepare(statement.sql).unwrap();
-        let names: Vec<String> = prepared
-            .column_names()
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let mut rows = prepared
-            .query(rusqlite::params_from_iter(bind(statement)))
-            .unwrap();
-        rows_out.clear();
-        while let Some(row) = rows.next().unwrap() {
-            let mut object = serde_json::Map::new();
-            for (index, name) in names.iter().enumerate() {
-                let value: Value = row.get(index).unwrap();
-                object.insert(
-                    name.clone(),
-                    match value {
-                        Value::Null => serde_json::Value::Null,
-                        Value::Integer(n) => n.into(),
-                        Value::Text(s) => s.into(),
-                        other => panic!("{other:?}"),
-                    },
-                );
-            }
-            rows_out.push(serde_json::Value::Object(object));
-        }
+        rows_out = rows_as_json(&mut prepared, rusqlite::params_from_iter(bind(statement)));
     }
     transaction.commit().unwrap();
     rows_out
+}
+
+/// The rows a prepared statement returns, as JSON objects named by column.
+fn rows_as_json(
+    prepared: &mut rusqlite::Statement<'_>,
+    params: impl rusqlite::Params,
+) -> Vec<serde_json::Value> {
+    let names: Vec<String> = prepared
+        .column_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let mut rows = prepared.query(params).unwrap();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().unwrap() {
+        let mut object = serde_json::Map::new();
+        for (index, name) in names.iter().enumerate() {
+            let value: Value = row.get(index).unwrap();
+            object.insert(
+                name.clone(),
+                match value {
+                    Value::Null => serde_json::Value::Null,
+                    Value::Integer(n) => n.into(),
+                    Value::Text(s) => s.into(),
+                    other => panic!("{other:?}"),
+                },
+            );
+        }
+        out.push(serde_json::Value::Object(object));
+    }
+    out
 }
 
 fn secrets() -> ClickSecrets {
@@ -1144,31 +1151,7 @@ fn final_state(db: &Connection) -> serde_json::Value {
 }
 
 fn run_query(db: &Connection, sql: &str) -> Vec<serde_json::Value> {
-    let mut prepared = db.prepare(sql).unwrap();
-    let names: Vec<String> = prepared
-        .column_names()
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let mut rows = prepared.query([]).unwrap();
-    let mut out = Vec::new();
-    while let Some(row) = rows.next().unwrap() {
-        let mut object = serde_json::Map::new();
-        for (index, name) in names.iter().enumerate() {
-            let value: Value = row.get(index).unwrap();
-            object.insert(
-                name.clone(),
-                match value {
-                    Value::Null => serde_json::Value::Null,
-                    Value::Integer(n) => n.into(),
-                    Value::Text(s) => s.into(),
-                    other => panic!("{other:?}"),
-                },
-            );
-        }
-        out.push(serde_json::Value::Object(object));
-    }
-    out
+    rows_as_json(&mut db.prepare(sql).unwrap(), [])
 }
 
 /// A click with attributes, a postback without payout or currency (pending), then a
