@@ -11,7 +11,7 @@ use edgeback::crypto::hmac_sha256;
 use edgeback::postback::auth::{authenticate, canonical_string, parse_ip_rule, sign_params};
 use edgeback::postback::auth::{AuthChecks, AuthRequest, HmacCheck, StandardWebhooksCheck};
 use edgeback::postback::Outcome;
-use edgeback_fuzz::{network, secret, HMAC_SECRET, NOW_MS, WEBHOOK_SECRET};
+use edgeback_fuzz::{network, percent_decode, secret, HMAC_SECRET, NOW_MS, WEBHOOK_SECRET};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Debug, Arbitrary)]
@@ -37,23 +37,6 @@ struct Input {
     body: Vec<u8>,
     ip_rule: String,
     ip: [u8; 16],
-}
-
-fn percent_decode(text: &str) -> Vec<u8> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).expect("ASCII");
-            out.push(u8::from_str_radix(hex, 16).expect("two hex digits"));
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    out
 }
 
 /// The pairs a canonical string was made from, as sorted bytes.

@@ -32,30 +32,13 @@ fn origin(text: &str) -> Option<Origin> {
     ))
 }
 
-fn percent_decode(text: &str) -> Vec<u8> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).expect("ASCII");
-            out.push(u8::from_str_radix(hex, 16).expect("two hex digits"));
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    out
-}
-
 fuzz_target!(|input: Input| {
     for value in input.values.iter().flatten() {
         let encoded = percent_encode(value);
         assert!(encoded
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-._~%".contains(&b)));
-        assert_eq!(percent_decode(&encoded), value.as_bytes());
+        assert_eq!(edgeback_fuzz::percent_decode(&encoded), value.as_bytes());
     }
 
     let parsed = if input.offer {

@@ -70,3 +70,22 @@ pub fn secret(name: &str) -> Option<String> {
         _ => None,
     }
 }
+
+/// Decodes `%XX` escapes (the targets check that encoded values decode back to
+/// themselves); the input is what the core encoded, so malformed escapes panic.
+pub fn percent_decode(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).expect("ASCII");
+            out.push(u8::from_str_radix(hex, 16).expect("two hex digits"));
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    out
+}
