@@ -74,6 +74,7 @@ pub struct Config {
     pub destinations: Vec<Destination>,
     pub delivery: DeliverySettings,
     pub diagnostics: Diagnostics,
+    pub storage: Storage,
     /// Parameter names redacted in the postback log besides those that look like
     /// personal data or credentials (`postback::redact`), lower case, matched
     /// case-insensitively.
@@ -98,6 +99,52 @@ pub struct Diagnostics {
     /// checks them against chrono-tz. Costly by design (many zones, many years).
     #[serde(default)]
     pub zone_days: bool,
+}
+
+/// Where clicks are stored (design §10 "Past one database", docs/scale.md).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Storage {
+    /// D1 bindings that hold clicks and their pre-aggregates, each click in the one its
+    /// ID picks (`store::click_database_index`). Empty: every table in `DB`. The main
+    /// database may be one of them. The list is fixed for the life of the stored clicks:
+    /// changing it moves where existing IDs are looked up (docs/scale.md).
+    #[serde(default)]
+    pub click_databases: Vec<String>,
+}
+
+/// Most click databases: a report reads each one, in parallel, once.
+pub const MAX_CLICK_DATABASES: usize = 16;
+
+/// Whether `name` can be a D1 binding name: a JavaScript identifier of ASCII letters,
+/// digits and `_`, not starting with a digit, at most 64 bytes.
+pub fn is_binding_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn check_storage(problems: &mut Problems, path: &str, storage: &Storage) {
+    if storage.click_databases.len() > MAX_CLICK_DATABASES {
+        problems.push(
+            format!("{path}.click_databases"),
+            format!("at most {MAX_CLICK_DATABASES} databases"),
+        );
+    }
+    for (index, name) in storage.click_databases.iter().enumerate() {
+        if !is_binding_name(name) {
+            problems.push(
+                format!("{path}.click_databases[{index}]"),
+                "not a D1 binding name (letters, digits and _, as in [[d1_databases]] binding)",
+            );
+        } else if storage.click_databases.iter().take(index).any(|other| other == name) {
+            problems.push(
+                format!("{path}.click_databases[{index}]"),
+                format!("\"{name}\" is listed twice"),
+            );
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -125,6 +172,8 @@ struct RawConfig {
     delivery: DeliverySettings,
     #[serde(default)]
     diagnostics: Diagnostics,
+    #[serde(default)]
+    storage: Storage,
     #[serde(default)]
     redact: Vec<String>,
 }
@@ -435,6 +484,7 @@ impl Config {
         }
 
         destination::check_delivery(&mut problems, &format!("{root}.delivery"), &raw.delivery);
+        check_storage(&mut problems, &format!("{root}.storage"), &raw.storage);
         let mut destinations: Vec<Destination> = Vec::new();
         for (index, value) in raw.destinations.into_iter().enumerate() {
             let path = format!("{root}.destinations[{index}]");
@@ -513,6 +563,7 @@ impl Config {
             destinations,
             delivery: raw.delivery,
             diagnostics: raw.diagnostics,
+            storage: raw.storage,
             redact,
         })
     }

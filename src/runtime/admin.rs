@@ -15,7 +15,7 @@ use crate::postback::auth::{authenticate, AuthRequest};
 use crate::postback::{new_record_id, redacted_params, Outcome};
 use crate::store::{
     get_click, get_conversion, list_clicks, list_conversions, list_deliveries, list_postbacks,
-    record_conversion, replay_deliveries, replay_delivery, store_clicks, ClickFilter, ClickView,
+    record_conversion, replay_deliveries, replay_delivery, ClickFilter, ClickView,
     ConversionFilter, ConversionRow, DeliveryView, HistoryRow, PostbackFilter, PostbackLogRow,
     ReplayClaim,
 };
@@ -331,17 +331,28 @@ async fn list_clicks_route(call: &Call<'_>) -> ApiResult {
         bot: call.query.flag("bot")?,
         sub: call.query.subs(),
     };
-    let rows: Vec<ClickView> = call
-        .db
-        .all(&list_clicks(&filter, call.cursor.as_deref(), call.limit))
-        .await?;
+    // Every database that holds clicks lists its newest; merged newest first, the first
+    // `limit + 1` are the page (click IDs sort by time in every database alike).
+    let statement = list_clicks(&filter, call.cursor.as_deref(), call.limit);
+    let mut databases = vec![call.db.clone()];
+    databases.extend(super::click_databases::others(call.env, call.app, "request")?);
+    let reads = databases
+        .iter()
+        .map(|database| database.all::<ClickView>(&statement));
+    let mut rows: Vec<ClickView> = futures_util::future::try_join_all(reads)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
+    rows.sort_by(|a, b| b.click_id.cmp(&a.click_id));
+    rows.truncate(usize::try_from(call.limit).unwrap_or(usize::MAX).saturating_add(1));
     let rows = rows.iter().map(ClickView::to_api_json).collect();
     page(call, rows, "click_id")
 }
 
 async fn report_route(call: &Call<'_>) -> ApiResult {
     let now = i64::try_from(super::now_ms()).unwrap_or(i64::MAX);
-    let report = super::report::build(call.app, call.db, &call.query.0, now)
+    let report = super::report::build(call.env, call.app, call.db, &call.query.0, now)
         .await?
         .map_err(ApiError::bad_request)?;
     match call.format {
@@ -403,7 +414,10 @@ async fn get_conversion_route(call: &Call<'_>) -> ApiResult {
 }
 
 async fn get_click_route(call: &Call<'_>) -> ApiResult {
-    let rows: Vec<ClickView> = call.db.all(&get_click(&call.id)).await?;
+    let binding = super::click_databases::binding_for(call.app, &call.id.to_ascii_lowercase());
+    let rows: Vec<ClickView> = Db::for_binding(call.env, binding, "request")?
+        .all(&get_click(&call.id))
+        .await?;
     match rows.first() {
         Some(click) => Ok(respond_json(200, &json!({ "click": click.to_api_json() }))?),
         None => Err(ApiError::not_found("no such click")),
@@ -579,7 +593,7 @@ async fn test_postback(call: &Call<'_>, body: &[u8]) -> ApiResult {
             detail: "cannot mint a click ID now".into(),
         })?;
     let click = tester::test_click(&campaign, &click_id, now);
-    db.batch(&store_clicks(&[click], now)).await?;
+    super::click_databases::store(call.env, app, &[click], Vec::new(), "tester").await?;
 
     let params = postback_params(network, &click_id, &test.params);
     let auth = match test.auth {
@@ -637,6 +651,19 @@ async fn test_postback(call: &Call<'_>, body: &[u8]) -> ApiResult {
         &record_conversion(&draft, &log, &ReplayClaim::default()),
     )
     .await?;
+    let mut conversion = recorded.conversion.clone();
+    if let Some(waiting) = conversion
+        .as_ref()
+        .filter(|row| row.attributed_at.is_none() && super::click_databases::spread(app))
+    {
+        // The click is in a click database: complete the conversion from it, as the
+        // postback path does after its response, and show the completed row.
+        let ids = [waiting.click_id.clone()];
+        super::click_databases::complete_from_clicks(call.env, app, &ids, "tester").await?;
+        let results = db.batch(&get_conversion(&waiting.conversion_id)).await?;
+        let rows: Vec<ConversionRow> = rows_of(&results, 0)?;
+        conversion = rows.into_iter().next().or(conversion);
+    }
     let outcome = Outcome::from_code(&recorded.outcome).unwrap_or(Outcome::InternalError);
     let planned = match tester::change_made(outcome) {
         Some(change_type) => planned_deliveries(
@@ -654,7 +681,7 @@ async fn test_postback(call: &Call<'_>, body: &[u8]) -> ApiResult {
         &json!({ "test": true, "auth": auth, "outcome": outcome.code(),
                  "detail": recorded.detail,
                  "click_id": click_id, "network": network.name, "campaign": campaign.id,
-                 "conversion": recorded.conversion.as_ref().map(ConversionRow::to_api_json),
+                 "conversion": conversion.as_ref().map(ConversionRow::to_api_json),
                  "planned_deliveries": planned }),
     )?)
 }

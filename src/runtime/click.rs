@@ -1,10 +1,9 @@
 //! `GET`/`HEAD /c/{campaign}`: the click redirect. Zero D1 queries before the response;
 //! the click row is written afterwards through `ctx.wait_until` (design §2, §10).
 
-use super::d1::Db;
-use super::{client_ip, random, respond, App};
+use super::{click_databases, client_ip, random, respond, App, Misconfigured};
 use crate::click::{meta_refresh_page, plan_click, ClickRequest, ClickResponse};
-use crate::store::{click_row, count_click_losses, store_clicks, ClickLosses, ClickRow};
+use crate::store::{click_row, count_click_losses, ClickLosses, ClickRow};
 use std::cell::{Cell, RefCell};
 use worker::{Context, Env, Method, Request, Response, Result};
 
@@ -104,20 +103,18 @@ fn add_uncounted(more: ClickLosses) {
     });
 }
 
-/// One attempt: the click batch (with this isolate's loss counts), then the first
-/// delivery attempt of every delivery the batch released.
+/// One attempt: the click rows (with this isolate's loss counts), then the first
+/// delivery attempt of every delivery their batch released.
 async fn write_once(env: &Env, rows: &[ClickRow]) -> Result<()> {
-    let db = Db::for_path(env, "click")?;
-    let now = super::now_ms();
-    let mut statements = store_clicks(rows, now);
+    let app = super::app(env).map_err(|Misconfigured(reason)| worker::Error::RustError(reason))?;
     let uncounted = UNCOUNTED.with(Cell::get);
     let counting = uncounted != ClickLosses::default();
-    if counting {
-        // Ahead of the completion statements, whose last one must stay last.
-        statements.splice(0..0, count_click_losses(uncounted));
-    }
-    let released_at = crate::store::released_index(&statements);
-    let results = db.batch(&statements).await?;
+    let counters = if counting {
+        count_click_losses(uncounted)
+    } else {
+        Vec::new()
+    };
+    let released = click_databases::store(env, &app, rows, counters, "click").await?;
     if counting {
         UNCOUNTED.with(|cell| {
             let now = cell.get();
@@ -127,30 +124,8 @@ async fn write_once(env: &Env, rows: &[ClickRow]) -> Result<()> {
             });
         });
     }
-    release_deliveries(env, released_at.and_then(|at| results.get(at))).await;
+    click_databases::release(env, released).await;
     Ok(())
-}
-
-/// Attempts the deliveries a click batch released (they were held waiting for it).
-pub async fn release_deliveries(env: &Env, released: Option<&worker::D1Result>) {
-    #[derive(serde::Deserialize)]
-    struct Released {
-        delivery_id: String,
-    }
-    let ids: Vec<String> = released
-        .and_then(|result| result.results::<Released>().ok())
-        .unwrap_or_default()
-        .into_iter()
-        .map(|row| row.delivery_id)
-        .collect();
-    if ids.is_empty() {
-        return;
-    }
-    let Ok(app) = super::app(env) else { return };
-    let limit = u32::try_from(ids.len()).unwrap_or(u32::MAX);
-    if let Err(error) = super::forward::deliver(env, &app, Some(&ids), limit).await {
-        worker::console_error!("edgeback: released deliveries not attempted: {error}");
-    }
 }
 
 /// Puts rows whose write failed into KV, under a key of their own.
@@ -173,6 +148,7 @@ async fn spill(env: &Env, rows: &[ClickRow]) -> Result<()> {
 /// Replays spilled click rows (a bounded number of KV entries per run): each entry is
 /// written with the same click batch, then deleted. Returns the rows recovered.
 pub async fn replay_spills(env: &Env, max_entries: u64) -> Result<u64> {
+    let app = super::app(env).map_err(|Misconfigured(reason)| worker::Error::RustError(reason))?;
     let kv = env.kv(super::campaigns::BINDING)?;
     let kv_error = |e: worker::kv::KvError| worker::Error::RustError(e.to_string());
     let listed = kv
@@ -194,14 +170,12 @@ pub async fn replay_spills(env: &Env, max_entries: u64) -> Result<u64> {
                 continue;
             }
         };
-        let db = Db::for_path(env, "click_spill_replay")?;
         let count = u64::try_from(rows.len()).unwrap_or(u64::MAX);
-        let mut statements = store_clicks(&rows, super::now_ms());
-        statements.splice(0..0, [crate::store::count_clicks_recovered(count)]);
-        let released_at = crate::store::released_index(&statements);
-        let results = db.batch(&statements).await?;
+        let counter = vec![crate::store::count_clicks_recovered(count)];
+        let released =
+            click_databases::store(env, &app, &rows, counter, "click_spill_replay").await?;
         kv.delete(&key.name).await.map_err(kv_error)?;
-        release_deliveries(env, released_at.and_then(|at| results.get(at))).await;
+        click_databases::release(env, released).await;
         recovered = recovered.saturating_add(count);
     }
     Ok(recovered)

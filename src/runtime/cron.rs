@@ -4,9 +4,10 @@
 //! because D1 refused them (docs/clicks.md); listing KV that rarely keeps within the free
 //! plan's 1,000 list operations a day.
 
+use super::click_databases;
 use super::d1::Db;
 use crate::config::days_to_ms;
-use crate::store::{mark_cron_run, purge_expired};
+use crate::store::{mark_cron_run, purge_clicks, purge_expired, waiting_click_ids};
 use worker::{Env, Result};
 
 /// The cron expression (in `wrangler.toml`) whose runs replay spilled click rows.
@@ -36,6 +37,48 @@ pub async fn run(env: &Env, cron: &str, scheduled_ms: u64) -> Result<()> {
     if let Ok(app) = super::app(env) {
         let cutoff = scheduled_ms.saturating_sub(days_to_ms(app.config.retention_days));
         statements.extend(purge_expired(cutoff, now));
+        if click_databases::spread(&app) {
+            spread_upkeep(env, &app, &db, cutoff).await;
+        }
     }
     db.batch(&statements).await.map(|_| ())
+}
+
+/// Conversions completed per run from their click databases, when neither the click batch
+/// nor the read after the record step did it (one of them failed).
+const COMPLETIONS_PER_RUN: u32 = 100;
+
+/// With clicks in click databases: purge each, and complete the conversions still
+/// waiting for a click row that exists (docs/scale.md). Failures are logged; the next run
+/// tries again.
+async fn spread_upkeep(env: &Env, app: &super::App, db: &Db, cutoff: u64) {
+    let purges = click_databases::others(env, app, "cron").map(|databases| {
+        databases
+            .into_iter()
+            .map(|database| async move { database.batch(&[purge_clicks(cutoff)]).await })
+            .collect::<Vec<_>>()
+    });
+    let purged = match purges {
+        Ok(purges) => futures_util::future::try_join_all(purges).await.map(|_| ()),
+        Err(error) => Err(error),
+    };
+    if let Err(error) = purged {
+        worker::console_error!("edgeback: click databases not purged: {error}");
+    }
+    #[derive(serde::Deserialize)]
+    struct Waiting {
+        click_id: String,
+    }
+    let completed = match db.all::<Waiting>(&waiting_click_ids(COMPLETIONS_PER_RUN)).await {
+        Ok(waiting) if !waiting.is_empty() => {
+            let ids: Vec<String> = waiting.into_iter().map(|row| row.click_id).collect();
+            click_databases::complete_from_clicks(env, app, &ids, "cron").await
+        }
+        Ok(_) => Ok(Vec::new()),
+        Err(error) => Err(error),
+    };
+    match completed {
+        Ok(released) => click_databases::release(env, released).await,
+        Err(error) => worker::console_error!("edgeback: waiting conversions not completed: {error}"),
+    }
 }

@@ -92,8 +92,13 @@ impl Db {
 
     /// A handle whose rows the ledger files under `path` (`click`, `refusal`, …).
     pub fn for_path(env: &Env, path: &'static str) -> Result<Self> {
+        Self::for_binding(env, BINDING, path)
+    }
+
+    /// A handle on the database bound as `binding` (a click database, docs/scale.md).
+    pub fn for_binding(env: &Env, binding: &str, path: &'static str) -> Result<Self> {
         Ok(Self {
-            database: Rc::new(env.d1(BINDING)?),
+            database: Rc::new(env.d1(binding)?),
             round_trips: Rc::new(Cell::new(0)),
             rows: Rc::new(Cell::new((0, 0))),
             path,

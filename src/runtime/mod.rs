@@ -5,6 +5,7 @@ mod admin;
 mod brake;
 mod campaigns;
 mod click;
+mod click_databases;
 mod cron;
 mod d1;
 mod dashboard;

@@ -210,7 +210,29 @@ pub async fn handle(
         conversion_id,
         Some(draft.click_id.as_str()),
     );
-    if !recorded.delivery_ids.is_empty() {
+    let awaiting_click = recorded
+        .conversion
+        .as_ref()
+        .filter(|conversion| conversion.attributed_at.is_none())
+        .map(|conversion| conversion.click_id.clone());
+    if let Some(click_id) = awaiting_click.filter(|_| super::click_databases::spread(app)) {
+        // The click lives in a click database the record step could not read: complete
+        // the conversion from its row now (if the row is not written yet, the click batch
+        // that writes it completes the conversion instead).
+        let env = env.clone();
+        ctx.wait_until(async move {
+            let Ok(app) = super::app(&env) else { return };
+            let ids = [click_id];
+            match super::click_databases::complete_from_clicks(&env, &app, &ids, "completion")
+                .await
+            {
+                Ok(released) => super::click_databases::release(&env, released).await,
+                Err(error) => worker::console_error!(
+                    "edgeback: conversion not completed from its click database: {error}"
+                ),
+            }
+        });
+    } else if !recorded.delivery_ids.is_empty() {
         // The first attempt right after the response, on the deliveries the record step
         // claimed for it; the cron retries what fails.
         let env = env.clone();

@@ -71,9 +71,11 @@ pub fn click_row(
     }
 }
 
-// The rows of one statement, as columns (`?1` is a JSON array of `ClickRow`s).
+// The rows of one statement, as columns (`?1` is a JSON array of `ClickRow`s), named
+// `$alias`: `r` where they are written, `k` where conversions are completed from them.
 macro_rules! click_rows {
-    () => {
+    ($alias:literal) => {
+        concat!(
         "(SELECT json_extract(value, '$.click_id') AS click_id, \
          json_extract(value, '$.campaign') AS campaign, \
          json_extract(value, '$.created_at') AS created_at, \
@@ -89,7 +91,9 @@ macro_rules! click_rows {
          json_extract(value, '$.bot_reason') AS bot_reason, \
          json_extract(value, '$.payout_micros') AS payout_micros, \
          json_extract(value, '$.currency') AS currency, \
-         json_extract(value, '$.is_test') AS is_test FROM json_each(?1)) r"
+         json_extract(value, '$.is_test') AS is_test FROM json_each(?1)) ",
+            $alias
+        )
     };
 }
 
@@ -102,7 +106,7 @@ pub(super) const COUNT_CLICKS_SQL: &str = concat!(
      COALESCE(r.sub2, ''), COALESCE(r.sub3, ''), COALESCE(r.sub4, ''), COALESCE(r.sub5, ''), \
      COALESCE(r.sub6, ''), COALESCE(r.sub7, ''), COALESCE(r.sub8, ''), COALESCE(r.sub9, ''), \
      COALESCE(r.sub10, ''), SUM(r.is_bot = 0), SUM(r.is_bot <> 0) FROM ",
-    click_rows!(),
+    click_rows!("r"),
     " WHERE r.is_test = 0 AND NOT EXISTS (SELECT 1 FROM clicks k WHERE k.click_id = r.click_id) \
      GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 \
      ON CONFLICT (bucket, campaign, sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, sub9, sub10) \
@@ -117,15 +121,17 @@ const INSERT_CLICKS: &str = concat!(
      r.sub5, r.sub6, r.sub7, r.sub8, r.sub9, r.sub10, r.external_id, r.country, r.asn, r.colo, \
      r.user_agent, r.ip_hash, r.is_bot, r.bot_reason, r.payout_micros, r.currency, r.is_test \
      FROM ",
-    click_rows!(),
+    click_rows!("r"),
     " WHERE true ON CONFLICT (click_id) DO NOTHING"
 );
 
-// The conversions of these clicks (`?1`, a JSON array of click IDs) still waiting for
-// their click row, now that it is stored.
+// The conversions of these clicks (`k`, the rows of `?1`) still waiting for their click
+// row. The click's attributes come from the rows themselves, not the `clicks` table: the
+// same statements complete conversions whether the clicks are stored in this database
+// (one batch with their insert) or in a click database of their own (docs/scale.md).
 macro_rules! waiting {
     () => {
-        "c.attributed_at IS NULL AND c.click_id IN (SELECT value FROM json_each(?1))"
+        "c.attributed_at IS NULL AND c.click_id = k.click_id"
     };
 }
 
@@ -136,7 +142,9 @@ const COMPLETE_HISTORY: &str = concat!(
      ELSE h.payout_micros END, \
      currency = CASE WHEN h.currency_from_click THEN COALESCE(k.currency, h.currency) \
      ELSE h.currency END \
-     FROM conversions c JOIN clicks k ON k.click_id = c.click_id \
+     FROM conversions c JOIN ",
+    click_rows!("k"),
+    " ON k.click_id = c.click_id \
      WHERE h.conversion_id = c.conversion_id AND (h.payout_from_click OR h.currency_from_click) \
      AND ",
     waiting!()
@@ -147,7 +155,9 @@ const COMPLETE_HISTORY: &str = concat!(
 macro_rules! waiting_deliveries {
     () => {
         concat!(
-            "SELECT d.delivery_id FROM conversions c JOIN clicks k ON k.click_id = c.click_id \
+            "SELECT d.delivery_id FROM conversions c JOIN ",
+            click_rows!("k"),
+            " ON k.click_id = c.click_id \
              JOIN conversion_history h ON h.conversion_id = c.conversion_id \
              JOIN deliveries d ON d.delivery_id > h.postback_id || '.' \
              AND d.delivery_id < h.postback_id || '/' WHERE d.attempts = 0 AND ",
@@ -177,20 +187,64 @@ const COMPLETE_CONVERSIONS: &str = concat!(
      ELSE c.payout_micros END, \
      currency = CASE WHEN c.currency_from_click THEN COALESCE(k.currency, c.currency) \
      ELSE c.currency END, attributed_at = ?2 \
-     FROM clicks k WHERE k.click_id = c.click_id AND ",
+     FROM ",
+    click_rows!("k"),
+    " WHERE ",
     waiting!()
 );
 
-/// The batch that stores `rows` at `now_ms`: per chunk of [`CLICKS_PER_STATEMENT`] rows,
-/// the pre-aggregate counts and the insert, then the completion of the conversions that
-/// were waiting for these clicks. The statement at [`released_index`] returns the
-/// `delivery_id`s it released. Idempotent: running it again changes nothing.
-pub fn store_clicks(rows: &[ClickRow], now_ms: u64) -> Vec<Statement> {
+// A click row as `ClickRow` reads it back (from the click's own database).
+const SELECT_CLICK_ROWS: &str = "SELECT click_id, campaign, created_at, sub1, sub2, sub3, sub4, \
+     sub5, sub6, sub7, sub8, sub9, sub10, external_id, country, asn, colo, user_agent, ip_hash, \
+     is_bot, bot_reason, payout_micros, currency, is_test FROM clicks \
+     WHERE click_id IN (SELECT value FROM json_each(?1))";
+
+// Click IDs of conversions still waiting for their click row (the partial index
+// `conversions_awaiting_click` holds exactly these), a random sample: clicks that never
+// arrive must not starve the others.
+const WAITING_CLICK_IDS: &str = "SELECT click_id FROM (SELECT DISTINCT click_id FROM \
+     conversions WHERE attributed_at IS NULL) ORDER BY random() LIMIT ?1";
+
+/// Which of `count` click databases holds `click_id`: from the ID's random bits (FNV-1a of
+/// its canonical text, so every part of the ID counts and any two isolates agree).
+pub fn click_database_index(click_id: &str, count: usize) -> usize {
+    let hash = click_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte.to_ascii_lowercase())).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    let count = u64::try_from(count.max(1)).unwrap_or(1);
+    usize::try_from(hash % count).unwrap_or(0)
+}
+
+/// Reads the rows of `click_ids` (as [`ClickRow`]s) from the database that holds them.
+pub fn select_click_rows(click_ids: &[&str]) -> Statement {
+    Statement {
+        sql: SELECT_CLICK_ROWS,
+        params: vec![serde_json::to_string(click_ids)
+            .unwrap_or_else(|_| "[]".into())
+            .into()],
+    }
+}
+
+/// The click IDs of at most `limit` conversions still waiting for their click row.
+pub fn waiting_click_ids(limit: u32) -> Statement {
+    Statement {
+        sql: WAITING_CLICK_IDS,
+        params: vec![i64::from(limit).into()],
+    }
+}
+
+fn chunk_json(chunk: &[ClickRow]) -> SqlValue {
+    serde_json::to_string(chunk)
+        .unwrap_or_else(|_| "[]".into())
+        .into()
+}
+
+/// Stores `rows` where they belong, one database: per chunk of [`CLICKS_PER_STATEMENT`]
+/// rows, the pre-aggregate counts and the insert. Idempotent.
+pub fn store_click_rows(rows: &[ClickRow]) -> Vec<Statement> {
     let mut statements = Vec::new();
     for chunk in rows.chunks(CLICKS_PER_STATEMENT) {
-        let json: SqlValue = serde_json::to_string(chunk)
-            .unwrap_or_else(|_| "[]".into())
-            .into();
+        let json = chunk_json(chunk);
         for sql in [COUNT_CLICKS_SQL, INSERT_CLICKS] {
             statements.push(Statement {
                 sql,
@@ -198,34 +252,52 @@ pub fn store_clicks(rows: &[ClickRow], now_ms: u64) -> Vec<Statement> {
             });
         }
     }
-    let ids: Vec<&str> = rows.iter().map(|row| row.click_id.as_str()).collect();
-    let ids: SqlValue = serde_json::to_string(&ids)
-        .unwrap_or_else(|_| "[]".into())
-        .into();
-    statements.push(Statement {
-        sql: COMPLETE_HISTORY,
-        params: vec![ids.clone()],
-    });
-    statements.push(Statement {
-        sql: DROP_FILTERED_DELIVERIES,
-        params: vec![ids.clone()],
-    });
-    statements.push(Statement {
-        sql: RELEASED_DELIVERIES,
-        params: vec![ids.clone()],
-    });
-    statements.push(Statement {
-        sql: COMPLETE_CONVERSIONS,
-        params: vec![ids, now_ms.into()],
-    });
     statements
 }
 
-/// Where a click batch's released deliveries are read (statements may be added around it).
-pub fn released_index(statements: &[Statement]) -> Option<usize> {
+/// Completes, in the main database at `now_ms`, every conversion that was waiting for one
+/// of `rows` (stored): its attribution, payout and currency, its held deliveries (those a
+/// campaign filter rejects are deleted). The statements at [`released_indexes`] return
+/// the `delivery_id`s released. Idempotent: a completed conversion is not waiting.
+pub fn complete_waiting(rows: &[ClickRow], now_ms: u64) -> Vec<Statement> {
+    let mut statements = Vec::new();
+    for chunk in rows.chunks(CLICKS_PER_STATEMENT) {
+        let json = chunk_json(chunk);
+        for sql in [
+            COMPLETE_HISTORY,
+            DROP_FILTERED_DELIVERIES,
+            RELEASED_DELIVERIES,
+        ] {
+            statements.push(Statement {
+                sql,
+                params: vec![json.clone()],
+            });
+        }
+        statements.push(Statement {
+            sql: COMPLETE_CONVERSIONS,
+            params: vec![json, now_ms.into()],
+        });
+    }
+    statements
+}
+
+/// The batch that stores `rows` at `now_ms` when clicks live in the main database: the
+/// rows and, in the same transaction, the completion of the conversions that were waiting
+/// for them. Idempotent: running it again changes nothing.
+pub fn store_clicks(rows: &[ClickRow], now_ms: u64) -> Vec<Statement> {
+    let mut statements = store_click_rows(rows);
+    statements.extend(complete_waiting(rows, now_ms));
+    statements
+}
+
+/// Where a batch's released deliveries are read (statements may be added around them).
+pub fn released_indexes(statements: &[Statement]) -> Vec<usize> {
     statements
         .iter()
-        .position(|statement| statement.sql == RELEASED_DELIVERIES)
+        .enumerate()
+        .filter(|(_, statement)| statement.sql == RELEASED_DELIVERIES)
+        .map(|(index, _)| index)
+        .collect()
 }
 
 /// Click rows an isolate could not write: spilled to KV for the cron to replay, or lost

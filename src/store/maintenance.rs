@@ -24,18 +24,24 @@ const PURGE_POSTBACK_LOG: &str = "DELETE FROM postback_log WHERE postback_id IN 
 /// Rows deleted per table per cron run: bounded so one run stays short (design §10).
 pub const PURGE_CHUNK: u32 = 500;
 
+/// Deletes at most `PURGE_CHUNK` clicks older than `cutoff_ms` from one database that
+/// holds clicks (the main one, or each click database: docs/scale.md).
+pub fn purge_clicks(cutoff_ms: u64) -> Statement {
+    Statement {
+        sql: PURGE_CLICKS,
+        params: vec![
+            crate::click_id::time_lower_bound(cutoff_ms).into(),
+            i64::from(PURGE_CHUNK).into(),
+        ],
+    }
+}
+
 /// Deletes at most `PURGE_CHUNK` clicks and log rows older than `cutoff_ms`, and replay
-/// keys expired at `now_ms`.
+/// keys expired at `now_ms`, in the main database.
 pub fn purge_expired(cutoff_ms: u64, now_ms: u64) -> Vec<Statement> {
     let chunk = i64::from(PURGE_CHUNK);
     vec![
-        Statement {
-            sql: PURGE_CLICKS,
-            params: vec![
-                crate::click_id::time_lower_bound(cutoff_ms).into(),
-                chunk.into(),
-            ],
-        },
+        purge_clicks(cutoff_ms),
         Statement {
             sql: PURGE_POSTBACK_LOG,
             params: vec![

@@ -97,6 +97,12 @@ const REPORT_POSTBACKS: &str = concat!(
      WHERE true GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15"
 );
 
+/// The report's read of click figures alone, for a database that holds clicks besides
+/// the main one (its rows add to the main batch's first result: docs/scale.md).
+pub fn report_click_statement(query: &crate::report::ReportQuery) -> Option<Statement> {
+    report_statements(query).into_iter().next()
+}
+
 /// The report's three reads (clicks, conversions, postback log) for `query`, one batch.
 pub fn report_statements(query: &crate::report::ReportQuery) -> Vec<Statement> {
     use crate::report::GroupKey;

@@ -1167,7 +1167,7 @@ fn attribution_scenario(click_row_after: usize) -> (Connection, Vec<String>) {
     let mut store_click = |db: &mut Connection| {
         let row = click_row(&record_of_click, Some(2_500_000), Some("EUR"), false);
         let statements = store_clicks(&[row], NOW + 5);
-        let at = released_index(&statements).unwrap();
+        let at = released_indexes(&statements)[0];
         let rows = run_batch(db, &statements[..=at]);
         run_batch(db, &statements[at + 1..]);
         released.extend(
@@ -1223,6 +1223,111 @@ fn a_conversion_ends_up_the_same_whenever_its_click_row_lands() {
         // The deliveries held for the click are released by its write, at once.
         assert!(!released.is_empty(), "click row after postback {late}");
     }
+}
+
+/// The same scenario with the click in a click database of its own (docs/scale.md): the
+/// record step cannot see it, so each postback is followed by the completion read (as the
+/// postback path runs after its response), and the click batch completes from its rows.
+fn attribution_scenario_spread(click_row_after: usize) -> (Connection, Connection, usize) {
+    use crate::config::Status::*;
+    let (mut main, mut clicks) = (database(), database());
+    let click_id = secrets().mint(NOW - 1000, [40; 7]).unwrap();
+    let mut record_of_click = click(&click_id);
+    record_of_click.subs[0] = Some("zone-7".into());
+    record_of_click.subs[1] = Some("creative b".into());
+    let row = click_row(&record_of_click, Some(2_500_000), Some("EUR"), false);
+    fn completion(main: &mut Connection, rows: &[ClickRow]) -> usize {
+        let statements = complete_waiting(rows, NOW + 5);
+        let at = released_indexes(&statements)[0];
+        let released = run_batch(main, &statements[..=at]).len();
+        run_batch(main, &statements[at + 1..]);
+        released
+    }
+    let store_click = |main: &mut Connection, clicks: &mut Connection| {
+        run_batch(clicks, &store_click_rows(std::slice::from_ref(&row)));
+        completion(main, std::slice::from_ref(&row))
+    };
+    let after_record =
+        |main: &mut Connection, clicks: &mut Connection, recorded: &RecordedConversion| {
+            if recorded.conversion.as_ref().unwrap().attributed_at.is_some() {
+                return 0;
+            }
+            let found = run_batch(clicks, &[select_click_rows(&[click_id.as_str()])]);
+            let rows: Vec<ClickRow> = found
+                .into_iter()
+                .map(|row| serde_json::from_value(row).unwrap())
+                .collect();
+            if rows.is_empty() {
+                0
+            } else {
+                completion(main, &rows)
+            }
+        };
+    let mut released = 0;
+    let first = with_destinations(
+        with_status(draft(&click_id, "", "", "cv1"), Pending, "cv1"),
+        CANDIDATES,
+    );
+    let second = with_status(first.clone(), Approved, "cv2");
+    if click_row_after == 0 {
+        released += store_click(&mut main, &mut clicks);
+    }
+    let recorded = record(&mut main, &first, "pb1");
+    assert_eq!(recorded.outcome, "accepted");
+    released += after_record(&mut main, &mut clicks, &recorded);
+    if click_row_after == 1 {
+        released += store_click(&mut main, &mut clicks);
+    }
+    let recorded = record(&mut main, &second, "pb2");
+    assert_eq!(recorded.outcome, "updated");
+    released += after_record(&mut main, &mut clicks, &recorded);
+    if click_row_after == 2 {
+        released += store_click(&mut main, &mut clicks);
+    }
+    released += store_click(&mut main, &mut clicks);
+    (main, clicks, released)
+}
+
+#[test]
+fn a_conversion_in_the_main_database_ends_up_the_same_when_its_click_is_in_another() {
+    let (on_time, _) = attribution_scenario(0);
+    let expected = final_state(&on_time);
+    for late in [0, 1, 2] {
+        let (main, clicks, released) = attribution_scenario_spread(late);
+        let state = final_state(&main);
+        for part in ["conversion", "history", "deliveries"] {
+            assert_eq!(state[part], expected[part], "{part}, click row after postback {late}");
+        }
+        // The click and its pre-aggregate are in the click database, not the main one.
+        assert_eq!(state["rollup"], serde_json::json!([]));
+        let rollup = run_query(&clicks, "SELECT SUM(clicks) AS clicks FROM click_rollup");
+        assert_eq!(rollup[0]["clicks"], 1, "click row after postback {late}");
+        let in_main = run_query(&main, "SELECT COUNT(*) AS n FROM clicks");
+        assert_eq!(in_main[0]["n"], 0);
+        // Every postback found its click missing from the main database: the deliveries
+        // were held, then released by the completion (after the record step or the click).
+        assert!(released > 0, "click row after postback {late}");
+    }
+}
+
+#[test]
+fn click_ids_spread_evenly_and_stably_over_click_databases() {
+    let secrets = secrets();
+    let mut counts = [0usize; 3];
+    for n in 0..3000u32 {
+        let mut random = [0u8; 7];
+        random[..4].copy_from_slice(&n.to_be_bytes());
+        let id = secrets.mint(NOW + u64::from(n), random).unwrap();
+        let index = click_database_index(&id, 3);
+        // Case does not matter (IDs are decoded case-insensitively).
+        assert_eq!(click_database_index(&id.to_uppercase(), 3), index);
+        counts[index] += 1;
+    }
+    for count in counts {
+        assert!((850..=1150).contains(&count), "{counts:?}");
+    }
+    assert_eq!(click_database_index("anything", 1), 0);
+    assert_eq!(click_database_index("anything", 0), 0);
 }
 
 #[test]
@@ -1542,6 +1647,8 @@ fn every_statement() -> Vec<Statement> {
     }));
     all.push(count_clicks_recovered(1));
     all.push(click_health(NOW));
+    all.push(select_click_rows(&[click_id.as_str()]));
+    all.push(waiting_click_ids(10));
     all.extend(record_conversion(
         &draft(&click_id, "T", "1", "cv"),
         &log("pb"),

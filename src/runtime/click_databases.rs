@@ -1,0 +1,144 @@
+//! Where clicks live (design §10 "Past one database", docs/scale.md): in the main
+//! database, or spread over the click databases `[vars.EDGEBACK.storage]` lists, each
+//! click in the one its ID picks. Conversions, deliveries and the log stay in the main
+//! database, so a conversion whose click is elsewhere is recorded unattributed (the
+//! record step is one batch on one database) and completed from its click's row by
+//! whichever comes second: the click batch, or the read that follows the record step.
+
+use super::d1::{Db, BINDING};
+use super::App;
+use crate::store::{
+    click_database_index, complete_waiting, released_indexes, select_click_rows,
+    store_click_rows, ClickRow, Statement,
+};
+use futures_util::future::try_join_all;
+use std::collections::BTreeMap;
+use worker::{Env, Result};
+
+/// The D1 bindings that hold clicks: the configured list, or the main database alone.
+pub fn bindings(app: &App) -> Vec<&str> {
+    let listed = &app.config.storage.click_databases;
+    if listed.is_empty() {
+        vec![BINDING]
+    } else {
+        listed.iter().map(String::as_str).collect()
+    }
+}
+
+/// The binding that holds `click_id`.
+pub fn binding_for<'a>(app: &'a App, click_id: &str) -> &'a str {
+    let listed = &app.config.storage.click_databases;
+    listed
+        .get(click_database_index(click_id, listed.len()))
+        .map_or(BINDING, String::as_str)
+}
+
+/// Whether some clicks live outside the main database (then conversions may need
+/// completing after their record step).
+pub fn spread(app: &App) -> bool {
+    bindings(app).iter().any(|binding| *binding != BINDING)
+}
+
+/// The click databases besides the main one, each with a handle filed under `path`.
+pub fn others(env: &Env, app: &App, path: &'static str) -> Result<Vec<Db>> {
+    bindings(app)
+        .into_iter()
+        .filter(|binding| *binding != BINDING)
+        .map(|binding| Db::for_binding(env, binding, path))
+        .collect()
+}
+
+/// Stores `rows` in their databases and completes, in the main database, the conversions
+/// that were waiting for them; `main_first` runs first in the main batch (counters).
+/// Returns the deliveries released. With every click in the main database this is the
+/// one batch it always was; otherwise one batch per click database (in parallel), then
+/// the main one. Idempotent, so a failed attempt is simply repeated.
+pub async fn store(
+    env: &Env,
+    app: &App,
+    rows: &[ClickRow],
+    main_first: Vec<Statement>,
+    path: &'static str,
+) -> Result<Vec<String>> {
+    let mut groups: BTreeMap<&str, Vec<ClickRow>> = BTreeMap::new();
+    for row in rows {
+        groups
+            .entry(binding_for(app, &row.click_id))
+            .or_default()
+            .push(row.clone());
+    }
+    let mut main = main_first;
+    if let Some(own) = groups.remove(BINDING) {
+        main.extend(store_click_rows(&own));
+    }
+    let writes = groups
+        .iter()
+        .map(|(binding, rows)| async move {
+            Db::for_binding(env, binding, path)?
+                .batch(&store_click_rows(rows))
+                .await
+        })
+        .collect::<Vec<_>>();
+    try_join_all(writes).await?;
+    main.extend(complete_waiting(rows, super::now_ms()));
+    run_main(env, &main, path).await
+}
+
+/// Completes the conversions waiting for `click_ids` from their rows in the click
+/// databases (those in the main database are completed by their own click batch).
+/// Returns the deliveries released; none when no row is found (the click batch that
+/// writes it later completes them).
+pub async fn complete_from_clicks(
+    env: &Env,
+    app: &App,
+    click_ids: &[String],
+    path: &'static str,
+) -> Result<Vec<String>> {
+    let mut groups: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for id in click_ids {
+        let binding = binding_for(app, id);
+        if binding != BINDING {
+            groups.entry(binding).or_default().push(id.as_str());
+        }
+    }
+    let reads = groups
+        .iter()
+        .map(|(binding, ids)| async move {
+            Db::for_binding(env, binding, path)?
+                .all::<ClickRow>(&select_click_rows(ids))
+                .await
+        })
+        .collect::<Vec<_>>();
+    let rows: Vec<ClickRow> = try_join_all(reads).await?.into_iter().flatten().collect();
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    run_main(env, &complete_waiting(&rows, super::now_ms()), path).await
+}
+
+/// Runs `statements` on the main database; the delivery IDs their release reads return.
+async fn run_main(env: &Env, statements: &[Statement], path: &'static str) -> Result<Vec<String>> {
+    #[derive(serde::Deserialize)]
+    struct Released {
+        delivery_id: String,
+    }
+    let results = Db::for_path(env, path)?.batch(statements).await?;
+    let mut ids = Vec::new();
+    for index in released_indexes(statements) {
+        let rows: Vec<Released> = super::d1::rows_of(&results, index)?;
+        ids.extend(rows.into_iter().map(|row| row.delivery_id));
+    }
+    Ok(ids)
+}
+
+/// Attempts deliveries that were held waiting for their click and are now released.
+pub async fn release(env: &Env, ids: Vec<String>) {
+    if ids.is_empty() {
+        return;
+    }
+    let Ok(app) = super::app(env) else { return };
+    let limit = u32::try_from(ids.len()).unwrap_or(u32::MAX);
+    if let Err(error) = super::forward::deliver(env, &app, Some(&ids), limit).await {
+        worker::console_error!("edgeback: released deliveries not attempted: {error}");
+    }
+}
