@@ -31,13 +31,13 @@ impl Drop for Injected<'_> {
     }
 }
 
-fn admin(w: &Worker, path: &str) -> Value {
+pub(crate) fn admin(w: &Worker, path: &str) -> Value {
     let reply = w.get(path, &[("authorization", &format!("Bearer {ADMIN_TOKEN}"))]);
     assert_eq!(reply.status, 200, "{path}: {}", reply.body);
     reply.json()
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -46,7 +46,7 @@ fn now_ms() -> u64 {
 
 /// A click on `campaign` and, with no pause, its postback (no payout, no currency: the
 /// campaign's defaults apply). Returns (click ID, conversion ID).
-fn click_then_postback(w: &Worker, campaign: &str, n: usize, tag: &str) -> (String, String) {
+pub(crate) fn click_then_postback(w: &Worker, campaign: &str, n: usize, tag: &str) -> (String, String) {
     let click_id = w.click_only(
         campaign,
         &format!("zoneid=zone-{n}&sub2=creative%20{n}&external_id={tag}-ext-{n}"),
@@ -83,7 +83,7 @@ fn attributed(w: &Worker, conversion_id: &str) -> Value {
 
 /// What the click said, checked in the API answer, the webhook and the traffic-source
 /// postback of one conversion.
-fn assert_complete(
+pub(crate) fn assert_complete(
     w: &Worker,
     campaign: &str,
     (click_id, conversion_id): &(String, String),

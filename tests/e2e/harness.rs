@@ -20,6 +20,9 @@ pub struct Worker {
     pub base_url: String,
     pub persist_dir: PathBuf,
     pub log_path: PathBuf,
+    /// The local SQLite file of each D1 binding (`DB`, and `CLICKS_0`… for a worker whose
+    /// clicks are spread over click databases), found as each one's migrations created it.
+    pub d1_files: std::collections::BTreeMap<String, PathBuf>,
     // Kept open for the life of the process; its end-of-file stops the worker.
     _guardian_stdin: Mutex<ChildStdin>,
     _guardian: Mutex<Child>,
@@ -124,6 +127,12 @@ impl Worker {
     /// Starts a worker with `tests/e2e/{config_name}`; `ready_status` is what `/healthz`
     /// answers once it is up (500 for a deliberately broken configuration).
     fn start(config_name: &str, ready_status: u16) -> Worker {
+        Self::start_with(config_name, ready_status, 0)
+    }
+
+    /// [`Worker::start`] with clicks spread over `click_databases` extra local D1
+    /// databases (`CLICKS_0`…) when that is not 0 (docs/scale.md).
+    fn start_with(config_name: &str, ready_status: u16, click_databases: usize) -> Worker {
         build_once();
         let root = repo_root();
         let template = root.join("tests/e2e").join(config_name);
@@ -148,6 +157,23 @@ impl Worker {
                 &format!("127.0.0.1:{}", crate::listener::listener().port),
             )
             .replace("../../", &format!("{}/", root.display()));
+        let mut text = text;
+        let mut bindings = vec!["DB".to_string()];
+        if click_databases > 0 {
+            let names: Vec<String> = (0..click_databases).map(|n| format!("CLICKS_{n}")).collect();
+            for (n, name) in names.iter().enumerate() {
+                text.push_str(&format!(
+                    "\n[[d1_databases]]\nbinding = \"{name}\"\ndatabase_name = \"edgeback-e2e-clicks-{n}\"\n\
+                     database_id = \"00000000-0000-0000-0000-0000000001{n:02}\"\n\
+                     migrations_dir = \"{root}/migrations\"\n",
+                    root = root.display()
+                ));
+            }
+            text.push_str(&format!(
+                "\n[vars.EDGEBACK.storage]\nclick_databases = {names:?}\n"
+            ));
+            bindings.extend(names);
+        }
         let config = config_dir.join("wrangler.toml");
         std::fs::write(&config, text).expect("write test configuration");
         std::fs::copy(
@@ -155,16 +181,39 @@ impl Worker {
             config_dir.join(".dev.vars"),
         )
         .expect("copy test secrets");
-        run(
-            wrangler(&root)
-                .args(["d1", "migrations", "apply", "DB", "--local", "--config"])
-                .arg(&config)
-                .arg("--persist-to")
-                .arg(&persist_dir),
-            "applying D1 migrations",
-        );
+        // One binding at a time: the file each one's migrations create is that binding's.
+        let d1_dir = persist_dir.join("v3/d1/miniflare-D1DatabaseObject");
+        let sqlite_files = || -> std::collections::BTreeSet<PathBuf> {
+            std::fs::read_dir(&d1_dir)
+                .map(|entries| {
+                    entries
+                        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+                        .filter(|path| {
+                            path.extension().is_some_and(|ext| ext == "sqlite")
+                                && path.file_stem().is_some_and(|stem| stem != "metadata")
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mut d1_files = std::collections::BTreeMap::new();
+        for binding in &bindings {
+            let before = sqlite_files();
+            run(
+                wrangler(&root)
+                    .args(["d1", "migrations", "apply", binding, "--local", "--config"])
+                    .arg(&config)
+                    .arg("--persist-to")
+                    .arg(&persist_dir),
+                "applying D1 migrations",
+            );
+            let created: Vec<PathBuf> = sqlite_files().difference(&before).cloned().collect();
+            assert_eq!(created.len(), 1, "migrations for {binding} made {created:?}");
+            d1_files.insert(binding.clone(), created.into_iter().next().unwrap_or_default());
+        }
 
-        let worker = Worker::serve(&config, persist_dir);
+        let mut worker = Worker::serve(&config, persist_dir);
+        worker.d1_files = d1_files;
         worker.wait_until_ready(ready_status);
         worker
     }
@@ -212,6 +261,7 @@ impl Worker {
             base_url: format!("http://127.0.0.1:{port}"),
             persist_dir,
             log_path,
+            d1_files: std::collections::BTreeMap::new(),
             _guardian_stdin: Mutex::new(guardian_stdin),
             _guardian: Mutex::new(guardian),
         }
@@ -279,6 +329,9 @@ impl Worker {
 
     /// The local D1 database file of this run.
     fn database_file(&self) -> PathBuf {
+        if let Some(file) = self.d1_files.get("DB") {
+            return file.clone();
+        }
         let dir = self.persist_dir.join("v3/d1/miniflare-D1DatabaseObject");
         std::fs::read_dir(&dir)
             .unwrap_or_else(|error| panic!("no local D1 in {}: {error}", dir.display()))
@@ -292,9 +345,34 @@ impl Worker {
 
     /// Reads rows from the worker's local D1 (the same SQLite file workerd uses).
     pub fn query(&self, sql: &str, params: &[&dyn rusqlite::ToSql]) -> Vec<serde_json::Value> {
+        query_file(&self.database_file(), sql, params)
+    }
+
+    /// Reads rows from the local D1 database bound as `binding`.
+    #[allow(dead_code)]
+    pub fn query_in(
+        &self,
+        binding: &str,
+        sql: &str,
+        params: &[&dyn rusqlite::ToSql],
+    ) -> Vec<serde_json::Value> {
+        let file = self
+            .d1_files
+            .get(binding)
+            .unwrap_or_else(|| panic!("no local D1 bound as {binding}"));
+        query_file(file, sql, params)
+    }
+}
+
+fn query_file(
+    file: &Path,
+    sql: &str,
+    params: &[&dyn rusqlite::ToSql],
+) -> Vec<serde_json::Value> {
+    {
         use rusqlite::types::ValueRef;
         let connection = rusqlite::Connection::open_with_flags(
-            self.database_file(),
+            file,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .expect("open local D1");
@@ -323,7 +401,9 @@ impl Worker {
             .expect("query");
         rows.map(|row| row.expect("row")).collect()
     }
+}
 
+impl Worker {
     /// Changes the worker's local D1 from outside (fault injection and seeding only; use
     /// it on [`isolated_worker`] while holding [`exclusive`]).
     pub fn execute(&self, sql: &str) {
@@ -689,6 +769,21 @@ pub fn worker() -> &'static Worker {
 pub fn isolated_worker() -> &'static Worker {
     static WORKER: OnceLock<Result<Worker, String>> = OnceLock::new();
     shared(&WORKER, "wrangler.toml", 200)
+}
+
+/// A worker whose clicks are spread over three click databases (`CLICKS_0`…`CLICKS_2`,
+/// none of them the main one), so every click is stored apart from its conversions
+/// (docs/scale.md). The rest of the suite runs with one database.
+pub fn spread_worker() -> &'static Worker {
+    static WORKER: OnceLock<Result<Worker, String>> = OnceLock::new();
+    let started = WORKER.get_or_init(|| {
+        std::panic::catch_unwind(|| Worker::start_with("wrangler.toml", 200, 3))
+            .map_err(|panic| panic_message(&panic))
+    });
+    match started {
+        Ok(worker) => worker,
+        Err(message) => panic!("{message}"),
+    }
 }
 
 /// Serializes the tests that use [`isolated_worker`] and write to its database.

@@ -1,0 +1,210 @@
+//! Clicks over several D1 databases (issue 13, design §10 "Past one database",
+//! docs/scale.md), end to end: a worker whose clicks live in three click databases apart
+//! from the main one. Every conversion still ends up attributed, delivered with its
+//! click's attributes, reported and listed, and every click database is purged. The
+//! rest of the suite runs the same worker with one database.
+
+use crate::attribution::{admin, assert_complete, click_then_postback, now_ms};
+use crate::harness::{spread_worker, Worker};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const CLICK_DATABASES: [&str; 3] = ["CLICKS_0", "CLICKS_1", "CLICKS_2"];
+
+/// The purge test deletes every click of the spread worker: the others wait for it.
+static PURGE: Mutex<()> = Mutex::new(());
+
+fn hold() -> std::sync::MutexGuard<'static, ()> {
+    PURGE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Which click database holds `click_id`, waiting until one does.
+fn stored_in(w: &Worker, click_id: &str) -> &'static str {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let found: Vec<&'static str> = CLICK_DATABASES
+            .into_iter()
+            .filter(|binding| {
+                !w.query_in(binding, "SELECT 1 FROM clicks WHERE click_id = ?1", &[&click_id])
+                    .is_empty()
+            })
+            .collect();
+        match found.as_slice() {
+            [one] => return one,
+            [] => assert!(Instant::now() < deadline, "{click_id} never stored"),
+            many => panic!("{click_id} stored in {many:?}"),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn count(w: &Worker, binding: &str, sql: &str) -> i64 {
+    w.query_in(binding, sql, &[])[0]["n"].as_i64().unwrap_or(-1)
+}
+
+#[test]
+fn fifty_conversions_of_clicks_in_three_databases_are_complete_everywhere() {
+    let _held = hold();
+    let w = spread_worker();
+    let attr_row = |report: &Value| {
+        report["rows"]
+            .as_array()
+            .and_then(|rows| rows.iter().find(|row| row["campaign"] == "attr").cloned())
+            .unwrap_or_else(|| serde_json::json!({ "clicks": 0, "conversions": 0 }))
+    };
+    let before = attr_row(&admin(w, "/api/report?group_by=campaign"));
+    let pairs: Vec<(String, String)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..50)
+            .map(|n| scope.spawn(move || click_then_postback(w, "attr", n, "spread")))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("pair"))
+            .collect()
+    });
+    // The record step (one batch on the main database) cannot see any of these clicks:
+    // each conversion is completed from its click's own database, whichever came first.
+    for (n, pair) in pairs.iter().enumerate() {
+        assert_complete(w, "attr", pair, n, "spread", "3.500000", "GBP");
+    }
+    let mut per_database = std::collections::BTreeMap::new();
+    for (click_id, _) in &pairs {
+        *per_database.entry(stored_in(w, click_id)).or_insert(0) += 1;
+    }
+    eprintln!("[spread] clicks per database: {per_database:?}");
+    assert_eq!(per_database.len(), 3, "every database holds some: {per_database:?}");
+    assert_eq!(count(w, "DB", "SELECT COUNT(*) AS n FROM clicks"), 0);
+    assert_eq!(count(w, "DB", "SELECT COUNT(*) AS n FROM click_rollup"), 0);
+    for (_, conversion_id) in &pairs {
+        let deliveries =
+            admin(w, &format!("/api/conversions/{conversion_id}"))["deliveries"].clone();
+        let names: Vec<&str> = deliveries
+            .as_array()
+            .expect("deliveries")
+            .iter()
+            .filter_map(|d| d["destination"].as_str())
+            .collect();
+        assert_eq!(names, ["attr-hook", "attr-ts"], "{conversion_id}");
+    }
+
+    // The report adds the click figures of every database.
+    let row = attr_row(&admin(w, "/api/report?group_by=campaign"));
+    let added = |name: &str| row[name].as_i64().unwrap_or(0) - before[name].as_i64().unwrap_or(0);
+    assert_eq!(added("clicks"), 50, "{row}");
+    assert_eq!(added("conversions"), 50, "{row}");
+
+    // The click list merges the databases newest first, page by page, none twice.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(cursor) => format!("/api/clicks?campaign=attr&limit=20&cursor={cursor}"),
+            None => "/api/clicks?campaign=attr&limit=20".to_string(),
+        };
+        let page = admin(w, &path);
+        let items = page["items"].as_array().expect("items").clone();
+        assert!(items.len() <= 20);
+        seen.extend(items.iter().filter_map(|i| i["click_id"].as_str().map(str::to_string)));
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+    }
+    let mut newest_first = seen.clone();
+    newest_first.sort_by(|a, b| b.cmp(a));
+    assert_eq!(seen, newest_first, "newest first");
+    let unique: BTreeSet<&String> = seen.iter().collect();
+    assert_eq!(unique.len(), seen.len(), "no click listed twice");
+    let missing: Vec<&String> = pairs
+        .iter()
+        .map(|(click_id, _)| click_id)
+        .filter(|click_id| !unique.contains(click_id))
+        .collect();
+    assert!(missing.is_empty(), "not listed: {missing:?}");
+
+    // A click is found in its own database.
+    for (click_id, _) in pairs.iter().take(5) {
+        let click = admin(w, &format!("/api/clicks/{click_id}"))["click"].clone();
+        assert_eq!(click["click_id"], click_id.as_str());
+        assert_eq!(click["campaign"], "attr");
+    }
+}
+
+#[test]
+fn a_conversion_the_completions_missed_is_completed_by_the_cron() {
+    let _held = hold();
+    let w = spread_worker();
+    // Completions fail while this trigger is in the main database: the click batch's and
+    // the one after the record step both miss the conversion.
+    w.execute(
+        "CREATE TRIGGER e2e_no_completion BEFORE UPDATE OF attributed_at ON conversions \
+         BEGIN SELECT RAISE(ABORT, 'injected completion failure'); END",
+    );
+    let (click_id, conversion_id) = click_then_postback(w, "attr", 900, "missed");
+    let database = stored_in(w, &click_id);
+    // Past every retry of the click write (0.25 + 1 + 3 + 8 s): the click row is stored,
+    // the completions all failed, and nothing but the cron is left to complete it.
+    std::thread::sleep(Duration::from_secs(14));
+    let conversion = admin(w, &format!("/api/conversions/{conversion_id}"))["conversion"].clone();
+    w.execute("DROP TRIGGER e2e_no_completion");
+    assert_eq!(conversion["attributed"], false, "{conversion}");
+    // The cron reads the waiting conversion's click from its database and completes it.
+    assert_eq!(w.trigger_cron().status, 200);
+    assert_complete(
+        w,
+        "attr",
+        &(click_id, conversion_id),
+        900,
+        "missed",
+        "3.500000",
+        "GBP",
+    );
+    eprintln!("[spread] completed by the cron from {database}");
+}
+
+#[test]
+fn the_cron_purges_every_click_database() {
+    let _held = hold();
+    let w = spread_worker();
+    let ids: Vec<String> = (0..12)
+        .map(|n| w.click_only("attr", &format!("zoneid=purge-{n}"), "192.0.2.150"))
+        .collect();
+    for id in &ids {
+        stored_in(w, id);
+    }
+    let total = |w: &Worker| -> i64 {
+        CLICK_DATABASES
+            .iter()
+            .map(|binding| count(w, binding, "SELECT COUNT(*) AS n FROM clicks"))
+            .sum()
+    };
+    assert!(total(w) >= 12);
+    let report_before = admin(w, "/api/report?group_by=campaign");
+    // A run scheduled past the retention (90 days) of every click made so far.
+    let later = now_ms() + 91 * 86_400_000;
+    for _ in 0..5 {
+        assert_eq!(w.trigger_cron_at("* * * * *", Some(later)).status, 200);
+        if total(w) == 0 {
+            break;
+        }
+    }
+    assert_eq!(total(w), 0, "every click database purged");
+    // Purging clicks changes no report figure: the pre-aggregates stay.
+    let report_after = admin(w, "/api/report?group_by=campaign");
+    assert_eq!(clicks_of(&report_before), clicks_of(&report_after));
+}
+
+fn clicks_of(report: &Value) -> Vec<(Value, Value)> {
+    report["rows"]
+        .as_array()
+        .map(|rows| {
+            rows.iter()
+                .map(|row| (row["campaign"].clone(), row["clicks"].clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
