@@ -15,8 +15,13 @@ if [ ! -f .dev.vars ]; then
   cp dev/demo.dev.vars .dev.vars
   echo "[dev] wrote .dev.vars from dev/demo.dev.vars (demo secrets)" >&2
 fi
-echo "[dev] applying D1 migrations to the local database in $persist" >&2
-npx wrangler d1 migrations apply DB --local --persist-to "$persist" >&2
+# Every [[d1_databases]] binding: DB, and any click databases (docs/scale.md).
+bindings=$(awk '/^\[\[d1_databases\]\]/ { in_d1 = 1; next } /^\[/ { in_d1 = 0 }
+  in_d1 && $1 == "binding" { gsub(/[" ]/, "", $3); print $3 }' wrangler.toml)
+for binding in ${bindings:-DB}; do
+  echo "[dev] applying D1 migrations to the local database $binding in $persist" >&2
+  npx wrangler d1 migrations apply "$binding" --local --persist-to "$persist" >&2
+done
 
 # wrangler runs the [build] command (scripts/build-worker.sh) before serving.
 setsid npx wrangler dev --ip 127.0.0.1 --port "$port" --persist-to "$persist" \

@@ -354,3 +354,54 @@ fn sign_postback_refuses_to_run_without_the_secret_in_the_environment() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
 }
+
+/// Clicks over several databases (docs/scale.md): every listed binding must be a
+/// `[[d1_databases]]` entry of the same environment, named in one run with a near miss.
+#[test]
+fn click_databases_must_be_bound() {
+    let toml = r#"
+name = "edgeback"
+main = "build/worker/shim.mjs"
+[[d1_databases]]
+binding = "DB"
+database_name = "edgeback"
+database_id = "6f1c3a52-8d7e-4b1a-9c0d-2e3f4a5b6c7d"
+[[d1_databases]]
+binding = "CLICKS_1"
+database_name = "edgeback-clicks-1"
+database_id = "7f1c3a52-8d7e-4b1a-9c0d-2e3f4a5b6c7d"
+[[kv_namespaces]]
+binding = "CAMPAIGNS"
+id = "0f9e8d7c6b5a49382716a5b4c3d2e1f0"
+[vars.EDGEBACK.storage]
+click_databases = ["CLICKS_1", "CLICKS_2", "CLICKS-3", "CLICKS_1"]
+[vars.EDGEBACK.networks.generic]
+"#;
+    let (code, stdout, stderr) = check_with(toml, None, &["--secrets", "CLICK_SECRET,ADMIN_TOKEN"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    for expected in [
+        "EDGEBACK.storage.click_databases[2]: not a D1 binding name",
+        "EDGEBACK.storage.click_databases[3]: \"CLICKS_1\" is listed twice",
+    ] {
+        assert!(stderr.contains(expected), "{expected}\n{stderr}");
+    }
+    let fixed = toml.replace(r#", "CLICKS-3", "CLICKS_1""#, "");
+    let (code, stdout, stderr) =
+        check_with(&fixed, None, &["--secrets", "CLICK_SECRET,ADMIN_TOKEN"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stderr.contains(
+            "EDGEBACK.storage.click_databases[1]: no [[d1_databases]] bound as \"CLICKS_2\" \
+             in [top level] (did you mean \"CLICKS_1\"?)"
+        ),
+        "{stderr}"
+    );
+    let bound = fixed.replace(
+        "[[kv_namespaces]]",
+        "[[d1_databases]]\nbinding = \"CLICKS_2\"\ndatabase_name = \"c2\"\n\
+         database_id = \"8f1c3a52-8d7e-4b1a-9c0d-2e3f4a5b6c7d\"\n[[kv_namespaces]]",
+    );
+    let (code, stdout, stderr) =
+        check_with(&bound, None, &["--secrets", "CLICK_SECRET,ADMIN_TOKEN"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+}

@@ -325,6 +325,18 @@ mod native {
         }
     }
 
+    /// The `binding` of every `[[d1_databases]]` entry of one environment's table.
+    fn d1_binding_names(table: &toml::Table) -> Vec<String> {
+        table
+            .get("d1_databases")
+            .and_then(toml::Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|database| database.get("binding").and_then(toml::Value::as_str))
+            .map(str::to_string)
+            .collect()
+    }
+
     fn d1_bindings(options: &CheckOptions) -> i32 {
         let document = match read_document(&options.path) {
             Ok(document) => document,
@@ -338,15 +350,8 @@ mod native {
             eprintln!("{}: no [{label}]", options.path);
             return 1;
         };
-        for database in table
-            .get("d1_databases")
-            .and_then(toml::Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if let Some(binding) = database.get("binding").and_then(toml::Value::as_str) {
-                println!("{binding}");
-            }
+        for binding in d1_binding_names(table) {
+            println!("{binding}");
         }
         0
     }
@@ -397,6 +402,23 @@ mod native {
                                 config.networks.len()
                             ));
                             if !options.config_only {
+                                let bound = section(&document, &label)
+                                    .map(d1_binding_names)
+                                    .unwrap_or_default();
+                                for (index, name) in
+                                    config.storage.click_databases.iter().enumerate()
+                                {
+                                    if !bound.contains(name) {
+                                        errors.push(format!(
+                                            "{VAR_NAME}.storage.click_databases[{index}]: no \
+                                             [[d1_databases]] bound as \"{name}\" in [{label}]{}",
+                                            edgeback::suggest::hint(
+                                                name,
+                                                bound.iter().map(String::as_str)
+                                            )
+                                        ));
+                                    }
+                                }
                                 secrets_checked = true;
                                 for needed in edgeback::secrets::needed(&config) {
                                     let known = dev_vars.contains(&needed.name)

@@ -138,7 +138,12 @@ fn check_storage(problems: &mut Problems, path: &str, storage: &Storage) {
                 format!("{path}.click_databases[{index}]"),
                 "not a D1 binding name (letters, digits and _, as in [[d1_databases]] binding)",
             );
-        } else if storage.click_databases.iter().take(index).any(|other| other == name) {
+        } else if storage
+            .click_databases
+            .iter()
+            .take(index)
+            .any(|other| other == name)
+        {
             problems.push(
                 format!("{path}.click_databases[{index}]"),
                 format!("\"{name}\" is listed twice"),

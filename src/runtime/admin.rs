@@ -335,7 +335,9 @@ async fn list_clicks_route(call: &Call<'_>) -> ApiResult {
     // `limit + 1` are the page (click IDs sort by time in every database alike).
     let statement = list_clicks(&filter, call.cursor.as_deref(), call.limit);
     let mut databases = vec![call.db.clone()];
-    databases.extend(super::click_databases::others(call.env, call.app, "request")?);
+    databases.extend(super::click_databases::others(
+        call.env, call.app, "request",
+    )?);
     let reads = databases
         .iter()
         .map(|database| database.all::<ClickView>(&statement));
@@ -345,7 +347,11 @@ async fn list_clicks_route(call: &Call<'_>) -> ApiResult {
         .flatten()
         .collect();
     rows.sort_by(|a, b| b.click_id.cmp(&a.click_id));
-    rows.truncate(usize::try_from(call.limit).unwrap_or(usize::MAX).saturating_add(1));
+    rows.truncate(
+        usize::try_from(call.limit)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1),
+    );
     let rows = rows.iter().map(ClickView::to_api_json).collect();
     page(call, rows, "click_id")
 }

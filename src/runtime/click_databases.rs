@@ -8,8 +8,8 @@
 use super::d1::{Db, BINDING};
 use super::App;
 use crate::store::{
-    click_database_index, complete_waiting, released_indexes, select_click_rows,
-    store_click_rows, ClickRow, Statement,
+    click_database_index, complete_waiting, released_indexes, select_click_rows, store_click_rows,
+    ClickRow, Statement,
 };
 use futures_util::future::try_join_all;
 use std::collections::BTreeMap;

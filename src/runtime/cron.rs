@@ -69,7 +69,10 @@ async fn spread_upkeep(env: &Env, app: &super::App, db: &Db, cutoff: u64) {
     struct Waiting {
         click_id: String,
     }
-    let completed = match db.all::<Waiting>(&waiting_click_ids(COMPLETIONS_PER_RUN)).await {
+    let completed = match db
+        .all::<Waiting>(&waiting_click_ids(COMPLETIONS_PER_RUN))
+        .await
+    {
         Ok(waiting) if !waiting.is_empty() => {
             let ids: Vec<String> = waiting.into_iter().map(|row| row.click_id).collect();
             click_databases::complete_from_clicks(env, app, &ids, "cron").await
@@ -79,6 +82,8 @@ async fn spread_upkeep(env: &Env, app: &super::App, db: &Db, cutoff: u64) {
     };
     match completed {
         Ok(released) => click_databases::release(env, released).await,
-        Err(error) => worker::console_error!("edgeback: waiting conversions not completed: {error}"),
+        Err(error) => {
+            worker::console_error!("edgeback: waiting conversions not completed: {error}")
+        }
     }
 }

@@ -223,8 +223,7 @@ pub async fn handle(
         ctx.wait_until(async move {
             let Ok(app) = super::app(&env) else { return };
             let ids = [click_id];
-            match super::click_databases::complete_from_clicks(&env, &app, &ids, "completion")
-                .await
+            match super::click_databases::complete_from_clicks(&env, &app, &ids, "completion").await
             {
                 Ok(released) => super::click_databases::release(&env, released).await,
                 Err(error) => worker::console_error!(
@@ -337,6 +336,35 @@ fn storage_failure(
 }
 
 fn log_after_response(ctx: &Context, env: &Env, log: LogEntry, outcome: Outcome) {
-    let statements = log_refusal(&log, outcome.code());
-    super::d1::run_after_response(ctx, env, statements, "refusal_log");
+    let elsewhere = log.click_id.clone().filter(|click_id| {
+        super::app(env).is_ok_and(|app| {
+            super::click_databases::binding_for(&app, click_id) != super::d1::BINDING
+        })
+    });
+    let Some(click_id) = elsewhere else {
+        let statements = log_refusal(&log, outcome.code(), None);
+        super::d1::run_after_response(ctx, env, statements, "refusal_log");
+        return;
+    };
+    // The named click lives in a click database: read it there, so the refusal counts
+    // under its campaign and sub-IDs as it would with one database (docs/scale.md).
+    let env = env.clone();
+    ctx.wait_until(async move {
+        let logged = async {
+            let app = super::app(&env)
+                .map_err(|super::Misconfigured(reason)| worker::Error::RustError(reason))?;
+            let binding = super::click_databases::binding_for(&app, &click_id);
+            let rows: Vec<crate::store::ClickRow> =
+                super::d1::Db::for_binding(&env, binding, "refusal_log")?
+                    .all(&crate::store::select_click_rows(&[click_id.as_str()]))
+                    .await?;
+            let statements = log_refusal(&log, outcome.code(), rows.first());
+            super::d1::Db::for_path(&env, "refusal_log")?
+                .batch(&statements)
+                .await
+        };
+        if let Err(error) = logged.await {
+            worker::console_error!("edgeback: refusal_log not stored: {error}");
+        }
+    });
 }

@@ -208,9 +208,11 @@ const WAITING_CLICK_IDS: &str = "SELECT click_id FROM (SELECT DISTINCT click_id 
 /// Which of `count` click databases holds `click_id`: from the ID's random bits (FNV-1a of
 /// its canonical text, so every part of the ID counts and any two isolates agree).
 pub fn click_database_index(click_id: &str, count: usize) -> usize {
-    let hash = click_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-        (hash ^ u64::from(byte.to_ascii_lowercase())).wrapping_mul(0x0000_0100_0000_01b3)
-    });
+    let hash = click_id
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte.to_ascii_lowercase())).wrapping_mul(0x0000_0100_0000_01b3)
+        });
     let count = u64::try_from(count.max(1)).unwrap_or(1);
     usize::try_from(hash % count).unwrap_or(0)
 }

@@ -2,6 +2,7 @@
 //! conversion exactly once, with its history, deliveries, log row and report counts; and
 //! the log rows of postbacks refused before it.
 
+use super::ClickRow;
 use super::{ConversionRow, SqlValue, Statement};
 use crate::postback::ConversionDraft;
 
@@ -289,7 +290,8 @@ const INSERT_REFUSAL_LOG: &str = "INSERT INTO postback_log (postback_id, receive
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL)";
 
 // A refusal counts under its click's campaign and sub-IDs when it names a stored click
-// (read after the response, so it costs the sender nothing).
+// (read after the response, so it costs the sender nothing): the row in this database's
+// `clicks`, or the one `?5` carries (a `ClickRow` read from its click database).
 const COUNT_REFUSAL: &str = concat!(
     "INSERT INTO postback_rollup (bucket, network, outcome, campaign, event, sub1, sub2, sub3, \
      sub4, sub5, sub6, sub7, sub8, sub9, sub10, postbacks) \
@@ -297,13 +299,21 @@ const COUNT_REFUSAL: &str = concat!(
      COALESCE(k.sub1, ''), COALESCE(k.sub2, ''), COALESCE(k.sub3, ''), COALESCE(k.sub4, ''), \
      COALESCE(k.sub5, ''), COALESCE(k.sub6, ''), COALESCE(k.sub7, ''), COALESCE(k.sub8, ''), \
      COALESCE(k.sub9, ''), COALESCE(k.sub10, ''), 1 \
-     FROM (SELECT ?4 AS click_id) r LEFT JOIN clicks k ON k.click_id = r.click_id WHERE true ",
+     FROM (SELECT ?4 AS click_id) r LEFT JOIN (SELECT campaign, sub1, sub2, sub3, sub4, sub5, \
+     sub6, sub7, sub8, sub9, sub10 FROM clicks WHERE click_id = ?4 UNION ALL \
+     SELECT json_extract(?5, '$.campaign'), json_extract(?5, '$.sub1'), \
+     json_extract(?5, '$.sub2'), json_extract(?5, '$.sub3'), json_extract(?5, '$.sub4'), \
+     json_extract(?5, '$.sub5'), json_extract(?5, '$.sub6'), json_extract(?5, '$.sub7'), \
+     json_extract(?5, '$.sub8'), json_extract(?5, '$.sub9'), json_extract(?5, '$.sub10') \
+     WHERE ?5 IS NOT NULL LIMIT 1) k ON true WHERE true ",
     count_outcome_conflict!()
 );
 
 /// Logs a postback refused before the record step, and counts it for the report (one
-/// batch, written after the response).
-pub fn log_refusal(log: &LogEntry, outcome: &str) -> Vec<Statement> {
+/// batch, written after the response). `click` is the named click's row when it lives in
+/// a click database (docs/scale.md); a click in this database is found by its ID.
+pub fn log_refusal(log: &LogEntry, outcome: &str, click: Option<&ClickRow>) -> Vec<Statement> {
+    let click = click.and_then(|row| serde_json::to_string(row).ok());
     vec![
         insert_refusal_log(log, outcome),
         Statement {
@@ -313,6 +323,7 @@ pub fn log_refusal(log: &LogEntry, outcome: &str) -> Vec<Statement> {
                 log.network.clone().into(),
                 outcome.into(),
                 log.click_id.clone().into(),
+                click.into(),
             ],
         },
     ]

@@ -378,10 +378,10 @@ fn clicks_list_as_a_key_range_newest_first_with_filters() {
 #[test]
 fn test_postbacks_are_left_out_of_the_log_unless_asked_for() {
     let mut db = database();
-    run_batch(&mut db, &log_refusal(&log("pt0"), "bad_token"));
+    run_batch(&mut db, &log_refusal(&log("pt0"), "bad_token", None));
     let mut test_log = log("pt1");
     test_log.network = Some("generic".into());
-    run_batch(&mut db, &log_refusal(&test_log, "bad_token"));
+    run_batch(&mut db, &log_refusal(&test_log, "bad_token", None));
     db.execute(
         "UPDATE postback_log SET is_test = 1 WHERE postback_id = 'pt1'",
         [],
@@ -1006,7 +1006,7 @@ fn admin_reads() {
     let one = r#"[{"name": "all", "types": null, "campaigns": null, "max_attempts": 8}]"#;
     let d = with_destinations(draft(&click_id, "A1", "5", "cv1"), one);
     record(&mut db, &d, "pb1");
-    run_batch(&mut db, &log_refusal(&log("pb0"), "bad_token"));
+    run_batch(&mut db, &log_refusal(&log("pb0"), "bad_token", None));
 
     let page = run_batch(
         &mut db,
@@ -1249,7 +1249,13 @@ fn attribution_scenario_spread(click_row_after: usize) -> (Connection, Connectio
     };
     let after_record =
         |main: &mut Connection, clicks: &mut Connection, recorded: &RecordedConversion| {
-            if recorded.conversion.as_ref().unwrap().attributed_at.is_some() {
+            if recorded
+                .conversion
+                .as_ref()
+                .unwrap()
+                .attributed_at
+                .is_some()
+            {
                 return 0;
             }
             let found = run_batch(clicks, &[select_click_rows(&[click_id.as_str()])]);
@@ -1296,7 +1302,10 @@ fn a_conversion_in_the_main_database_ends_up_the_same_when_its_click_is_in_anoth
         let (main, clicks, released) = attribution_scenario_spread(late);
         let state = final_state(&main);
         for part in ["conversion", "history", "deliveries"] {
-            assert_eq!(state[part], expected[part], "{part}, click row after postback {late}");
+            assert_eq!(
+                state[part], expected[part],
+                "{part}, click row after postback {late}"
+            );
         }
         // The click and its pre-aggregate are in the click database, not the main one.
         assert_eq!(state["rollup"], serde_json::json!([]));
@@ -1434,7 +1443,7 @@ fn purging_clicks_and_the_log_changes_no_report_figure() {
     }
     let mut refused = log(&crate::postback::new_record_id(NOW, [40; 14]));
     refused.detail = Some("bad token".into());
-    run_batch(&mut db, &log_refusal(&refused, "bad_token"));
+    run_batch(&mut db, &log_refusal(&refused, "bad_token", None));
     let report = |db: &mut Connection, group: &str| {
         let pairs: Vec<(String, String)> = vec![
             ("from".into(), "2026-09-20".into()),
@@ -1654,7 +1663,7 @@ fn every_statement() -> Vec<Statement> {
         &log("pb"),
         &ReplayClaim::default(),
     ));
-    all.extend(log_refusal(&log("pr"), "bad_token"));
+    all.extend(log_refusal(&log("pr"), "bad_token", None));
     all.extend(claim_deliveries("c", NOW, None, 5, PAUSE));
     all.extend(finish_attempt(&attempt, "c"));
     let failed = AttemptRecord {
@@ -2018,4 +2027,38 @@ fn a_destination_failing_for_days_is_paused_until_a_replay_succeeds() {
         "SELECT 1 FROM destination_health WHERE failing_since IS NOT NULL"
     )
     .is_empty());
+}
+
+#[test]
+fn a_refusal_counts_under_a_click_read_from_its_click_database_once() {
+    let mut db = database();
+    let click_id = secrets().mint(NOW - 1000, [42; 7]).unwrap();
+    let mut record_of_click = click(&click_id);
+    record_of_click.subs[0] = Some("zone-r".into());
+    let row = click_row(&record_of_click, None, None, false);
+    let mut refused = log("pr1");
+    refused.click_id = Some(click_id.clone());
+    let rollup = |db: &Connection| {
+        run_query(
+            db,
+            "SELECT campaign, sub1, postbacks FROM postback_rollup WHERE outcome = 'bad_token'",
+        )
+    };
+    // The click is elsewhere: its row, passed in, attributes the count.
+    run_batch(&mut db, &log_refusal(&refused, "bad_token", Some(&row)));
+    assert_eq!(
+        rollup(&db),
+        [serde_json::json!({ "campaign": "summer", "sub1": "zone-r", "postbacks": 1 })]
+    );
+    // The click is here too (one database): still one count, not two.
+    run_batch(&mut db, &store_clicks(std::slice::from_ref(&row), NOW));
+    let mut again = log("pr2");
+    again.click_id = Some(click_id.clone());
+    run_batch(&mut db, &log_refusal(&again, "bad_token", Some(&row)));
+    assert_eq!(rollup(&db)[0]["postbacks"], 2);
+    // Neither: counted without a campaign.
+    let mut unknown = log("pr3");
+    unknown.click_id = Some("nope".into());
+    run_batch(&mut db, &log_refusal(&unknown, "bad_token", None));
+    assert_eq!(rollup(&db).len(), 2);
 }

@@ -46,7 +46,12 @@ pub(crate) fn now_ms() -> u64 {
 
 /// A click on `campaign` and, with no pause, its postback (no payout, no currency: the
 /// campaign's defaults apply). Returns (click ID, conversion ID).
-pub(crate) fn click_then_postback(w: &Worker, campaign: &str, n: usize, tag: &str) -> (String, String) {
+pub(crate) fn click_then_postback(
+    w: &Worker,
+    campaign: &str,
+    n: usize,
+    tag: &str,
+) -> (String, String) {
     let click_id = w.click_only(
         campaign,
         &format!("zoneid=zone-{n}&sub2=creative%20{n}&external_id={tag}-ext-{n}"),

@@ -160,7 +160,9 @@ impl Worker {
         let mut text = text;
         let mut bindings = vec!["DB".to_string()];
         if click_databases > 0 {
-            let names: Vec<String> = (0..click_databases).map(|n| format!("CLICKS_{n}")).collect();
+            let names: Vec<String> = (0..click_databases)
+                .map(|n| format!("CLICKS_{n}"))
+                .collect();
             for (n, name) in names.iter().enumerate() {
                 text.push_str(&format!(
                     "\n[[d1_databases]]\nbinding = \"{name}\"\ndatabase_name = \"edgeback-e2e-clicks-{n}\"\n\
@@ -208,8 +210,15 @@ impl Worker {
                 "applying D1 migrations",
             );
             let created: Vec<PathBuf> = sqlite_files().difference(&before).cloned().collect();
-            assert_eq!(created.len(), 1, "migrations for {binding} made {created:?}");
-            d1_files.insert(binding.clone(), created.into_iter().next().unwrap_or_default());
+            assert_eq!(
+                created.len(),
+                1,
+                "migrations for {binding} made {created:?}"
+            );
+            d1_files.insert(
+                binding.clone(),
+                created.into_iter().next().unwrap_or_default(),
+            );
         }
 
         let mut worker = Worker::serve(&config, persist_dir);
@@ -364,11 +373,7 @@ impl Worker {
     }
 }
 
-fn query_file(
-    file: &Path,
-    sql: &str,
-    params: &[&dyn rusqlite::ToSql],
-) -> Vec<serde_json::Value> {
+fn query_file(file: &Path, sql: &str, params: &[&dyn rusqlite::ToSql]) -> Vec<serde_json::Value> {
     {
         use rusqlite::types::ValueRef;
         let connection = rusqlite::Connection::open_with_flags(

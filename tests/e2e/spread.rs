@@ -29,8 +29,12 @@ fn stored_in(w: &Worker, click_id: &str) -> &'static str {
         let found: Vec<&'static str> = CLICK_DATABASES
             .into_iter()
             .filter(|binding| {
-                !w.query_in(binding, "SELECT 1 FROM clicks WHERE click_id = ?1", &[&click_id])
-                    .is_empty()
+                !w.query_in(
+                    binding,
+                    "SELECT 1 FROM clicks WHERE click_id = ?1",
+                    &[&click_id],
+                )
+                .is_empty()
             })
             .collect();
         match found.as_slice() {
@@ -76,7 +80,11 @@ fn fifty_conversions_of_clicks_in_three_databases_are_complete_everywhere() {
         *per_database.entry(stored_in(w, click_id)).or_insert(0) += 1;
     }
     eprintln!("[spread] clicks per database: {per_database:?}");
-    assert_eq!(per_database.len(), 3, "every database holds some: {per_database:?}");
+    assert_eq!(
+        per_database.len(),
+        3,
+        "every database holds some: {per_database:?}"
+    );
     assert_eq!(count(w, "DB", "SELECT COUNT(*) AS n FROM clicks"), 0);
     assert_eq!(count(w, "DB", "SELECT COUNT(*) AS n FROM click_rollup"), 0);
     for (_, conversion_id) in &pairs {
@@ -108,7 +116,11 @@ fn fifty_conversions_of_clicks_in_three_databases_are_complete_everywhere() {
         let page = admin(w, &path);
         let items = page["items"].as_array().expect("items").clone();
         assert!(items.len() <= 20);
-        seen.extend(items.iter().filter_map(|i| i["click_id"].as_str().map(str::to_string)));
+        seen.extend(
+            items
+                .iter()
+                .filter_map(|i| i["click_id"].as_str().map(str::to_string)),
+        );
         match page["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_string()),
             None => break,
@@ -207,4 +219,35 @@ fn clicks_of(report: &Value) -> Vec<(Value, Value)> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+#[test]
+fn a_refusal_naming_a_click_in_a_click_database_counts_under_its_campaign() {
+    let w = spread_worker();
+    let click_id = w.click_only("pb-only-tune", "", "192.0.2.151");
+    stored_in(w, &click_id);
+    let refused = w.get(
+        &format!("/postback/generic?clickid={click_id}&txid=spread-refused"),
+        &[],
+    );
+    refused.assert_outcome(400, "invalid_click_id", 0);
+    // Counted after the response, from the click read in its own database.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let report = admin(w, "/api/report?group_by=campaign");
+        let row = report["rows"].as_array().and_then(|rows| {
+            rows.iter()
+                .find(|row| row["campaign"] == "pb-only-tune")
+                .cloned()
+        });
+        if let Some(row) = row.filter(|row| row["refused_postbacks"]["invalid_click_id"] == 1) {
+            assert_eq!(row["clicks"], 1, "{row}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never counted under its click: {report}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
