@@ -315,7 +315,7 @@ pub const ROUTES: &[Route] = &[
             (
                 "group_by",
                 "string",
-                "comma-separated: day, campaign, network, event, sub1 … sub10 \
+                "comma-separated: day, campaign, network, country, event, sub1 … sub10 \
                  (grouped by day alone, every day of the range is a row)",
             ),
         ],

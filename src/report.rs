@@ -30,6 +30,7 @@ pub enum GroupKey {
     Campaign,
     Network,
     Event,
+    Country,
     Sub(u8),
 }
 
@@ -40,6 +41,7 @@ impl GroupKey {
             GroupKey::Campaign => "campaign".into(),
             GroupKey::Network => "network".into(),
             GroupKey::Event => "event".into(),
+            GroupKey::Country => "country".into(),
             GroupKey::Sub(n) => format!("sub{n}"),
         }
     }
@@ -50,6 +52,7 @@ impl GroupKey {
             "campaign" => Some(GroupKey::Campaign),
             "network" => Some(GroupKey::Network),
             "event" => Some(GroupKey::Event),
+            "country" => Some(GroupKey::Country),
             other => match crate::config::ClickField::from_name(other) {
                 Some(crate::config::ClickField::Sub(n)) => Some(GroupKey::Sub(n)),
                 _ => None,
@@ -122,7 +125,7 @@ pub fn parse_query_with(
     for name in get("group_by").unwrap_or_else(|| "day".into()).split(',') {
         let name = name.trim();
         let key = GroupKey::parse(name).ok_or_else(|| {
-            format!("group_by {name:?} is not one of day, campaign, network, event, sub1 … sub10")
+            format!("group_by {name:?} is not one of day, campaign, network, event, country, sub1 … sub10")
         })?;
         if !group_by.contains(&key) {
             group_by.push(key);
@@ -184,6 +187,8 @@ macro_rules! report_row {
             #[serde(default)]
             pub event: Option<String>,
             #[serde(default)]
+            pub country: Option<String>,
+            #[serde(default)]
             pub sub1: Option<String>,
             #[serde(default)]
             pub sub2: Option<String>,
@@ -214,6 +219,7 @@ macro_rules! report_row {
                     GroupKey::Campaign => &self.campaign,
                     GroupKey::Network => &self.network,
                     GroupKey::Event => &self.event,
+                    GroupKey::Country => &self.country,
                     GroupKey::Sub(n) => match n {
                         1 => &self.sub1,
                         2 => &self.sub2,

@@ -9,7 +9,7 @@ const state = {
   campaigns: [],
   report: null, // the last report answer, for sorting and drill-down
   sort: { key: null, descending: true },
-  drill: null, // { campaign } while a campaign's sub1 breakdown is shown
+  drill: null, // { path: [[key, value], …], next, total } while a row's breakdown is shown
 };
 
 // The outcome codes of the postback log (docs: README "Outcomes"); a unit test keeps
@@ -251,8 +251,15 @@ function applyRange() {
   $("#report-to").value = zoneDate(tz, to);
 }
 
+// What a row of `key` breaks down into by default when clicked (any key can follow).
+function nextKey(key) {
+  const sub = /^sub(\d+)$/.exec(key);
+  if (sub) return Number(sub[1]) < 10 ? `sub${Number(sub[1]) + 1}` : "day";
+  return { campaign: "sub1", day: "campaign" }[key] || "campaign";
+}
+
 function reportQuery() {
-  const keys = state.drill ? ["campaign", "sub1"] : [$("#report-group").value];
+  const keys = state.drill ? [...state.drill.path.map(([k]) => k), state.drill.next] : [$("#report-group").value];
   const query = new URLSearchParams({ group_by: keys.join(","), tz: zone() });
   const from = $("#report-from").value, to = $("#report-to").value;
   if (from) query.set("from", from);
@@ -293,7 +300,7 @@ function renderReport() {
   if (!report) return;
   const keys = report.group_by;
   let rows = report.rows;
-  if (state.drill) rows = rows.filter((r) => r.campaign === state.drill.campaign);
+  if (state.drill) rows = rows.filter((r) => state.drill.path.every(([k, v]) => (r[k] ?? null) === v));
   if (state.sort.key) {
     const { key, descending } = state.sort;
     rows = [...rows].sort((a, b) => {
@@ -312,31 +319,54 @@ function renderReport() {
   const captionNode = $("#report-caption");
   captionNode.replaceChildren(caption.join(""));
   if (state.drill) {
-    captionNode.append(" · ", el("a", { href: "#", id: "report-back", onclick: (e) => { e.preventDefault(); state.drill = null; loadReport(); } }, "all campaigns"),
-      ` › ${state.drill.campaign} by sub1`);
+    // A breadcrumb: the whole report, then each level of the path, each one a way back.
+    const { path } = state.drill;
+    captionNode.append(" · ", el("a", { href: "#", id: "report-back", onclick: (e) => { e.preventDefault(); state.drill = null; loadReport(); } }, `all by ${path[0][0]}`));
+    path.forEach(([key, value], i) => {
+      const label = `${value ?? "(none)"}`;
+      const back = i < path.length - 1
+        ? el("a", { href: "#", class: "crumb", title: `${key} ${label}`, onclick: (e) => { e.preventDefault(); drillTo(path.slice(0, i + 1), path[i + 1][0], state.drill.totals[i]); } }, label)
+        : el("span", { title: key }, label);
+      captionNode.append(" › ", back);
+    });
+    captionNode.append(` by ${state.drill.next}`);
+    const then = el("select", { id: "report-drill-next", title: "break down by", onchange: (e) => drillTo(path, e.target.value, state.drill.total) },
+      ...DRILL_KEYS.filter((k) => !path.some(([p]) => p === k)).map((k) => el("option", k === state.drill.next ? { value: k, selected: "" } : { value: k }, k)));
+    captionNode.append(" ", el("label", { class: "quiet" }, "then by ", then));
   }
 
-  const shownKeys = state.drill ? ["sub1"] : keys;
+  const shownKeys = state.drill ? [state.drill.next] : keys;
   const header = [...shownKeys.map((k) => [k, k]), ...METRICS.map(([k, label]) => [k, label])].map(([key, label]) => {
     const arrow = state.sort.key === key ? (state.sort.descending ? " ▾" : " ▴") : "";
     return el("th", { "data-sort": key, class: `sort${LOW_PRIORITY.has(key) ? " lo" : ""}`, title: "sort" }, `${label}${arrow}`);
   });
   $("#report-table thead tr").replaceChildren(...header);
-  const drillable = !state.drill && keys[0] === "campaign";
-  const line = (r, total) => el("tr", total ? { class: "total" } : drillable && r.campaign
-    ? { class: "clickable", "data-campaign": r.campaign, title: "show this campaign by sub1", onclick: () => drill(r) }
+  // Any row breaks down further, except by day alone (the chart's view) and at the last key.
+  const rowKey = shownKeys[0];
+  const drillable = !(keys.length === 1 && rowKey === "day") && DRILL_KEYS.some((k) => k !== rowKey && !(state.drill?.path || []).some(([p]) => p === k));
+  const line = (r, total) => el("tr", total ? { class: "total" } : drillable
+    ? { class: "clickable", ...(r.campaign != null ? { "data-campaign": r.campaign } : {}), [`data-${rowKey}`]: r[rowKey] ?? "", title: `break ${r[rowKey] ?? "(none)"} down by ${nextKey(rowKey)}`, onclick: () => drill(r, rowKey) }
     : {},
   ...shownKeys.map((k, i) => el("td", { class: "key" }, total ? (i === 0 ? "Total" : "") : r[k] ?? "(none)")),
   ...METRICS.map(([k, , show]) => el("td", LOW_PRIORITY.has(k) ? { class: "lo", "data-metric": k } : { "data-metric": k }, show(r))));
-  const empty = state.drill ? `No traffic for ${state.drill.campaign} in this range.`
+  const empty = state.drill ? `No traffic for ${state.drill.path.map(([, v]) => v ?? "(none)").join(" › ")} in this range.`
     : "No clicks or conversions in this range. Try a longer range, or send a click to /c/<campaign> first.";
   fill("#report-table", rows.map((r) => line(r, false)), empty);
   // Drilled down, the total is the campaign's own row of the report it came from.
   $("#report-table tfoot").replaceChildren(line(state.drill ? state.drill.total : report.total, true));
 }
 
-async function drill(row) {
-  state.drill = { campaign: row.campaign, total: row };
+const DRILL_KEYS = ["campaign", "country", "network", "event", "day", ...Array.from({ length: 10 }, (_, i) => `sub${i + 1}`)];
+
+// Breaks the clicked row down: its key and value join the path, the next key groups it.
+async function drill(row, key) {
+  const path = [...(state.drill?.path || []), [key, row[key] ?? null]];
+  const totals = [...(state.drill?.totals || []), row];
+  await drillTo(path, nextKey(key), row, totals);
+}
+
+async function drillTo(path, next, total, totals = (state.drill?.totals || []).slice(0, path.length)) {
+  state.drill = { path, next, total, totals };
   await guarded("#report-error", async () => {
     state.report = await api("GET", `/api/report?${reportQuery()}`);
     state.sort = { key: null, descending: true };

@@ -98,18 +98,20 @@ macro_rules! click_rows {
 }
 
 // Counts the rows not stored yet (so a retried batch never counts a click twice) into
-// their 15-minute bucket, campaign and sub-ID tuple. Runs before the insert.
+// their 15-minute bucket, campaign, country and sub-ID tuple. Runs before the insert.
 pub(super) const COUNT_CLICKS_SQL: &str = concat!(
-    "INSERT INTO click_rollup (bucket, campaign, sub1, sub2, sub3, sub4, sub5, sub6, sub7, \
-     sub8, sub9, sub10, clicks, bot_clicks) \
-     SELECT r.created_at - r.created_at % 900000, r.campaign, COALESCE(r.sub1, ''), \
+    "INSERT INTO click_rollup (bucket, campaign, country, sub1, sub2, sub3, sub4, sub5, sub6, \
+     sub7, sub8, sub9, sub10, clicks, bot_clicks) \
+     SELECT r.created_at - r.created_at % 900000, r.campaign, COALESCE(r.country, ''), \
+     COALESCE(r.sub1, ''), \
      COALESCE(r.sub2, ''), COALESCE(r.sub3, ''), COALESCE(r.sub4, ''), COALESCE(r.sub5, ''), \
      COALESCE(r.sub6, ''), COALESCE(r.sub7, ''), COALESCE(r.sub8, ''), COALESCE(r.sub9, ''), \
      COALESCE(r.sub10, ''), SUM(r.is_bot = 0), SUM(r.is_bot <> 0) FROM ",
     click_rows!("r"),
     " WHERE r.is_test = 0 AND NOT EXISTS (SELECT 1 FROM clicks k WHERE k.click_id = r.click_id) \
-     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 \
-     ON CONFLICT (bucket, campaign, sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, sub9, sub10) \
+     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13 \
+     ON CONFLICT (bucket, campaign, country, sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, \
+     sub9, sub10) \
      DO UPDATE SET clicks = clicks + excluded.clicks, bot_clicks = bot_clicks + excluded.bot_clicks"
 );
 

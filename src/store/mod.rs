@@ -111,6 +111,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0006_destination_health.sql",
         include_str!("../../migrations/0006_destination_health.sql"),
     ),
+    (
+        "0007_country_rollups.sql",
+        include_str!("../../migrations/0007_country_rollups.sql"),
+    ),
 ];
 
 // The columns of a [`ConversionRow`], from `conversions c`.

@@ -9,8 +9,8 @@ use crate::postback::ConversionDraft;
 // Adds one to an existing `postback_rollup` row.
 macro_rules! count_outcome_conflict {
     () => {
-        "ON CONFLICT (bucket, network, outcome, campaign, event, sub1, sub2, sub3, sub4, sub5, \
-         sub6, sub7, sub8, sub9, sub10) DO UPDATE SET postbacks = postbacks + excluded.postbacks"
+        "ON CONFLICT (bucket, network, outcome, campaign, event, country, sub1, sub2, sub3, sub4, \
+         sub5, sub6, sub7, sub8, sub9, sub10) DO UPDATE SET postbacks = postbacks + excluded.postbacks"
     };
 }
 
@@ -181,10 +181,10 @@ const INSERT_RECORD_LOG: &str = concat!(
 // report, with the campaign, event and sub-IDs of the conversion it concerned.
 const COUNT_RECORD_OUTCOME: &str = concat!(
     record_params!(),
-    "INSERT INTO postback_rollup (bucket, network, outcome, campaign, event, sub1, sub2, sub3, \
-     sub4, sub5, sub6, sub7, sub8, sub9, sub10, postbacks) \
+    "INSERT INTO postback_rollup (bucket, network, outcome, campaign, event, country, sub1, \
+     sub2, sub3, sub4, sub5, sub6, sub7, sub8, sub9, sub10, postbacks) \
      SELECT p.now - p.now % 900000, p.network, o.outcome, COALESCE(c.campaign, ''), \
-     COALESCE(c.event, ''), COALESCE(c.sub1, ''), COALESCE(c.sub2, ''), COALESCE(c.sub3, ''), \
+     COALESCE(c.event, ''), COALESCE(c.country, ''), COALESCE(c.sub1, ''), COALESCE(c.sub2, ''), COALESCE(c.sub3, ''), \
      COALESCE(c.sub4, ''), COALESCE(c.sub5, ''), COALESCE(c.sub6, ''), COALESCE(c.sub7, ''), \
      COALESCE(c.sub8, ''), COALESCE(c.sub9, ''), COALESCE(c.sub10, ''), 1 \
      FROM p JOIN postback_log o ON o.postback_id = p.postback_id \
@@ -293,15 +293,16 @@ const INSERT_REFUSAL_LOG: &str = "INSERT INTO postback_log (postback_id, receive
 // (read after the response, so it costs the sender nothing): the row in this database's
 // `clicks`, or the one `?5` carries (a `ClickRow` read from its click database).
 const COUNT_REFUSAL: &str = concat!(
-    "INSERT INTO postback_rollup (bucket, network, outcome, campaign, event, sub1, sub2, sub3, \
-     sub4, sub5, sub6, sub7, sub8, sub9, sub10, postbacks) \
+    "INSERT INTO postback_rollup (bucket, network, outcome, campaign, event, country, sub1, \
+     sub2, sub3, sub4, sub5, sub6, sub7, sub8, sub9, sub10, postbacks) \
      SELECT ?1 - ?1 % 900000, COALESCE(?2, ''), ?3, COALESCE(k.campaign, ''), '', \
-     COALESCE(k.sub1, ''), COALESCE(k.sub2, ''), COALESCE(k.sub3, ''), COALESCE(k.sub4, ''), \
+     COALESCE(k.country, ''), COALESCE(k.sub1, ''), COALESCE(k.sub2, ''), COALESCE(k.sub3, ''), COALESCE(k.sub4, ''), \
      COALESCE(k.sub5, ''), COALESCE(k.sub6, ''), COALESCE(k.sub7, ''), COALESCE(k.sub8, ''), \
      COALESCE(k.sub9, ''), COALESCE(k.sub10, ''), 1 \
-     FROM (SELECT ?4 AS click_id) r LEFT JOIN (SELECT campaign, sub1, sub2, sub3, sub4, sub5, \
-     sub6, sub7, sub8, sub9, sub10 FROM clicks WHERE click_id = ?4 UNION ALL \
-     SELECT json_extract(?5, '$.campaign'), json_extract(?5, '$.sub1'), \
+     FROM (SELECT ?4 AS click_id) r LEFT JOIN (SELECT campaign, country, sub1, sub2, sub3, \
+     sub4, sub5, sub6, sub7, sub8, sub9, sub10 FROM clicks WHERE click_id = ?4 UNION ALL \
+     SELECT json_extract(?5, '$.campaign'), json_extract(?5, '$.country'), \
+     json_extract(?5, '$.sub1'), \
      json_extract(?5, '$.sub2'), json_extract(?5, '$.sub3'), json_extract(?5, '$.sub4'), \
      json_extract(?5, '$.sub5'), json_extract(?5, '$.sub6'), json_extract(?5, '$.sub7'), \
      json_extract(?5, '$.sub8'), json_extract(?5, '$.sub9'), json_extract(?5, '$.sub10') \

@@ -10,7 +10,8 @@ use super::{SqlValue, Statement};
 macro_rules! report_params {
     () => {
         "WITH p (days, g_day, g_campaign, g_network, g_event, g1, g2, g3, g4, g5, g6, g7, g8, \
-         g9, g10) AS (VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)), \
+         g9, g10, g_country) AS (VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, \
+         ?14, ?15, ?16)), \
          d AS (SELECT json_extract(value, '$[0]') AS label, json_extract(value, '$[1]') AS start_ms, \
          json_extract(value, '$[2]') AS end_ms, json_extract(value, '$[3]') AS start_id, \
          json_extract(value, '$[4]') AS end_id FROM p, json_each(p.days)) "
@@ -61,11 +62,12 @@ macro_rules! report_sub_keys {
 const REPORT_CLICKS: &str = concat!(
     report_params!(),
     "SELECT CASE WHEN p.g_day THEN d.label END AS day, \
-     CASE WHEN p.g_campaign THEN r.campaign END AS campaign, ",
+     CASE WHEN p.g_campaign THEN r.campaign END AS campaign, \
+     CASE WHEN p.g_country THEN NULLIF(r.country, '') END AS country, ",
     report_sub_keys!("r"),
     ", SUM(r.clicks) AS clicks, SUM(r.bot_clicks) AS bot_clicks \
      FROM p CROSS JOIN d JOIN click_rollup r ON r.bucket >= d.start_ms AND r.bucket < d.end_ms \
-     WHERE true GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12"
+     WHERE true GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13"
 );
 
 // Conversions carry their own attribution snapshot: no click is read. Their IDs sort by
@@ -75,13 +77,14 @@ const REPORT_CONVERSIONS: &str = concat!(
     "SELECT CASE WHEN p.g_day THEN d.label END AS day, \
      CASE WHEN p.g_campaign THEN c.campaign END AS campaign, \
      CASE WHEN p.g_network THEN c.network END AS network, \
-     CASE WHEN p.g_event THEN c.event END AS event, ",
+     CASE WHEN p.g_event THEN c.event END AS event, \
+     CASE WHEN p.g_country THEN c.country END AS country, ",
     report_sub_keys!("c"),
     ", c.currency AS currency, COUNT(*) AS conversions, SUM(c.status = 'approved') AS approved, \
      SUM(CASE WHEN c.status = 'approved' THEN c.payout_micros ELSE 0 END) AS revenue_micros, \
      SUM(CASE WHEN c.status = 'pending' THEN c.payout_micros ELSE 0 END) AS pending_micros \
      FROM p CROSS JOIN d JOIN conversions c ON c.conversion_id >= d.start_id AND c.conversion_id < d.end_id \
-     WHERE c.is_test = 0 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15"
+     WHERE c.is_test = 0 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16"
 );
 
 // Duplicates and refusals from their pre-aggregates: purging the log changes nothing.
@@ -90,11 +93,12 @@ const REPORT_POSTBACKS: &str = concat!(
     "SELECT CASE WHEN p.g_day THEN d.label END AS day, \
      CASE WHEN p.g_campaign THEN NULLIF(r.campaign, '') END AS campaign, \
      CASE WHEN p.g_network THEN NULLIF(r.network, '') END AS network, \
-     CASE WHEN p.g_event THEN NULLIF(r.event, '') END AS event, ",
+     CASE WHEN p.g_event THEN NULLIF(r.event, '') END AS event, \
+     CASE WHEN p.g_country THEN NULLIF(r.country, '') END AS country, ",
     report_sub_keys!("r"),
     ", r.outcome AS outcome, SUM(r.postbacks) AS postbacks \
      FROM p CROSS JOIN d JOIN postback_rollup r ON r.bucket >= d.start_ms AND r.bucket < d.end_ms \
-     WHERE true GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15"
+     WHERE true GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16"
 );
 
 /// The report's read of click figures alone, for a database that holds clicks besides
@@ -124,6 +128,7 @@ pub fn report_statements(query: &crate::report::ReportQuery) -> Vec<Statement> {
         on(GroupKey::Event),
     ];
     params.extend((1..=10).map(|n| on(GroupKey::Sub(n))));
+    params.push(on(GroupKey::Country));
     [REPORT_CLICKS, REPORT_CONVERSIONS, REPORT_POSTBACKS]
         .into_iter()
         .map(|sql| Statement {

@@ -2062,3 +2062,130 @@ fn a_refusal_counts_under_a_click_read_from_its_click_database_once() {
     run_batch(&mut db, &log_refusal(&unknown, "bad_token", None));
     assert_eq!(rollup(&db).len(), 2);
 }
+
+fn report_rows(db: &mut Connection, group: &str) -> Vec<Vec<serde_json::Value>> {
+    let pairs: Vec<(String, String)> = vec![("group_by".into(), group.into())];
+    let query = crate::report::parse_query(&pairs, "UTC", NOW as i64).unwrap();
+    report_statements(&query)
+        .iter()
+        .map(|statement| run_batch(db, std::slice::from_ref(statement)))
+        .collect()
+}
+
+#[test]
+fn the_report_groups_by_country_from_the_pre_aggregates() {
+    let mut db = database();
+    let countries = [
+        Some("DE"),
+        Some("DE"),
+        Some("DE"),
+        Some("US"),
+        Some("US"),
+        None,
+    ];
+    let mut ids = Vec::new();
+    for (n, country) in countries.iter().enumerate() {
+        let id = secrets().mint(NOW - 1000, [90 + n as u8; 7]).unwrap();
+        let mut record_of_click = click(&id);
+        record_of_click.country = country.map(str::to_string);
+        run_batch(&mut db, &insert_click(&record_of_click, None, None));
+        ids.push(id);
+    }
+    let id = |tag: u8| crate::postback::new_record_id(NOW, [tag; 14]);
+    assert_eq!(
+        record(&mut db, &draft(&ids[0], "C1", "4", &id(1)), "pc1").outcome,
+        "accepted"
+    );
+    // A duplicate counts under the conversion's country, a refusal under its click's.
+    assert_eq!(
+        record(&mut db, &draft(&ids[0], "C1", "4", &id(2)), "pc2").outcome,
+        "duplicate"
+    );
+    let mut refused = log("pc3");
+    refused.click_id = Some(ids[3].clone());
+    run_batch(&mut db, &log_refusal(&refused, "bad_token", None));
+
+    let [clicks, conversions, postbacks] =
+        <[Vec<serde_json::Value>; 3]>::try_from(report_rows(&mut db, "country")).unwrap();
+    let by_country =
+        |rows: &[serde_json::Value], figure: &str| -> Vec<(serde_json::Value, serde_json::Value)> {
+            let mut pairs: Vec<_> = rows
+                .iter()
+                .map(|r| (r["country"].clone(), r[figure].clone()))
+                .collect();
+            pairs.sort_by_key(|(country, _)| country.to_string());
+            pairs
+        };
+    use serde_json::json;
+    assert_eq!(
+        by_country(&clicks, "clicks"),
+        [
+            (json!("DE"), json!(3)),
+            (json!("US"), json!(2)),
+            (json!(null), json!(1))
+        ]
+    );
+    assert_eq!(
+        by_country(&conversions, "conversions"),
+        [(json!("DE"), json!(1))]
+    );
+    let outcomes: Vec<_> = postbacks
+        .iter()
+        .map(|r| (r["country"].clone(), r["outcome"].clone()))
+        .collect();
+    assert!(
+        outcomes.contains(&(json!("DE"), json!("duplicate"))),
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes.contains(&(json!("US"), json!("bad_token"))),
+        "{outcomes:?}"
+    );
+    // Not grouped by country: one row of clicks, as before.
+    assert_eq!(report_rows(&mut db, "campaign")[0][0]["clicks"], 6);
+}
+
+/// Migration 0007 rebuilds the pre-aggregates with a country: buckets whose clicks are all
+/// stored are recounted from them; older ones keep their counts under an unknown country.
+#[test]
+fn migration_0007_recounts_the_stored_clicks_by_country() {
+    let db = Connection::open_in_memory().unwrap();
+    for (name, sql) in MIGRATIONS {
+        if *name == "0007_country_rollups.sql" {
+            break;
+        }
+        db.execute_batch(sql).unwrap();
+    }
+    let bucket = 900_000_i64;
+    // Bucket 1: purged in part (one click left, three counted). Buckets 2 and 3: complete.
+    db.execute_batch(&format!(
+        "INSERT INTO click_rollup VALUES ({b1}, 'summer', 'z', '', '', '', '', '', '', '', '', '', 3, 0);
+         INSERT INTO click_rollup VALUES ({b2}, 'summer', 'z', '', '', '', '', '', '', '', '', '', 2, 1);
+         INSERT INTO click_rollup VALUES ({b3}, 'summer', '', '', '', '', '', '', '', '', '', '', 1, 0);
+         INSERT INTO clicks (click_id, campaign, created_at, sub1, country, is_bot, is_test) VALUES
+           ('a1', 'summer', {b1} + 5, 'z', 'DE', 0, 0),
+           ('b1', 'summer', {b2} + 5, 'z', 'DE', 0, 0),
+           ('b2', 'summer', {b2} + 6, 'z', 'US', 1, 0),
+           ('b3', 'summer', {b2} + 7, 'z', 'US', 0, 1),
+           ('c1', 'summer', {b3} + 1, NULL, NULL, 0, 0);",
+        b1 = bucket * 100,
+        b2 = bucket * 101,
+        b3 = bucket * 102,
+    ))
+    .unwrap();
+    db.execute_batch(MIGRATIONS.last().unwrap().1).unwrap();
+    let rows = run_query(
+        &db,
+        "SELECT bucket, country, sub1, clicks, bot_clicks FROM click_rollup ORDER BY bucket, country",
+    );
+    use serde_json::json;
+    assert_eq!(
+        rows,
+        [
+            json!({ "bucket": bucket * 100, "country": "", "sub1": "z", "clicks": 3, "bot_clicks": 0 }),
+            json!({ "bucket": bucket * 101, "country": "DE", "sub1": "z", "clicks": 1, "bot_clicks": 0 }),
+            json!({ "bucket": bucket * 101, "country": "US", "sub1": "z", "clicks": 0, "bot_clicks": 1 }),
+            json!({ "bucket": bucket * 102, "country": "", "sub1": "", "clicks": 1, "bot_clicks": 0 }),
+        ]
+    );
+}

@@ -69,6 +69,17 @@ try {
   await page.click("#report-table th[data-sort=conversions]");
   await page.waitForSelector("#report-table th[data-sort=conversions]:has-text('▾')");
   await shot(page, "03-report-drill-down");
+  // One level further: the sub1 value by sub2, then back to the campaign by the breadcrumb.
+  await page.locator(`#report-table tbody tr[data-sub1="${zone}"]`).click();
+  await page.locator("#report-table tbody tr[data-sub2=second]").waitFor({ timeout: 15000 });
+  check((await page.textContent("#report-caption")).includes(`${zone} by sub2`), "the second level is named");
+  await page.click("#report-caption a.crumb");
+  await page.locator(`#report-table tbody tr[data-sub1="${zone}"]`).waitFor({ timeout: 15000 });
+  check((await page.textContent("#report-caption")).includes("fw by sub1"), "back to the first level");
+  // Any key can follow: the campaign by country instead.
+  await page.selectOption("#report-drill-next", "country");
+  await page.waitForSelector("#report-table th[data-sort=country]");
+  check((await page.textContent("#report-caption")).includes("fw by country"), "broken down by country");
   // Every day of a 30-day range by day, zeros included.
   await page.click("#report-back");
   await page.selectOption("#report-group", "day");
