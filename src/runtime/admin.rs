@@ -334,18 +334,14 @@ async fn list_clicks_route(call: &Call<'_>) -> ApiResult {
     // Every database that holds clicks lists its newest; merged newest first, the first
     // `limit + 1` are the page (click IDs sort by time in every database alike).
     let statement = list_clicks(&filter, call.cursor.as_deref(), call.limit);
-    let mut databases = vec![call.db.clone()];
-    databases.extend(super::click_databases::others(
-        call.env, call.app, "request",
-    )?);
-    let reads = databases
-        .iter()
-        .map(|database| database.all::<ClickView>(&statement));
-    let mut rows: Vec<ClickView> = futures_util::future::try_join_all(reads)
-        .await?
-        .into_iter()
-        .flatten()
-        .collect();
+    let mut databases = vec![(call.db.clone(), vec![statement.clone()])];
+    for other in super::click_databases::others(call.env, call.app, "request")? {
+        databases.push((other, vec![statement.clone()]));
+    }
+    let mut rows: Vec<ClickView> = Vec::new();
+    for results in super::click_databases::each(databases).await? {
+        rows.extend(rows_of::<ClickView>(&results, 0)?);
+    }
     rows.sort_by(|a, b| b.click_id.cmp(&a.click_id));
     rows.truncate(
         usize::try_from(call.limit)

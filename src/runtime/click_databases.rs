@@ -8,11 +8,9 @@
 use super::d1::{Db, BINDING};
 use super::App;
 use crate::store::{
-    click_database_index, complete_waiting, released_indexes, select_click_rows, store_click_rows,
-    ClickRow, Statement,
+    click_database_index, click_rows_from_json, complete_waiting, released_indexes,
+    select_click_rows, store_click_rows, ClickRow, Statement,
 };
-use futures_util::future::try_join_all;
-use std::collections::BTreeMap;
 use worker::{Env, Result};
 
 /// The D1 bindings that hold clicks: the configured list, or the main database alone.
@@ -60,26 +58,24 @@ pub async fn store(
     main_first: Vec<Statement>,
     path: &'static str,
 ) -> Result<Vec<String>> {
-    let mut groups: BTreeMap<&str, Vec<ClickRow>> = BTreeMap::new();
-    for row in rows {
-        groups
-            .entry(binding_for(app, &row.click_id))
-            .or_default()
-            .push(row.clone());
-    }
     let mut main = main_first;
-    if let Some(own) = groups.remove(BINDING) {
-        main.extend(store_click_rows(&own));
+    let mut writes = Vec::new();
+    for binding in bindings(app) {
+        let own: Vec<ClickRow> = rows
+            .iter()
+            .filter(|row| binding_for(app, &row.click_id) == binding)
+            .cloned()
+            .collect();
+        if own.is_empty() {
+            continue;
+        }
+        if binding == BINDING {
+            main.extend(store_click_rows(&own));
+        } else {
+            writes.push((Db::for_binding(env, binding, path)?, store_click_rows(&own)));
+        }
     }
-    let writes = groups
-        .iter()
-        .map(|(binding, rows)| async move {
-            Db::for_binding(env, binding, path)?
-                .batch(&store_click_rows(rows))
-                .await
-        })
-        .collect::<Vec<_>>();
-    try_join_all(writes).await?;
+    each(writes).await?;
     main.extend(complete_waiting(rows, super::now_ms()));
     run_main(env, &main, path).await
 }
@@ -94,26 +90,66 @@ pub async fn complete_from_clicks(
     click_ids: &[String],
     path: &'static str,
 ) -> Result<Vec<String>> {
-    let mut groups: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for id in click_ids {
-        let binding = binding_for(app, id);
-        if binding != BINDING {
-            groups.entry(binding).or_default().push(id.as_str());
+    let mut reads = Vec::new();
+    for binding in bindings(app).into_iter().filter(|b| *b != BINDING) {
+        let ids: Vec<&str> = click_ids
+            .iter()
+            .map(String::as_str)
+            .filter(|id| binding_for(app, id) == binding)
+            .collect();
+        if !ids.is_empty() {
+            reads.push((
+                Db::for_binding(env, binding, path)?,
+                vec![select_click_rows(&ids)],
+            ));
         }
     }
-    let reads = groups
-        .iter()
-        .map(|(binding, ids)| async move {
-            Db::for_binding(env, binding, path)?
-                .all::<ClickRow>(&select_click_rows(ids))
-                .await
-        })
-        .collect::<Vec<_>>();
-    let rows: Vec<ClickRow> = try_join_all(reads).await?.into_iter().flatten().collect();
+    let mut rows: Vec<ClickRow> = Vec::new();
+    for results in each(reads).await? {
+        rows.extend(found_rows(&results)?);
+    }
     if rows.is_empty() {
         return Ok(Vec::new());
     }
     run_main(env, &complete_waiting(&rows, super::now_ms()), path).await
+}
+
+/// The rows of `click_ids` stored in the database bound as `binding`.
+pub async fn read_rows(
+    env: &Env,
+    binding: &str,
+    click_ids: &[&str],
+    path: &'static str,
+) -> Result<Vec<ClickRow>> {
+    let results = Db::for_binding(env, binding, path)?
+        .batch(&[select_click_rows(click_ids)])
+        .await?;
+    found_rows(&results)
+}
+
+/// The click rows a [`select_click_rows`] batch found.
+fn found_rows(results: &[worker::D1Result]) -> Result<Vec<ClickRow>> {
+    #[derive(serde::Deserialize)]
+    struct Found {
+        rows: String,
+    }
+    let found: Vec<Found> = super::d1::rows_of(results, 0)?;
+    Ok(found
+        .iter()
+        .flat_map(|found| click_rows_from_json(&found.rows))
+        .collect())
+}
+
+/// Runs each database's batch, one after the other: the one place that works on several
+/// databases. Not joined in parallel: joining machinery costs the wasm about 5 KB gzip
+/// (design §13), and the work is after a response or on an admin read, where a few ms per
+/// click database are acceptable.
+pub async fn each(jobs: Vec<(Db, Vec<Statement>)>) -> Result<Vec<Vec<worker::D1Result>>> {
+    let mut all = Vec::with_capacity(jobs.len());
+    for (db, statements) in &jobs {
+        all.push(db.batch(statements).await?);
+    }
+    Ok(all)
 }
 
 /// Runs `statements` on the main database; the delivery IDs their release reads return.

@@ -55,11 +55,11 @@ async fn spread_upkeep(env: &Env, app: &super::App, db: &Db, cutoff: u64) {
     let purges = click_databases::others(env, app, "cron").map(|databases| {
         databases
             .into_iter()
-            .map(|database| async move { database.batch(&[purge_clicks(cutoff)]).await })
+            .map(|database| (database, vec![purge_clicks(cutoff)]))
             .collect::<Vec<_>>()
     });
     let purged = match purges {
-        Ok(purges) => futures_util::future::try_join_all(purges).await.map(|_| ()),
+        Ok(purges) => click_databases::each(purges).await.map(|_| ()),
         Err(error) => Err(error),
     };
     if let Err(error) = purged {

@@ -354,10 +354,13 @@ fn log_after_response(ctx: &Context, env: &Env, log: LogEntry, outcome: Outcome)
             let app = super::app(&env)
                 .map_err(|super::Misconfigured(reason)| worker::Error::RustError(reason))?;
             let binding = super::click_databases::binding_for(&app, &click_id);
-            let rows: Vec<crate::store::ClickRow> =
-                super::d1::Db::for_binding(&env, binding, "refusal_log")?
-                    .all(&crate::store::select_click_rows(&[click_id.as_str()]))
-                    .await?;
+            let rows = super::click_databases::read_rows(
+                &env,
+                binding,
+                &[click_id.as_str()],
+                "refusal_log",
+            )
+            .await?;
             let statements = log_refusal(&log, outcome.code(), rows.first());
             super::d1::Db::for_path(&env, "refusal_log")?
                 .batch(&statements)

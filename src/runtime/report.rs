@@ -20,29 +20,22 @@ pub async fn build(
         Ok(query) => query,
         Err(detail) => return Ok(Err(detail)),
     };
-    // Click figures from every click database besides the main one, in parallel with
-    // the main batch; their rows add up like the main database's (docs/scale.md).
-    let others = super::click_databases::others(env, app, "report")?;
-    let click_statement = report_click_statement(&query);
-    let other_reads = others.iter().map(|other| {
-        let statement = click_statement.clone();
-        async move {
-            match statement {
-                Some(statement) => other.all::<ClickFigureRow>(&statement).await,
-                None => Ok(Vec::new()),
-            }
+    // The main batch, then the click figures of every other click database; their
+    // rows add up like the main database's (docs/scale.md).
+    let mut jobs = vec![(db.clone(), report_statements(&query))];
+    if let Some(click_statement) = report_click_statement(&query) {
+        for other in super::click_databases::others(env, app, "report")? {
+            jobs.push((other, vec![click_statement.clone()]));
         }
-    });
-    let statements = report_statements(&query);
-    let (results, other_clicks) = futures_util::future::try_join(
-        db.batch(&statements),
-        futures_util::future::try_join_all(other_reads),
-    )
-    .await?;
+    }
+    let all = super::click_databases::each(jobs).await?;
+    let results = all.first().map(Vec::as_slice).unwrap_or_default();
     // Typed rows: a column that does not match its struct fails the request, loudly.
-    let mut clicks: Vec<ClickFigureRow> = super::d1::rows_of(&results, 0)?;
-    clicks.extend(other_clicks.into_iter().flatten());
-    let conversions = super::d1::rows_of(&results, 1)?;
-    let log = super::d1::rows_of(&results, 2)?;
+    let mut clicks: Vec<ClickFigureRow> = super::d1::rows_of(results, 0)?;
+    for other in all.iter().skip(1) {
+        clicks.extend(super::d1::rows_of::<ClickFigureRow>(other, 0)?);
+    }
+    let conversions = super::d1::rows_of(results, 1)?;
+    let log = super::d1::rows_of(results, 2)?;
     Ok(Ok(assemble(&query, &clicks, &conversions, &log)))
 }

@@ -1259,10 +1259,7 @@ fn attribution_scenario_spread(click_row_after: usize) -> (Connection, Connectio
                 return 0;
             }
             let found = run_batch(clicks, &[select_click_rows(&[click_id.as_str()])]);
-            let rows: Vec<ClickRow> = found
-                .into_iter()
-                .map(|row| serde_json::from_value(row).unwrap())
-                .collect();
+            let rows = click_rows_from_json(found[0]["rows"].as_str().unwrap());
             if rows.is_empty() {
                 0
             } else {

@@ -305,17 +305,23 @@ fn the_report_matches_hand_computed_figures_in_two_time_zones() {
     // Reports read the pre-aggregates the worker writes beside these rows; seeded rows
     // get theirs the way migration 0004 computes them from existing rows.
     sql.push_str(&format!(
-        "INSERT OR IGNORE INTO click_rollup SELECT created_at - created_at % 900000, campaign, \
+        "INSERT OR IGNORE INTO click_rollup (bucket, campaign, country, sub1, sub2, sub3, \
+         sub4, sub5, sub6, sub7, sub8, sub9, sub10, clicks, bot_clicks) \
+         SELECT created_at - created_at % 900000, campaign, COALESCE(country, ''), \
          COALESCE(sub1, ''), COALESCE(sub2, ''), COALESCE(sub3, ''), COALESCE(sub4, ''), \
          COALESCE(sub5, ''), COALESCE(sub6, ''), COALESCE(sub7, ''), COALESCE(sub8, ''), \
          COALESCE(sub9, ''), COALESCE(sub10, ''), SUM(is_bot = 0), SUM(is_bot <> 0) \
-         FROM clicks WHERE campaign = 'rpt' AND is_test = 0 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12; \
-         INSERT OR IGNORE INTO postback_rollup SELECT l.received_at - l.received_at % 900000, \
+         FROM clicks WHERE campaign = 'rpt' AND is_test = 0 \
+         GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13; \
+         INSERT OR IGNORE INTO postback_rollup (bucket, network, outcome, campaign, event, \
+         country, sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, sub9, sub10, postbacks) \
+         SELECT l.received_at - l.received_at % 900000, \
          l.network, l.outcome, COALESCE(c.campaign, k.campaign, ''), COALESCE(c.event, ''), \
+         COALESCE(c.country, k.country, ''), \
          '', '', '', '', '', '', '', '', '', '', COUNT(*) FROM postback_log l \
          LEFT JOIN conversions c ON c.conversion_id = l.conversion_id \
          LEFT JOIN clicks k ON k.click_id = l.click_id WHERE l.postback_id IN ('{l1}', '{l2}') \
-         GROUP BY 1, 2, 3, 4, 5;"
+         GROUP BY 1, 2, 3, 4, 5, 6;"
     ));
     w.execute(&sql);
 
