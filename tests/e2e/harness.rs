@@ -460,9 +460,40 @@ impl Worker {
         (status, head)
     }
 
-    /// The resident memory (KiB) of this worker's workerd processes, from /proc: the
-    /// processes named `workerd` among the descendants of the wrangler guardian.
+    /// The resident memory (KiB) of this worker's workerd processes, from /proc.
     pub fn workerd_rss_kib(&self) -> u64 {
+        self.workerd_pids()
+            .into_iter()
+            .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
+            .filter_map(|status| {
+                status
+                    .lines()
+                    .find(|line| line.starts_with("VmRSS:"))
+                    .and_then(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
+            })
+            .sum()
+    }
+
+    /// The CPU time (user + system, in clock ticks of 1/100 s) this worker's workerd
+    /// processes have used so far, from /proc (the benchmark's per-request CPU).
+    #[allow(dead_code)] // used by benches/edgeback.rs, which includes this file
+    pub fn workerd_cpu_ticks(&self) -> u64 {
+        self.workerd_pids()
+            .into_iter()
+            .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
+            .filter_map(|stat| {
+                // After "pid (comm)": state is field 3, utime 14, stime 15.
+                let (_, rest) = stat.rsplit_once(')')?;
+                let fields: Vec<&str> = rest.split_whitespace().collect();
+                let utime = fields.get(11)?.parse::<u64>().ok()?;
+                let stime = fields.get(12)?.parse::<u64>().ok()?;
+                Some(utime + stime)
+            })
+            .sum()
+    }
+
+    /// The processes named `workerd` among the descendants of the wrangler guardian.
+    fn workerd_pids(&self) -> Vec<u32> {
         let root = self
             ._guardian
             .lock()
@@ -507,14 +538,8 @@ impl Worker {
         names
             .iter()
             .filter(|(pid, name)| name.starts_with("workerd") && descends(**pid))
-            .filter_map(|(pid, _)| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
-            .filter_map(|status| {
-                status
-                    .lines()
-                    .find(|line| line.starts_with("VmRSS:"))
-                    .and_then(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
-            })
-            .sum()
+            .map(|(pid, _)| *pid)
+            .collect()
     }
 
     /// Sends a chunked POST of `total` bytes to `path` over a raw socket, stopping as soon
