@@ -380,6 +380,8 @@ mod native {
         env_or("BENCH_SEED_ZONES", 10usize).max(1)
     }
     const SEED_CREATIVES: u64 = 2;
+    /// Countries of seeded clicks, evenly: part of the pre-aggregates' key (migration 0007).
+    const SEED_COUNTRIES: [&str; 5] = ["US", "DE", "FR", "BR", "IN"];
     const SEED_UA: &str = "Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 \
         (KHTML, like Gecko) Chrome/126.0.0.0 Mobile Safari/537.36";
 
@@ -444,7 +446,8 @@ mod native {
                 let creative = next() % SEED_CREATIVES;
                 let bot = next() % 100 < 3;
                 let (sub1, sub2) = (format!("zone-{zone}"), format!("cr-{creative}"));
-                let country = ["US", "DE", "FR", "BR", "IN"][(next() % 5) as usize];
+                let country_index = (next() % SEED_COUNTRIES.len() as u64) as usize;
+                let country = SEED_COUNTRIES[country_index];
                 let ip_hash = format!("{:016x}", next());
                 click
                     .execute(rusqlite::params![
@@ -461,7 +464,13 @@ mod native {
                     ])
                     .unwrap();
                 let counts = rollup
-                    .entry((at - at % ROLLUP_BUCKET_MS, campaign, zone, creative))
+                    .entry((
+                        at - at % ROLLUP_BUCKET_MS,
+                        campaign,
+                        country_index,
+                        zone,
+                        creative,
+                    ))
                     .or_default();
                 if bot {
                     counts.1 += 1;
@@ -496,15 +505,15 @@ mod native {
             }
             let mut count = tx
                 .prepare(
-                    "INSERT INTO click_rollup (bucket, campaign, sub1, sub2, sub3, sub4, sub5, \
-                     sub6, sub7, sub8, sub9, sub10, clicks, bot_clicks) \
-                     VALUES (?1, ?2, ?3, ?4, '', '', '', '', '', '', '', '', ?5, ?6) \
-                     ON CONFLICT (bucket, campaign, sub1, sub2, sub3, sub4, sub5, sub6, sub7, \
-                     sub8, sub9, sub10) DO UPDATE SET clicks = clicks + excluded.clicks, \
+                    "INSERT INTO click_rollup (bucket, campaign, country, sub1, sub2, sub3, sub4, \
+                     sub5, sub6, sub7, sub8, sub9, sub10, clicks, bot_clicks) \
+                     VALUES (?1, ?2, ?7, ?3, ?4, '', '', '', '', '', '', '', '', ?5, ?6) \
+                     ON CONFLICT (bucket, campaign, country, sub1, sub2, sub3, sub4, sub5, sub6, \
+                     sub7, sub8, sub9, sub10) DO UPDATE SET clicks = clicks + excluded.clicks, \
                      bot_clicks = bot_clicks + excluded.bot_clicks",
                 )
                 .unwrap();
-            for ((bucket, campaign, zone, creative), (clicks, bots)) in rollup {
+            for ((bucket, campaign, country, zone, creative), (clicks, bots)) in rollup {
                 count
                     .execute(rusqlite::params![
                         bucket,
@@ -512,7 +521,8 @@ mod native {
                         format!("zone-{zone}"),
                         format!("cr-{creative}"),
                         clicks,
-                        bots
+                        bots,
+                        SEED_COUNTRIES[country],
                     ])
                     .unwrap();
             }
@@ -703,10 +713,10 @@ mod native {
             ));
         }
         let zones = seed_zones();
-        let tuples = 3 * zones * SEED_CREATIVES as usize;
+        let tuples = 3 * SEED_COUNTRIES.len() * zones * SEED_CREATIVES as usize;
         let mut out = String::new();
         let _ = writeln!(out, "## Reports at volume (design §10, §13)\n");
-        let _ = writeln!(out, "`GET /api/report` for the last 30 days (`tz=UTC`), grouped by day and by sub1, median of {calls} calls after one warm-up, on a worker of its own; rows read from D1's own `meta.rows_read` (the worker's `x-edgeback-d1-rows-read`: the click, conversion and postback-log reads together). The same worker with a small database, then with clicks added to reach half the volume, then all of it. Clicks are spread evenly over the 30 days across 3 campaigns × {zones} zones in sub1 (skewed as traffic is: zone k has weight 1/(k+1); `BENCH_SEED_ZONES`) × {SEED_CREATIVES} creatives in sub2 = **{tuples} campaign and sub-ID tuples**, 3 % bots, 1 % of human clicks converted. The last column times the daily click counts natively (rusqlite on the same file) from the raw rows and from the pre-aggregates.\n");
+        let _ = writeln!(out, "`GET /api/report` for the last 30 days (`tz=UTC`), grouped by day and by sub1, median of {calls} calls after one warm-up, on a worker of its own; rows read from D1's own `meta.rows_read` (the worker's `x-edgeback-d1-rows-read`: the click, conversion and postback-log reads together). The same worker with a small database, then with clicks added to reach half the volume, then all of it. Clicks are spread evenly over the 30 days across 3 campaigns × {} countries × {zones} zones in sub1 (skewed as traffic is: zone k has weight 1/(k+1); `BENCH_SEED_ZONES`) × {SEED_CREATIVES} creatives in sub2 = **{tuples} campaign, country and sub-ID tuples**, 3 % bots, 1 % of human clicks converted. The last column times the daily click counts natively (rusqlite on the same file) from the raw rows and from the pre-aggregates.\n", SEED_COUNTRIES.len());
         let _ = writeln!(out, "| database | `click_rollup` rows | by day | by sub1 | native: raw rows vs pre-aggregates |\n|---|---|---|---|---|");
         for line in &lines {
             let _ = writeln!(out, "{line}");
