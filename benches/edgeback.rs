@@ -407,7 +407,7 @@ mod native {
             state ^= state << 17;
             state
         };
-        let mut rollup: std::collections::HashMap<(u64, usize, usize, u64), (i64, i64)> =
+        let mut rollup: std::collections::HashMap<(u64, usize, usize, usize, u64), (i64, i64)> =
             Default::default();
         let (mut ids, mut conversions) = (Vec::new(), 0u64);
         {
