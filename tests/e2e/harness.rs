@@ -20,6 +20,8 @@ pub struct Worker {
     pub base_url: String,
     pub persist_dir: PathBuf,
     pub log_path: PathBuf,
+    /// Where the guardian writes the process group of this run's wrangler.
+    pgid_path: PathBuf,
     // Kept open for the life of the process; its end-of-file stops the worker.
     _guardian_stdin: Mutex<ChildStdin>,
     _guardian: Mutex<Child>,
@@ -169,13 +171,58 @@ impl Worker {
         worker
     }
 
+    /// A worker of its own (the shared configuration, a fresh persist directory), for a
+    /// test that stops and restarts the runtime or measures it alone; stopped when the
+    /// value is dropped.
+    pub fn dedicated() -> Worker {
+        Worker::start("wrangler.toml", 200)
+    }
+
+    /// Kills the local runtime at once, as a crash would: SIGKILL to wrangler's whole
+    /// process group (wrangler and workerd), no chance to finish anything in flight.
+    /// Returns when the port no longer takes connections.
+    pub fn kill_runtime(&self) {
+        let group = std::fs::read_to_string(&self.pgid_path)
+            .ok()
+            .and_then(|text| text.trim().parse::<u32>().ok())
+            .unwrap_or_else(|| panic!("no process group in {}", self.pgid_path.display()));
+        let status = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{group}")])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -KILL -{group}: {status}");
+        let address = self.base_url.trim_start_matches("http://").to_string();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(&address).is_ok() {
+            assert!(
+                Instant::now() < deadline,
+                "{address} still answers after SIGKILL"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Starts the runtime again on the same persist directory (the same local D1 and KV
+    /// files) and configuration, as after a crash; the old runtime must be gone
+    /// ([`Worker::kill_runtime`]). The new one listens on a new port.
+    pub fn restart(self) -> Worker {
+        let config = self.persist_dir.join("config/wrangler.toml");
+        let persist_dir = self.persist_dir.clone();
+        drop(self);
+        let worker = Worker::serve(&config, persist_dir);
+        worker.wait_until_ready(200);
+        worker
+    }
+
     /// Runs `wrangler dev` for `config` with `persist_dir` under a guardian that stops it
     /// when this process ends.
     pub fn serve(config: &Path, persist_dir: PathBuf) -> Worker {
         let root = repo_root();
         let port = free_port();
         let inspector_port = free_port();
+        // Appended to, so a restart on the same directory keeps the first run's lines.
         let log_path = persist_dir.join("wrangler.log");
+        let pgid_path = persist_dir.join(format!("wrangler-{port}.pgid"));
         let dev_command = format!(
             "exec '{wrangler}' dev --config '{config}' --persist-to '{persist}' --ip 127.0.0.1 \
              --port {port} --inspector-port {inspector_port} --show-interactive-dev-session=false \
@@ -187,13 +234,15 @@ impl Worker {
         // The guardian: start wrangler in its own process group, wait for end-of-file on
         // stdin, then stop the whole group (wrangler and workerd).
         let guardian_script = format!(
-            "setsid bash -c \"{dev_command}\" > '{log}' 2>&1 < /dev/null &\n\
+            "setsid bash -c \"{dev_command}\" >> '{log}' 2>&1 < /dev/null &\n\
              group=$!\n\
+             echo $group > '{pgid}'\n\
              cat > /dev/null\n\
              kill -TERM -- -$group 2>/dev/null\n\
              for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 -- -$group 2>/dev/null || exit 0; sleep 0.2; done\n\
              kill -KILL -- -$group 2>/dev/null\n",
             log = log_path.display(),
+            pgid = pgid_path.display(),
         );
         let mut guardian = Command::new("bash")
             .arg("-c")
@@ -212,6 +261,7 @@ impl Worker {
             base_url: format!("http://127.0.0.1:{port}"),
             persist_dir,
             log_path,
+            pgid_path,
             _guardian_stdin: Mutex::new(guardian_stdin),
             _guardian: Mutex::new(guardian),
         }
