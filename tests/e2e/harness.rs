@@ -428,6 +428,13 @@ impl Worker {
     /// The resident memory (KiB) of this worker's workerd processes, from /proc: the
     /// processes named `workerd` among the descendants of the wrangler guardian.
     pub fn workerd_rss_kib(&self) -> u64 {
+        self.workerd_rss_each().iter().map(|(_, kib)| kib).sum()
+    }
+
+    /// Each workerd process of this worker: whether it runs the worker itself (the one
+    /// wrangler starts with its inspector on; the other is wrangler's proxy in front of
+    /// it), and its resident memory in KiB.
+    pub fn workerd_rss_each(&self) -> Vec<(bool, u64)> {
         let root = self
             ._guardian
             .lock()
@@ -472,14 +479,17 @@ impl Worker {
         names
             .iter()
             .filter(|(pid, name)| name.starts_with("workerd") && descends(**pid))
-            .filter_map(|(pid, _)| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
-            .filter_map(|status| {
-                status
+            .filter_map(|(pid, _)| {
+                let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+                let kib = status
                     .lines()
                     .find(|line| line.starts_with("VmRSS:"))
-                    .and_then(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
+                    .and_then(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())?;
+                let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                let runs_worker = String::from_utf8_lossy(&cmdline).contains("--inspector-addr");
+                Some((runs_worker, kib))
             })
-            .sum()
+            .collect()
     }
 
     /// Sends a chunked POST of `total` bytes to `path` over a raw socket, stopping as soon
