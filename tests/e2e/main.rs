@@ -17,4 +17,5 @@ mod reliability;
 mod security;
 mod size;
 mod slice;
+mod soak;
 mod zones;
