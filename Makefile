@@ -1,5 +1,5 @@
 # edgeback: every command installs what it needs first (scripts/tools.sh, idempotent).
-.PHONY: dev test tools check lint check-config deploy build bench fuzz fuzz-smoke
+.PHONY: dev test tools check lint check-config deploy build bench fuzz fuzz-smoke soak soak-control
 
 ## Run the worker locally at http://127.0.0.1:8787 and print URLs to try.
 dev:
@@ -46,3 +46,14 @@ fuzz:
 ## The fuzz smoke CI runs: every target 5,000 executions from its committed corpus.
 fuzz-smoke:
 	bash scripts/fuzz.sh --runs 5000
+
+## Ten minutes of mixed traffic on a worker of its own: workerd's memory must stay flat,
+## the log hold no error, every figure reconcile (docs/reliability.md). SOAK_SECONDS=120
+## for a shorter run.
+SOAK_SECONDS ?= 600
+soak: tools
+	SOAK_SECONDS=$(SOAK_SECONDS) cargo test --test e2e soak::mixed -- --ignored --nocapture
+
+## The soak's baseline: a hello-world JavaScript worker at the same request rate.
+soak-control: tools
+	SOAK_SECONDS=$(SOAK_SECONDS) cargo test --test e2e soak::control -- --ignored --nocapture

@@ -2,6 +2,12 @@
 
 use crate::config::ResponseFormat;
 
+/// `Retry-After` of a 503 storage failure: D1 incidents seen so far last seconds to a few
+/// minutes, and a sender that waits half a minute neither hammers a recovering database
+/// nor holds a conversion back for long. Networks that ignore the header retry on their
+/// own schedule, which works as well: nothing was written.
+pub const STORAGE_RETRY_AFTER_SECONDS: u32 = 30;
+
 /// Every result a postback can have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -144,6 +150,18 @@ impl Outcome {
         }
     }
 
+    /// How long a sender should wait before retrying (the `Retry-After` header, seconds),
+    /// for the outcomes a retry can turn into a recorded one: only a storage failure
+    /// (503), where nothing was written and the same postback will be accepted once D1
+    /// takes writes again. Every other refusal is final for that request, so telling the
+    /// sender to retry it would only repeat the refusal.
+    pub fn retry_after_seconds(self) -> Option<u32> {
+        match self {
+            Outcome::InternalError => Some(STORAGE_RETRY_AFTER_SECONDS),
+            _ => None,
+        }
+    }
+
     /// Whether the conversion is recorded (the only outcomes answered 200).
     pub fn is_recorded(self) -> bool {
         matches!(
@@ -157,6 +175,8 @@ impl Outcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
     pub status: u16,
+    /// The `Retry-After` header to send, in seconds ([`Outcome::retry_after_seconds`]).
+    pub retry_after_seconds: Option<u32>,
     pub content_type: &'static str,
     pub body: String,
 }
@@ -170,6 +190,7 @@ pub fn reply(
     click_id: Option<&str>,
 ) -> Reply {
     let status = outcome.http_status();
+    let retry_after_seconds = outcome.retry_after_seconds();
     match format {
         ResponseFormat::Json => {
             let mut body = serde_json::Map::new();
@@ -186,6 +207,7 @@ pub fn reply(
             }
             Reply {
                 status,
+                retry_after_seconds,
                 content_type: "application/json",
                 body: serde_json::Value::Object(body).to_string(),
             }
@@ -200,6 +222,7 @@ pub fn reply(
             };
             Reply {
                 status,
+                retry_after_seconds,
                 content_type: "text/plain; charset=utf-8",
                 body,
             }
@@ -237,6 +260,29 @@ mod tests {
                 "{outcome:?}"
             );
         }
+    }
+
+    #[test]
+    fn only_a_storage_failure_asks_for_a_retry() {
+        for outcome in Outcome::ALL {
+            let asks = outcome.retry_after_seconds();
+            assert_eq!(
+                asks.is_some(),
+                outcome == Outcome::InternalError,
+                "{outcome:?}"
+            );
+            for format in [ResponseFormat::Json, ResponseFormat::Text] {
+                assert_eq!(
+                    reply(format, outcome, None, None, None).retry_after_seconds,
+                    asks
+                );
+            }
+        }
+        assert_eq!(Outcome::InternalError.http_status(), 503);
+        assert_eq!(
+            Outcome::InternalError.retry_after_seconds(),
+            Some(STORAGE_RETRY_AFTER_SECONDS)
+        );
     }
 
     #[test]

@@ -168,12 +168,25 @@ pub async fn deliver(
     only_ids: Option<&[String]>,
     limit: u32,
 ) -> Result<usize> {
+    deliver_due_at(env, app, only_ids, limit, super::now_ms()).await
+}
+
+/// [`deliver`], claiming what is due at `due_at_ms` (the cron passes its scheduled time
+/// when that is later than the clock: a test can run the cron "in the future" to pass
+/// retry delays and stale claims without waiting for them, as it can for the purge).
+pub async fn deliver_due_at(
+    env: &Env,
+    app: &App,
+    only_ids: Option<&[String]>,
+    limit: u32,
+    due_at_ms: u64,
+) -> Result<usize> {
     let db = Db::for_path(env, "delivery")?;
     let claim_id = hex(&random::<12>()?);
     let results = db
         .batch(&claim_deliveries(
             &claim_id,
-            super::now_ms(),
+            due_at_ms,
             only_ids,
             limit,
             u64::from(app.config.delivery.pause_after_hours).saturating_mul(3_600_000),

@@ -9,7 +9,9 @@ use crate::postback::auth::{authenticate, AuthRequest};
 use crate::postback::params::{
     parse_request, unsigned_query_parameter, PostbackParams, RawPostback,
 };
-use crate::postback::{new_record_id, redacted_params, reply, Outcome, Refusal, MAX_BODY_BYTES};
+use crate::postback::{
+    new_record_id, redacted_params, reply, Outcome, Refusal, Reply, MAX_BODY_BYTES,
+};
 use crate::store::{log_refusal, record_conversion, LogEntry, ReplayClaim};
 use worker::{Context, Env, Method, Request, Response, Result};
 
@@ -243,7 +245,7 @@ pub async fn handle(
             }
         });
     }
-    respond(answer.status, answer.content_type, answer.body)
+    send_reply(answer)
 }
 
 /// Attempts `delivery_ids` once, after the response (`ctx.wait_until`).
@@ -310,7 +312,7 @@ fn refuse(
     log.detail = Some(refusal.detail);
     log.click_id = refusal.click_id;
     log_after_response(ctx, env, log, refusal.outcome);
-    let mut response = respond(answer.status, answer.content_type, answer.body)?;
+    let mut response = send_reply(answer)?;
     if refusal.outcome == Outcome::BodyTooLarge {
         // The rest of the body is never read: the connection cannot carry another request.
         response.headers_mut().set("connection", "close")?;
@@ -332,7 +334,19 @@ fn storage_failure(
     let answer = reply(format, Outcome::InternalError, Some(detail), None, None);
     log.detail = Some(detail.into());
     log_after_response(ctx, env, log, Outcome::InternalError);
-    respond(answer.status, answer.content_type, answer.body)
+    send_reply(answer)
+}
+
+/// The response of a postback reply, with the `Retry-After` header the core asked for
+/// (a storage failure: the sender's retry will be accepted once D1 is back).
+fn send_reply(answer: Reply) -> Result<Response> {
+    let mut response = respond(answer.status, answer.content_type, answer.body)?;
+    if let Some(seconds) = answer.retry_after_seconds {
+        response
+            .headers_mut()
+            .set("retry-after", &seconds.to_string())?;
+    }
+    Ok(response)
 }
 
 fn log_after_response(ctx: &Context, env: &Env, log: LogEntry, outcome: Outcome) {

@@ -23,6 +23,8 @@ pub struct Worker {
     /// The local SQLite file of each D1 binding (`DB`, and `CLICKS_0`… for a worker whose
     /// clicks are spread over click databases), found as each one's migrations created it.
     pub d1_files: std::collections::BTreeMap<String, PathBuf>,
+    /// Where the guardian writes the process group of this run's wrangler.
+    pgid_path: PathBuf,
     // Kept open for the life of the process; its end-of-file stops the worker.
     _guardian_stdin: Mutex<ChildStdin>,
     _guardian: Mutex<Child>,
@@ -227,13 +229,60 @@ impl Worker {
         worker
     }
 
+    /// A worker of its own (the shared configuration, a fresh persist directory), for a
+    /// test that stops and restarts the runtime or measures it alone; stopped when the
+    /// value is dropped.
+    pub fn dedicated() -> Worker {
+        Worker::start("wrangler.toml", 200)
+    }
+
+    /// Kills the local runtime at once, as a crash would: SIGKILL to wrangler's whole
+    /// process group (wrangler and workerd), no chance to finish anything in flight.
+    /// Returns when the port no longer takes connections.
+    pub fn kill_runtime(&self) {
+        let group = std::fs::read_to_string(&self.pgid_path)
+            .ok()
+            .and_then(|text| text.trim().parse::<u32>().ok())
+            .unwrap_or_else(|| panic!("no process group in {}", self.pgid_path.display()));
+        let status = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{group}")])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -KILL -{group}: {status}");
+        let address = self.base_url.trim_start_matches("http://").to_string();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(&address).is_ok() {
+            assert!(
+                Instant::now() < deadline,
+                "{address} still answers after SIGKILL"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Starts the runtime again on the same persist directory (the same local D1 and KV
+    /// files) and configuration, as after a crash; the old runtime must be gone
+    /// ([`Worker::kill_runtime`]). The new one listens on a new port.
+    pub fn restart(self) -> Worker {
+        let config = self.persist_dir.join("config/wrangler.toml");
+        let persist_dir = self.persist_dir.clone();
+        let d1_files = self.d1_files.clone();
+        drop(self);
+        let mut worker = Worker::serve(&config, persist_dir);
+        worker.d1_files = d1_files;
+        worker.wait_until_ready(200);
+        worker
+    }
+
     /// Runs `wrangler dev` for `config` with `persist_dir` under a guardian that stops it
     /// when this process ends.
     pub fn serve(config: &Path, persist_dir: PathBuf) -> Worker {
         let root = repo_root();
         let port = free_port();
         let inspector_port = free_port();
+        // Appended to, so a restart on the same directory keeps the first run's lines.
         let log_path = persist_dir.join("wrangler.log");
+        let pgid_path = persist_dir.join(format!("wrangler-{port}.pgid"));
         let dev_command = format!(
             "exec '{wrangler}' dev --config '{config}' --persist-to '{persist}' --ip 127.0.0.1 \
              --port {port} --inspector-port {inspector_port} --show-interactive-dev-session=false \
@@ -245,13 +294,15 @@ impl Worker {
         // The guardian: start wrangler in its own process group, wait for end-of-file on
         // stdin, then stop the whole group (wrangler and workerd).
         let guardian_script = format!(
-            "setsid bash -c \"{dev_command}\" > '{log}' 2>&1 < /dev/null &\n\
+            "setsid bash -c \"{dev_command}\" >> '{log}' 2>&1 < /dev/null &\n\
              group=$!\n\
+             echo $group > '{pgid}'\n\
              cat > /dev/null\n\
              kill -TERM -- -$group 2>/dev/null\n\
              for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 -- -$group 2>/dev/null || exit 0; sleep 0.2; done\n\
              kill -KILL -- -$group 2>/dev/null\n",
             log = log_path.display(),
+            pgid = pgid_path.display(),
         );
         let mut guardian = Command::new("bash")
             .arg("-c")
@@ -271,6 +322,7 @@ impl Worker {
             persist_dir,
             log_path,
             d1_files: std::collections::BTreeMap::new(),
+            pgid_path,
             _guardian_stdin: Mutex::new(guardian_stdin),
             _guardian: Mutex::new(guardian),
         }
@@ -472,6 +524,26 @@ impl Worker {
                     .and_then(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
             })
             .sum()
+    }
+
+    /// Each workerd process of this worker: whether it runs the worker itself (the one
+    /// wrangler starts with its inspector on; the other is wrangler's proxy in front of
+    /// it), and its resident memory in KiB.
+    #[allow(dead_code)] // used by the soak test
+    pub fn workerd_rss_each(&self) -> Vec<(bool, u64)> {
+        self.workerd_pids()
+            .into_iter()
+            .filter_map(|pid| {
+                let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+                let kib = status
+                    .lines()
+                    .find(|line| line.starts_with("VmRSS:"))
+                    .and_then(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())?;
+                let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                let runs_worker = String::from_utf8_lossy(&cmdline).contains("--inspector-addr");
+                Some((runs_worker, kib))
+            })
+            .collect()
     }
 
     /// The CPU time (user + system, in clock ticks of 1/100 s) this worker's workerd

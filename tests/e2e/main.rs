@@ -17,5 +17,6 @@ mod reliability;
 mod security;
 mod size;
 mod slice;
+mod soak;
 mod spread;
 mod zones;

@@ -638,6 +638,8 @@ fn a_storage_failure_answers_503_and_writes_nothing() {
     let path = format!("/postback?clickid={id}&payout=9&txid=storage-failure-probe");
     let reply = w.get(&path, &[]);
     assert_outcome(&reply, 503, "internal_error", 1);
+    // The sender is told when to retry (docs/reliability.md, D1 outage).
+    assert_eq!(reply.header("retry-after"), Some("30"));
     assert!(
         w.query("SELECT 1 FROM conversions WHERE click_id = ?1", &[&id])
             .is_empty(),
@@ -650,6 +652,8 @@ fn a_storage_failure_answers_503_and_writes_nothing() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["outcome"], "internal_error");
     w.execute("DROP TRIGGER e2e_fail_record");
-    // The sender's retry then succeeds.
-    assert_outcome(&w.get(&path, &[]), 200, "accepted", 1);
+    // The sender's retry then succeeds; only a storage failure asks for a retry.
+    let retried = w.get(&path, &[]);
+    assert_outcome(&retried, 200, "accepted", 1);
+    assert_eq!(retried.header("retry-after"), None);
 }
