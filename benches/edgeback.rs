@@ -407,8 +407,9 @@ mod native {
             state ^= state << 17;
             state
         };
-        let mut rollup: std::collections::HashMap<(u64, usize, usize, usize, u64), (i64, i64)> =
-            Default::default();
+        // (bucket, campaign, country, zone, creative) → (human clicks, bot clicks)
+        type RollupKey = (u64, usize, usize, usize, u64);
+        let mut rollup: std::collections::HashMap<RollupKey, (i64, i64)> = Default::default();
         let (mut ids, mut conversions) = (Vec::new(), 0u64);
         {
             let mut click = tx
