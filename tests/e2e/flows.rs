@@ -100,17 +100,41 @@ fn the_worked_example_routes_by_device_and_parameter_and_records_the_choice() {
     // The API shows the choice on the click and copies it into the conversion.
     let view = api(&format!("/api/clicks/{mobile}"));
     assert_eq!(view.status, 200, "{}", view.body);
-    assert_eq!(view.json()["rule"], row["rule"]);
-    assert_eq!(view.json()["offer"], row["offer"]);
+    assert_eq!(view.json()["click"]["rule"], row["rule"], "{}", view.body);
+    assert_eq!(view.json()["click"]["offer"], row["offer"], "{}", view.body);
+    let listed = api(&format!(
+        "/api/clicks?campaign=flows-example&sub1=fb_ad7&limit=50"
+    ));
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let listed = listed.json();
+    let mine = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["click_id"] == mobile.as_str())
+        .cloned()
+        .unwrap_or_else(|| panic!("{mobile} not listed: {listed}"));
+    assert_eq!(mine["rule"], row["rule"]);
+    assert_eq!(mine["offer"], row["offer"]);
     let reply = worker().get(
         &format!("/postback?clickid={mobile}&txid=flows-{mobile}"),
         &[],
     );
     assert_eq!(reply.outcome(), "accepted", "{}", reply.body);
     let conversion_id = reply.json()["conversion_id"].as_str().unwrap().to_string();
-    let conversion = api(&format!("/api/conversions/{conversion_id}"));
-    assert_eq!(conversion.status, 200, "{}", conversion.body);
-    let found = conversion.json()["conversion"].clone();
+    // Attribution may complete after the postback's response (a click database of its
+    // own, docs/scale.md): wait for it, as a reader of the API would.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let found = loop {
+        let conversion = api(&format!("/api/conversions/{conversion_id}"));
+        assert_eq!(conversion.status, 200, "{}", conversion.body);
+        let found = conversion.json()["conversion"].clone();
+        if found["attributed"] == true || std::time::Instant::now() > deadline {
+            break found;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(found["attributed"], true, "{found}");
     assert_eq!(found["rule"], row["rule"], "{found}");
     assert_eq!(found["offer"], row["offer"], "{found}");
 }
