@@ -102,9 +102,7 @@ fn the_worked_example_routes_by_device_and_parameter_and_records_the_choice() {
     assert_eq!(view.status, 200, "{}", view.body);
     assert_eq!(view.json()["click"]["rule"], row["rule"], "{}", view.body);
     assert_eq!(view.json()["click"]["offer"], row["offer"], "{}", view.body);
-    let listed = api(&format!(
-        "/api/clicks?campaign=flows-example&sub1=fb_ad7&limit=50"
-    ));
+    let listed = api("/api/clicks?campaign=flows-example&sub1=fb_ad7&limit=50");
     assert_eq!(listed.status, 200, "{}", listed.body);
     let listed = listed.json();
     let mine = listed["items"]
