@@ -15,7 +15,7 @@ pub const MAX_USER_AGENT_BYTES: usize = 512;
 pub const MAX_PARAMS: usize = 100;
 
 /// What the adapter knows about one click request.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct ClickRequest<'a> {
     pub is_head: bool,
     /// Decoded query pairs, in order.
@@ -26,10 +26,18 @@ pub struct ClickRequest<'a> {
     /// From `CF-Connecting-IP` only (design §11).
     pub client_ip: Option<&'a str>,
     pub country: Option<&'a str>,
+    /// Region (ISO 3166-2 code and name) and city from the runtime's request metadata:
+    /// only flow filters read them (docs/flows.md).
+    pub region_code: Option<&'a str>,
+    pub region: Option<&'a str>,
+    pub city: Option<&'a str>,
     pub asn: Option<u32>,
     pub colo: Option<&'a str>,
+    pub accept_language: Option<&'a str>,
     pub now_ms: u64,
     pub random: [u8; RANDOM_LEN],
+    /// Zone rules for flow time-of-day filters (none: such a filter never matches).
+    pub zones: Option<&'a dyn crate::zone::ZoneRules>,
 }
 
 /// The response to send.
@@ -139,6 +147,10 @@ pub struct ClickRecord {
     pub ip_hash: Option<String>,
     /// Why the click counts as a bot or prefetch (`None` for a person).
     pub bot_reason: Option<String>,
+    /// The flow rule that chose the offer (`None`: the campaign's default pool).
+    pub rule: Option<String>,
+    /// The chosen offer's name (`None`: the campaign's plain `offer_url`, or no offer).
+    pub offer: Option<String>,
 }
 
 /// A response, and the row to store (none for unknown or paused campaigns).
@@ -337,6 +349,8 @@ pub fn plan_click(
             .filter(|agent| !agent.is_empty()),
         ip_hash: request.client_ip.map(|ip| ip_hash(secrets, ip.trim())),
         bot_reason,
+        rule: None,
+        offer: None,
     };
 
     if record.bot_reason.is_some() && campaign.bots == BotPolicy::Block {
@@ -346,8 +360,19 @@ pub fn plan_click(
         };
     }
 
+    let mut record = record;
+    let Some(choice) = choose_offer(secrets, campaign, request, &record) else {
+        // Only a pool whose weights are all 0, which configuration refuses.
+        return ClickPlan {
+            response: ClickResponse::Unavailable,
+            record: Some(record),
+        };
+    };
+    record.rule = choice.rule.map(|rule| rule.name.clone());
+    record.offer = choice.offer.name.clone();
+
     let ts = (request.now_ms / 1000).to_string();
-    let location = campaign.offer.render(|name| match name {
+    let location = choice.offer.url.render(|name| match name {
         "clickid" | "click_id" => Some(click_id.as_str()),
         "campaign" => Some(campaign.id.as_str()),
         "external_id" => record.external_id.as_deref(),
@@ -379,6 +404,65 @@ pub fn plan_click(
         response,
         record: Some(record),
     }
+}
+
+/// The campaign's flow decision for this click (docs/flows.md): the first rule whose
+/// filters match, else the default pool; within the pool by weight, from the visitor's
+/// keyed hash when the pool is sticky and the click's random bytes otherwise.
+fn choose_offer<'c>(
+    secrets: &ClickSecrets,
+    campaign: &'c Campaign,
+    request: &ClickRequest<'_>,
+    record: &ClickRecord,
+) -> Option<crate::flow::Choice<'c>> {
+    // A plain `offer_url` campaign: nothing to decide, nothing to classify.
+    if campaign.rules.is_empty() && campaign.default_pool.offers.len() == 1 {
+        let offer = campaign.default_pool.offers.first()?;
+        return Some(crate::flow::Choice { rule: None, offer });
+    }
+    let language = crate::user_agent::primary_language(request.accept_language);
+    let param = |name: &str| -> Option<&str> {
+        match ClickField::from_name(name) {
+            Some(ClickField::Sub(number)) => record
+                .subs
+                .get(usize::from(number.saturating_sub(1)))
+                .and_then(|value| value.as_deref()),
+            Some(ClickField::ExternalId) => record.external_id.as_deref(),
+            None => request
+                .query
+                .iter()
+                .take(MAX_PARAMS)
+                .find(|(key, value)| key == name && !value.trim().is_empty())
+                .map(|(_, value)| value.trim()),
+        }
+    };
+    let visitor = crate::flow::Visitor {
+        country: request.country,
+        region_code: request.region_code,
+        region: request.region,
+        city: request.city,
+        asn: request.asn,
+        is_bot: record.bot_reason.is_some(),
+        agent: crate::user_agent::classify(request.user_agent),
+        language: language.as_deref(),
+        param: &param,
+        now_ms: request.now_ms,
+        zones: request.zones,
+    };
+    let ip = request.client_ip.map(str::trim).filter(|ip| !ip.is_empty());
+    let agent = request.user_agent.map(str::trim).unwrap_or_default();
+    crate::flow::choose(
+        &campaign.rules,
+        &campaign.default_pool,
+        &visitor,
+        |rule, pool| match ip {
+            // Sticky needs a visitor to recognise; without an IP each click draws anew.
+            Some(ip) if pool.sticky => {
+                crate::flow::sticky_draw(secrets.current_secret(), &campaign.id, rule, ip, agent)
+            }
+            _ => crate::flow::random_draw(&request.random),
+        },
+    )
 }
 
 /// The serialized URL if it is http(s) on an allowed host; `None` otherwise. Serializing

@@ -20,8 +20,10 @@ pub mod click_id;
 pub mod config;
 pub mod crypto;
 pub mod csv;
+pub mod flow;
 pub mod forward;
 pub mod money;
+pub mod pattern;
 pub mod postback;
 pub mod report;
 pub mod secrets;
@@ -29,6 +31,7 @@ pub mod store;
 pub mod suggest;
 pub mod template;
 pub mod tester;
+pub mod user_agent;
 pub mod zone;
 
 #[cfg(target_arch = "wasm32")]

@@ -87,6 +87,8 @@ pub fn test_click(campaign: &Campaign, click_id: &str, now_ms: u64) -> crate::st
         user_agent: Some("edgeback postback tester".into()),
         ip_hash: None,
         bot_reason: None,
+        rule: None,
+        offer: None,
     };
     crate::store::click_row(&record, campaign.payout_micros, campaign.currency, true)
 }

@@ -22,6 +22,28 @@ fn network() -> edgeback::config::Network {
         .clone()
 }
 
+fn flow_config() -> Config {
+    Config::from_json(serde_json::json!({ "networks": { "generic": {} }, "campaigns": { "flow": {
+        "offers": [
+            { "name": "a", "url": "https://a.example/?c={clickid}&s={sub1}", "weight": 3 },
+            { "name": "off", "url": "https://off.example/", "weight": 0 },
+            { "name": "b", "url": "https://b.example/?c={clickid}", "weight": 1 }
+        ],
+        "sticky": true,
+        "bots": "block",
+        "rules": [
+            { "name": "us", "filters": { "country": ["US", "CA"], "device": "mobile" }, "offer_url": "https://us.example/" },
+            { "name": "lang", "filters": { "language": ["de", "fr"], "browser": ["chrome", "firefox"] },
+              "offers": [{ "name": "x", "url": "https://x.example/", "weight": 1 }, { "name": "y", "url": "https://y.example/", "weight": 5 }] },
+            { "name": "param", "filters": { "params": { "sub1": { "regex": "^[a-c]+[0-9]?$|zz" }, "site": { "prefix": "q" } } },
+              "offer_url": "https://p.example/" },
+            { "name": "night", "filters": { "time": { "zone": "Asia/Kolkata", "from": "23:30", "to": "04:15" }, "asn": [1, 2, 3] },
+              "sticky": true, "offers": [{ "name": "n", "url": "https://n.example/" }, { "name": "m", "url": "https://m.example/" }] }
+        ]
+    }}}))
+    .unwrap()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
@@ -116,6 +138,67 @@ proptest! {
     fn report_queries_never_panic(from in "\\PC{0,12}", to in "\\PC{0,12}", tz in "\\PC{0,20}", group in "\\PC{0,30}", now in any::<i64>()) {
         let pairs = vec![("from".to_string(), from), ("to".to_string(), to), ("tz".to_string(), tz), ("group_by".to_string(), group)];
         let _ = parse_query(&pairs, "UTC", now);
+    }
+
+    /// Flows (docs/flows.md): whatever the request holds, the click goes to an offer of
+    /// the first matching rule's pool (else the default pool) with a weight above 0, on an
+    /// allowed host; a sticky pool gives one visitor one offer; a pattern never panics.
+    #[test]
+    fn flows_pick_the_first_matching_rule_and_a_live_offer(
+        country in proptest::option::of("[A-Za-z]{0,3}"),
+        region in proptest::option::of("\\PC{0,8}"),
+        agent in proptest::option::of("\\PC{0,80}|Mozilla/5.0 \\((iPhone|iPad|Linux; Android 14|Windows NT 10.0)\\) (Chrome|Firefox|Safari)/1"),
+        language in proptest::option::of("\\PC{0,20}"),
+        asn in proptest::option::of(any::<u32>()),
+        query in proptest::collection::vec(("sub[0-9]{1,2}|external_id|site|[a-z]{1,5}", "\\PC{0,20}"), 0..8),
+        ip in proptest::option::of("[0-9.:a-f]{0,20}"),
+        // Instants a click ID can carry (outside them the click is `503`, tested elsewhere).
+        now in 1_790_000_000_000u64..3_000_000_000_000,
+        random in any::<[u8; 7]>(),
+        pattern in "\\PC{0,40}",
+    ) {
+        if let Ok(compiled) = edgeback::pattern::Pattern::parse(&pattern) {
+            let _ = compiled.is_match(&pattern);
+        }
+        let config = flow_config();
+        let campaign = &config.campaigns["flow"];
+        let secrets = ClickSecrets::new("robustness-click-secret-123", None).unwrap();
+        let request = edgeback::click::ClickRequest {
+            query: &query,
+            user_agent: agent.as_deref(),
+            client_ip: ip.as_deref(),
+            country: country.as_deref(),
+            region: region.as_deref(),
+            asn,
+            accept_language: language.as_deref(),
+            now_ms: now,
+            random,
+            zones: Some(&edgeback::zone::tzdb::Tzdb),
+            ..Default::default()
+        };
+        let plan = edgeback::click::plan_click(&secrets, Some(campaign), &request);
+        let record = plan.record.clone().unwrap();
+        let pool = match &record.rule {
+            Some(name) => &campaign.rules.iter().find(|rule| &rule.name == name).unwrap().pool,
+            None => &campaign.default_pool,
+        };
+        if record.bot_reason.is_none() {
+            let offer = pool.offers.iter().find(|offer| offer.name == record.offer).unwrap();
+            prop_assert!(offer.weight > 0);
+            match &plan.response {
+                edgeback::click::ClickResponse::Redirect { location, .. } => {
+                    let host = url::Url::parse(location).unwrap().host_str().unwrap().to_string();
+                    prop_assert!(campaign.allows_host(&host), "{}", location);
+                }
+                other => prop_assert!(false, "{:?}", other),
+            }
+            // Sticky: the same visitor again, with other random bytes, gets the same.
+            if pool.sticky && ip.as_deref().is_some_and(|ip| !ip.trim().is_empty()) {
+                let again = edgeback::click::ClickRequest { random: [random[0].wrapping_add(1); 7], ..request.clone() };
+                let again = edgeback::click::plan_click(&secrets, Some(campaign), &again).record.unwrap();
+                prop_assert_eq!(again.offer, record.offer);
+            }
+        }
     }
 
     #[test]

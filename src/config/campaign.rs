@@ -1,6 +1,7 @@
 //! Campaigns (design §4, §5): where a click goes and how.
 
 use super::{check_name, http_url, Problems};
+use crate::flow::{Pool, Rule};
 use crate::template::UrlTemplate;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -90,7 +91,16 @@ impl ClickField {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawCampaign {
-    offer_url: String,
+    #[serde(default)]
+    offer_url: Option<String>,
+    /// A weighted default pool instead of `offer_url` (docs/flows.md).
+    #[serde(default)]
+    offers: Option<Vec<serde_json::Value>>,
+    #[serde(default)]
+    sticky: bool,
+    /// Ordered rules, each checked on its own so every rule's problems are reported.
+    #[serde(default)]
+    rules: Vec<serde_json::Value>,
     #[serde(default)]
     allowed_hosts: Option<Vec<String>>,
     #[serde(default)]
@@ -115,8 +125,14 @@ pub(super) struct RawCampaign {
 #[derive(Debug, Clone)]
 pub struct Campaign {
     pub id: String,
-    /// The offer URL template (`as_text` gives it back as configured).
-    pub offer: UrlTemplate,
+    /// Where a click goes when no rule matches: `offer_url` as a pool of one unnamed
+    /// offer, or the weighted `offers` (docs/flows.md).
+    pub default_pool: Pool,
+    /// Ordered rules; the first whose filters all match picks from its own pool.
+    pub rules: Vec<Rule>,
+    /// `offer_url`, `offers`, `sticky` and `rules` as configured (what `describe` gives
+    /// back, so a run-time campaign round-trips exactly).
+    pub flow_source: serde_json::Map<String, serde_json::Value>,
     /// Lower-case host names the redirect may reach; `*.example.com` matches sub-domains.
     pub allowed_hosts: Vec<String>,
     pub redirect: RedirectKind,
@@ -149,8 +165,7 @@ impl Campaign {
                 (alias.clone(), target.into())
             })
             .collect();
-        serde_json::json!({
-            "offer_url": self.offer.as_text(),
+        let mut described = serde_json::json!({
             "allowed_hosts": self.allowed_hosts,
             "redirect": redirect,
             "network": self.network,
@@ -160,7 +175,11 @@ impl Campaign {
             "bots": match self.bots { BotPolicy::Redirect => "redirect", BotPolicy::Block => "block" },
             "paused": self.paused,
             "fallback_url": self.fallback_url.as_ref().map(url::Url::as_str),
-        })
+        });
+        if let Some(object) = described.as_object_mut() {
+            object.extend(self.flow_source.clone());
+        }
+        described
     }
 
     /// Validates a run-time campaign (stored in KV) with the rules of a static one. Its
@@ -251,39 +270,65 @@ pub(super) fn resolve(
     // and an oversized field is refused before any work is done on it.
     let too_long =
         |text: &str, max: usize| format!("is {} bytes; at most {max} are accepted", text.len());
-    let offer = if raw.offer_url.len() > MAX_CAMPAIGN_URL_BYTES {
-        problems.push(
-            format!("{path}.offer_url"),
-            too_long(&raw.offer_url, MAX_CAMPAIGN_URL_BYTES),
-        );
-        None
-    } else {
-        match UrlTemplate::parse(&raw.offer_url, OFFER_MACROS) {
-            Ok(template) => Some(template),
+    // The configured flow, kept as given for `describe`.
+    let mut flow_source = serde_json::Map::new();
+    if let Some(url) = &raw.offer_url {
+        flow_source.insert("offer_url".into(), url.clone().into());
+    }
+    if let Some(offers) = &raw.offers {
+        flow_source.insert("offers".into(), offers.clone().into());
+    }
+    if raw.sticky {
+        flow_source.insert("sticky".into(), true.into());
+    }
+    if !raw.rules.is_empty() {
+        flow_source.insert("rules".into(), raw.rules.clone().into());
+    }
+    // Every offer URL, of every pool: a template whose filled-in form is an http(s) URL.
+    // Their hosts are the default allowed hosts.
+    let mut default_hosts: Vec<String> = Vec::new();
+    let mut macro_in_host = false;
+    let mut parse_url = |problems: &mut Problems, at: &str, text: &str| -> Option<UrlTemplate> {
+        if text.len() > MAX_CAMPAIGN_URL_BYTES {
+            problems.push(at, too_long(text, MAX_CAMPAIGN_URL_BYTES));
+            return None;
+        }
+        let template = match UrlTemplate::parse(text, OFFER_MACROS) {
+            Ok(template) => template,
             Err(error) => {
-                problems.push(format!("{path}.offer_url"), error.to_string());
-                None
+                problems.push(at, error.to_string());
+                return None;
+            }
+        };
+        match http_url(&template.render(|_| Some("x"))) {
+            Ok(url) => {
+                if let Some(host) = url.host_str().map(str::to_ascii_lowercase) {
+                    if !default_hosts.contains(&host) {
+                        default_hosts.push(host);
+                    }
+                }
+            }
+            Err(reason) => {
+                problems.push(at, reason);
+                return None;
             }
         }
+        macro_in_host |= text
+            .split("://")
+            .nth(1)
+            .and_then(|rest| rest.split(['/', '?', '#']).next())
+            .is_some_and(|authority| authority.contains('{'));
+        Some(template)
     };
-    // The template with every macro filled in must be an http(s) URL; its host is the
-    // default allowed host.
-    let default_host =
-        offer
-            .as_ref()
-            .and_then(|template| match http_url(&template.render(|_| Some("x"))) {
-                Ok(url) => url.host_str().map(str::to_ascii_lowercase),
-                Err(reason) => {
-                    problems.push(format!("{path}.offer_url"), reason);
-                    None
-                }
-            });
-    let macro_in_host = raw
-        .offer_url
-        .split("://")
-        .nth(1)
-        .and_then(|rest| rest.split(['/', '?', '#']).next())
-        .is_some_and(|authority| authority.contains('{'));
+    let default_pool = super::flow::resolve_pool(
+        problems,
+        path,
+        raw.offer_url,
+        raw.offers,
+        raw.sticky,
+        &mut parse_url,
+    );
+    let rules = super::flow::resolve_rules(problems, path, raw.rules, &mut parse_url);
 
     let allowed_hosts = match raw.allowed_hosts {
         Some(hosts) if hosts.len() > MAX_ALLOWED_HOSTS => {
@@ -324,7 +369,7 @@ pub(super) fn resolve(
             );
             Vec::new()
         }
-        None => default_host.into_iter().collect(),
+        None => default_hosts,
     };
 
     let mut params = BTreeMap::new();
@@ -400,7 +445,9 @@ pub(super) fn resolve(
     }
     Some(Campaign {
         id: id.to_string(),
-        offer: offer?,
+        default_pool: default_pool?,
+        rules,
+        flow_source,
         allowed_hosts,
         redirect: raw.redirect,
         network: raw.network,

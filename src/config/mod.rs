@@ -4,6 +4,7 @@
 
 mod campaign;
 mod destination;
+pub mod flow;
 mod network;
 pub mod presets;
 
@@ -577,12 +578,26 @@ impl Config {
     /// (design §13), so this is a second step: the worker runs it at load with the runtime's
     /// `Intl`, `check-config` with `chrono-tz`.
     pub fn check_timezone(&self, rules: &dyn crate::zone::ZoneRules) -> Result<(), ConfigErrors> {
-        crate::zone::check_zone(rules, &self.timezone).map_err(|reason| {
-            ConfigErrors(vec![ConfigError {
-                path: format!("{VAR_NAME}.timezone"),
-                reason,
-            }])
-        })
+        let mut problems = Problems::default();
+        if let Err(reason) = crate::zone::check_zone(rules, &self.timezone) {
+            problems.push(format!("{VAR_NAME}.timezone"), reason);
+        }
+        // The zones of flow time filters, by the same rules (docs/flows.md).
+        for (id, campaign) in &self.campaigns {
+            for (index, zone) in flow::time_zones(&campaign.rules) {
+                if let Err(reason) = crate::zone::check_zone(rules, zone) {
+                    problems.push(
+                        format!("{VAR_NAME}.campaigns.{id}.rules[{index}].filters.time.zone"),
+                        reason,
+                    );
+                }
+            }
+        }
+        if problems.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigErrors(problems.0))
+        }
     }
 
     /// Parses and validates the configuration from JSON text.

@@ -206,9 +206,22 @@ pub async fn handle(
     let country = cf.and_then(|cf| cf.country());
     let colo = cf.map(|cf| cf.colo()).filter(|colo| !colo.is_empty());
     let asn = cf.and_then(|cf| cf.asn());
+
     // Static campaigns first, then run-time ones from KV (edge-cached): never D1.
     let found = super::campaigns::find(app, env, campaign_id).await?;
     let campaign = found.as_ref().map(|(campaign, _)| campaign.as_ref());
+    // Read only for campaigns with flow rules: each is a call into JavaScript.
+    let has_rules = campaign.is_some_and(|campaign| !campaign.rules.is_empty());
+    let flow_cf = cf.as_ref().filter(|_| has_rules);
+    let region_code = flow_cf.and_then(|cf| cf.region_code());
+    let region = flow_cf.and_then(|cf| cf.region());
+    let city = flow_cf.and_then(|cf| cf.city());
+    let accept_language = headers
+        .get("accept-language")
+        .ok()
+        .flatten()
+        .filter(|_| has_rules);
+    let zones = super::zones::IntlZones::default();
 
     let click_request = ClickRequest {
         is_head: request.method() == Method::Head,
@@ -217,10 +230,15 @@ pub async fn handle(
         purpose: purpose.as_deref(),
         client_ip: ip.as_deref(),
         country: country.as_deref(),
+        region_code: region_code.as_deref(),
+        region: region.as_deref(),
+        city: city.as_deref(),
         asn,
         colo: colo.as_deref(),
+        accept_language: accept_language.as_deref(),
         now_ms: super::now_ms(),
         random: random()?,
+        zones: Some(&zones),
     };
     let plan = plan_click(&app.click_secrets, campaign, &click_request);
 

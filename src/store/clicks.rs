@@ -43,6 +43,12 @@ pub struct ClickRow {
     pub payout_micros: Option<i64>,
     pub currency: Option<String>,
     pub is_test: u8,
+    /// The flow rule and offer the click went to (docs/flows.md); absent in rows spilled
+    /// before flows existed.
+    #[serde(default)]
+    pub rule: Option<String>,
+    #[serde(default)]
+    pub offer: Option<String>,
 }
 
 /// The row for `record`, with the campaign's defaults at click time.
@@ -68,6 +74,8 @@ pub fn click_row(
         payout_micros,
         currency: currency.map(str::to_string),
         is_test: u8::from(is_test),
+        rule: record.rule.clone(),
+        offer: record.offer.clone(),
     }
 }
 
@@ -91,7 +99,8 @@ macro_rules! click_rows {
          json_extract(value, '$.bot_reason') AS bot_reason, \
          json_extract(value, '$.payout_micros') AS payout_micros, \
          json_extract(value, '$.currency') AS currency, \
-         json_extract(value, '$.is_test') AS is_test FROM json_each(?1)) ",
+         json_extract(value, '$.is_test') AS is_test, json_extract(value, '$.rule') AS rule, \
+         json_extract(value, '$.offer') AS offer FROM json_each(?1)) ",
             $alias
         )
     };
@@ -119,10 +128,10 @@ const INSERT_CLICKS: &str = concat!(
     "INSERT INTO clicks (click_id, campaign, created_at, \
      sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, sub9, sub10, external_id, \
      country, asn, colo, user_agent, ip_hash, is_bot, bot_reason, payout_micros, currency, \
-     is_test) SELECT r.click_id, r.campaign, r.created_at, r.sub1, r.sub2, r.sub3, r.sub4, \
-     r.sub5, r.sub6, r.sub7, r.sub8, r.sub9, r.sub10, r.external_id, r.country, r.asn, r.colo, \
-     r.user_agent, r.ip_hash, r.is_bot, r.bot_reason, r.payout_micros, r.currency, r.is_test \
-     FROM ",
+     is_test, rule, offer) SELECT r.click_id, r.campaign, r.created_at, r.sub1, r.sub2, r.sub3, \
+     r.sub4, r.sub5, r.sub6, r.sub7, r.sub8, r.sub9, r.sub10, r.external_id, r.country, r.asn, \
+     r.colo, r.user_agent, r.ip_hash, r.is_bot, r.bot_reason, r.payout_micros, r.currency, \
+     r.is_test, r.rule, r.offer FROM ",
     click_rows!("r"),
     " WHERE true ON CONFLICT (click_id) DO NOTHING"
 );
@@ -185,6 +194,7 @@ const COMPLETE_CONVERSIONS: &str = concat!(
     "UPDATE conversions AS c SET campaign = k.campaign, sub1 = k.sub1, sub2 = k.sub2, \
      sub3 = k.sub3, sub4 = k.sub4, sub5 = k.sub5, sub6 = k.sub6, sub7 = k.sub7, sub8 = k.sub8, \
      sub9 = k.sub9, sub10 = k.sub10, external_id = k.external_id, country = k.country, \
+     rule = k.rule, offer = k.offer, \
      payout_micros = CASE WHEN c.payout_from_click THEN COALESCE(k.payout_micros, 0) \
      ELSE c.payout_micros END, \
      currency = CASE WHEN c.currency_from_click THEN COALESCE(k.currency, c.currency) \
@@ -203,7 +213,8 @@ const SELECT_CLICK_ROWS: &str = "SELECT json_group_array(json_object('click_id',
      'sub4', sub4, 'sub5', sub5, 'sub6', sub6, 'sub7', sub7, 'sub8', sub8, 'sub9', sub9, \
      'sub10', sub10, 'external_id', external_id, 'country', country, 'asn', asn, 'colo', colo, \
      'user_agent', user_agent, 'ip_hash', ip_hash, 'is_bot', is_bot, 'bot_reason', bot_reason, \
-     'payout_micros', payout_micros, 'currency', currency, 'is_test', is_test)) AS rows \
+     'payout_micros', payout_micros, 'currency', currency, 'is_test', is_test, 'rule', rule, \
+     'offer', offer)) AS rows \
      FROM clicks WHERE click_id IN (SELECT value FROM json_each(?1))";
 
 // Click IDs of conversions still waiting for their click row (the partial index

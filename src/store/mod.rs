@@ -115,6 +115,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0007_country_rollups.sql",
         include_str!("../../migrations/0007_country_rollups.sql"),
     ),
+    (
+        "0008_flows.sql",
+        include_str!("../../migrations/0008_flows.sql"),
+    ),
 ];
 
 // The columns of a [`ConversionRow`], from `conversions c`.
@@ -123,7 +127,8 @@ macro_rules! conversion_columns {
         "c.conversion_id, c.click_id, c.campaign, c.network, c.event, c.status, c.raw_status, \
          c.payout_micros, c.currency, c.transaction_id, c.version, c.clicked_at, c.created_at, \
          c.updated_at, json_array(c.sub1, c.sub2, c.sub3, c.sub4, c.sub5, c.sub6, c.sub7, c.sub8, \
-         c.sub9, c.sub10) AS subs, c.external_id, c.country, c.attributed_at, c.payout_from_click"
+         c.sub9, c.sub10) AS subs, c.external_id, c.country, c.attributed_at, c.payout_from_click, \
+         c.rule, c.offer"
     };
 }
 

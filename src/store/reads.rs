@@ -36,6 +36,9 @@ pub struct ConversionRow {
     pub attributed_at: Option<i64>,
     /// The payout is the campaign's default (no postback of this version carried one).
     pub payout_from_click: i64,
+    /// The click's flow rule and offer (docs/flows.md).
+    pub rule: Option<String>,
+    pub offer: Option<String>,
 }
 
 impl ConversionRow {
@@ -59,6 +62,8 @@ impl ConversionRow {
             "updated_at": self.updated_at,
             "external_id": self.external_id,
             "country": self.country,
+            "rule": self.rule,
+            "offer": self.offer,
             "sub": self.subs.to_map(),
             "attributed": self.attributed_at.is_some(),
             "attributed_at": self.attributed_at,
@@ -200,7 +205,8 @@ pub fn get_conversion(conversion_id: &str) -> Vec<Statement> {
 
 const GET_CLICK: &str = "SELECT click_id, campaign, created_at, json_array(sub1, sub2, sub3, \
      sub4, sub5, sub6, sub7, sub8, sub9, sub10) AS subs, external_id, country, asn, colo, \
-     user_agent, ip_hash, is_bot, bot_reason, payout_micros, currency, is_test FROM clicks \
+     user_agent, ip_hash, is_bot, bot_reason, payout_micros, currency, is_test, rule, offer \
+     FROM clicks \
      WHERE click_id = ?1";
 
 pub fn get_click(click_id: &str) -> Statement {
@@ -214,7 +220,8 @@ pub fn get_click(click_id: &str) -> Statement {
 // is a key range [since, cursor) read newest first, filtered row by row, stopped by LIMIT.
 const LIST_CLICKS: &str = "SELECT click_id, campaign, created_at, json_array(sub1, sub2, sub3, \
      sub4, sub5, sub6, sub7, sub8, sub9, sub10) AS subs, external_id, country, asn, colo, \
-     user_agent, ip_hash, is_bot, bot_reason, payout_micros, currency, is_test FROM clicks \
+     user_agent, ip_hash, is_bot, bot_reason, payout_micros, currency, is_test, rule, offer \
+     FROM clicks \
      WHERE click_id >= ?1 AND (?2 IS NULL OR click_id < ?2) AND (?3 IS NULL OR campaign = ?3) \
      AND (?4 IS NULL OR country = ?4) AND (?5 IS NULL OR is_bot = ?5) \
      AND (?6 IS NULL OR sub1 = ?6) AND (?7 IS NULL OR sub2 = ?7) AND (?8 IS NULL OR sub3 = ?8) \
@@ -393,6 +400,8 @@ pub struct ClickView {
     pub payout_micros: Option<i64>,
     pub currency: Option<String>,
     pub is_test: i64,
+    pub rule: Option<String>,
+    pub offer: Option<String>,
 }
 
 impl ClickView {
@@ -413,6 +422,8 @@ impl ClickView {
             "payout_micros": self.payout_micros,
             "currency": self.currency,
             "is_test": self.is_test,
+            "rule": self.rule,
+            "offer": self.offer,
         });
         if let Some(fields) = object.as_object_mut() {
             for (name, value) in self.subs.named() {

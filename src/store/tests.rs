@@ -100,6 +100,8 @@ fn click(id: &str) -> ClickRecord {
         user_agent: Some("Mozilla".into()),
         ip_hash: Some("00".repeat(16)),
         bot_reason: None,
+        rule: Some("dach".into()),
+        offer: Some("offer-a".into()),
     }
 }
 
@@ -1134,8 +1136,8 @@ fn the_report_statements_group_by_local_day() {
 fn final_state(db: &Connection) -> serde_json::Value {
     let conversion = run_query(
         db,
-        "SELECT conversion_id, campaign, sub1, sub2, external_id, country, network, event, \
-         status, payout_micros, payout_from_click, currency, currency_from_click, version, \
+        "SELECT conversion_id, campaign, sub1, sub2, external_id, country, rule, offer, network, \
+         event, status, payout_micros, payout_from_click, currency, currency_from_click, version, \
          attributed_at IS NOT NULL AS attributed FROM conversions",
     );
     let history = run_query(
@@ -1205,6 +1207,9 @@ fn a_conversion_ends_up_the_same_whenever_its_click_row_lands() {
     assert_eq!(expected["conversion"][0]["sub2"], "creative b");
     assert_eq!(expected["conversion"][0]["external_id"], "ext");
     assert_eq!(expected["conversion"][0]["country"], "DE");
+    // The flow's choice (docs/flows.md) travels with the other attributes.
+    assert_eq!(expected["conversion"][0]["rule"], "dach");
+    assert_eq!(expected["conversion"][0]["offer"], "offer-a");
     assert_eq!(expected["conversion"][0]["payout_micros"], 2_500_000);
     assert_eq!(expected["conversion"][0]["currency"], "EUR");
     assert_eq!(expected["rollup"][0]["clicks"], 1);
@@ -2170,7 +2175,11 @@ fn migration_0007_recounts_the_stored_clicks_by_country() {
         b3 = bucket * 102,
     ))
     .unwrap();
-    db.execute_batch(MIGRATIONS.last().unwrap().1).unwrap();
+    let migration_0007 = MIGRATIONS
+        .iter()
+        .find(|(name, _)| *name == "0007_country_rollups.sql")
+        .unwrap();
+    db.execute_batch(migration_0007.1).unwrap();
     let rows = run_query(
         &db,
         "SELECT bucket, country, sub1, clicks, bot_clicks FROM click_rollup ORDER BY bucket, country",

@@ -8,6 +8,7 @@ mod attribution;
 mod browser;
 mod capacity;
 mod clicks;
+mod flows;
 mod forwarding;
 mod harness;
 mod listener;
