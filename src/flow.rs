@@ -241,5 +241,5 @@ pub fn choose<'a>(
     Some(Choice { rule, offer })
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;
