@@ -7,6 +7,20 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools_bin="$("$repo_root/scripts/tools.sh")"
 cd "$repo_root"
 export WASM_BINDGEN_BIN="$tools_bin/wasm-bindgen"
+
+# The release wasm is compiled by a pinned nightly (installed by tools.sh) that rebuilds
+# the standard library with the worker's own profile (opt-level z, LTO), its
+# size-optimised algorithms, and `-Cpanic=immediate-abort`: a panic traps at once instead
+# of formatting a message, so panic strings, locations and the formatting behind them
+# leave the wasm (−37 KB gzip; BENCHMARKS.md "Worker size"). What a panic does is
+# otherwise unchanged: it already ended in a trap (panic=abort), which worker's shim
+# catches to start a fresh instance; only its message is no longer logged, and the code
+# has no panics on data (clippy denies unwrap/expect/panic). Native builds, clippy and
+# the tests stay on stable.
+export RUSTUP_TOOLCHAIN="$(tr -d '[:space:]' < "$repo_root/scripts/worker-toolchain")"
+export CARGO_UNSTABLE_BUILD_STD="std,panic_abort"
+export CARGO_UNSTABLE_BUILD_STD_FEATURES="optimize_for_size"
+export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-Zunstable-options -Cpanic=immediate-abort"
 "$tools_bin/worker-build" --release >&2
 
 # -O1: measured 4-5 KB smaller gzipped than without; -O2/-Os/-Oz make the code smaller
