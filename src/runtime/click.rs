@@ -133,15 +133,11 @@ async fn write_once(env: &Env, rows: &[ClickRow]) -> Result<()> {
 
 /// Attempts the deliveries a click batch released (they were held waiting for it).
 pub async fn release_deliveries(env: &Env, released: Option<&worker::D1Result>) {
-    #[derive(serde::Deserialize)]
-    struct Released {
-        delivery_id: String,
-    }
     let ids: Vec<String> = released
-        .and_then(|result| result.results::<Released>().ok())
+        .and_then(|result| super::d1::decode::<crate::store::DeliveryId>(result).ok())
         .unwrap_or_default()
         .into_iter()
-        .map(|row| row.delivery_id)
+        .map(|row| row.0)
         .collect();
     if ids.is_empty() {
         return;

@@ -273,7 +273,7 @@ const CLICK_HEALTH: &str = "SELECT \
 
 /// What `/healthz` reports about click storage: every click row that could not be
 /// written when it was made is in one of these figures, never silent.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct ClickHealth {
     /// Rows whose write failed every retry and went to KV.
     pub clicks_spilled: i64,
@@ -285,6 +285,19 @@ pub struct ClickHealth {
     pub conversions_awaiting_click: i64,
     /// Of those, the ones waiting longer than [`DELIVERY_HOLD_MS`].
     pub conversions_past_hold: i64,
+}
+
+impl super::FromRow for ClickHealth {
+    fn from_row(row: &super::Row) -> Result<Self, String> {
+        let c = super::Columns(row);
+        Ok(Self {
+            clicks_spilled: c.int("clicks_spilled")?,
+            clicks_recovered: c.int("clicks_recovered")?,
+            clicks_lost: c.int("clicks_lost")?,
+            conversions_awaiting_click: c.int("conversions_awaiting_click")?,
+            conversions_past_hold: c.int("conversions_past_hold")?,
+        })
+    }
 }
 
 pub fn click_health(now_ms: u64) -> Statement {
