@@ -192,27 +192,27 @@ macro_rules! report_row {
 
         impl crate::store::FromRow for $name {
             fn from_row(row: &crate::store::Row) -> Result<Self, String> {
-                let c = crate::store::Columns(row);
+                let c = crate::store::Columns::new(row);
                 c.only(&[
                     "day", "campaign", "network", "event", "sub1", "sub2", "sub3", "sub4",
                     "sub5", "sub6", "sub7", "sub8", "sub9", "sub10", $(stringify!($field)),*
-                ])?;
-                Ok(Self {
-                    day: c.opt_text("day")?,
-                    campaign: c.opt_text("campaign")?,
-                    network: c.opt_text("network")?,
-                    event: c.opt_text("event")?,
-                    sub1: c.opt_text("sub1")?,
-                    sub2: c.opt_text("sub2")?,
-                    sub3: c.opt_text("sub3")?,
-                    sub4: c.opt_text("sub4")?,
-                    sub5: c.opt_text("sub5")?,
-                    sub6: c.opt_text("sub6")?,
-                    sub7: c.opt_text("sub7")?,
-                    sub8: c.opt_text("sub8")?,
-                    sub9: c.opt_text("sub9")?,
-                    sub10: c.opt_text("sub10")?,
-                    $($field: <$type as crate::store::Column>::read(c, stringify!($field))?,)*
+                ]);
+                c.finish(Self {
+                    day: c.opt_text("day"),
+                    campaign: c.opt_text("campaign"),
+                    network: c.opt_text("network"),
+                    event: c.opt_text("event"),
+                    sub1: c.opt_text("sub1"),
+                    sub2: c.opt_text("sub2"),
+                    sub3: c.opt_text("sub3"),
+                    sub4: c.opt_text("sub4"),
+                    sub5: c.opt_text("sub5"),
+                    sub6: c.opt_text("sub6"),
+                    sub7: c.opt_text("sub7"),
+                    sub8: c.opt_text("sub8"),
+                    sub9: c.opt_text("sub9"),
+                    sub10: c.opt_text("sub10"),
+                    $($field: <$type as crate::store::Column>::read(&c, stringify!($field)),)*
                 })
             }
         }

@@ -289,13 +289,13 @@ pub struct ClickHealth {
 
 impl super::FromRow for ClickHealth {
     fn from_row(row: &super::Row) -> Result<Self, String> {
-        let c = super::Columns(row);
-        Ok(Self {
-            clicks_spilled: c.int("clicks_spilled")?,
-            clicks_recovered: c.int("clicks_recovered")?,
-            clicks_lost: c.int("clicks_lost")?,
-            conversions_awaiting_click: c.int("conversions_awaiting_click")?,
-            conversions_past_hold: c.int("conversions_past_hold")?,
+        let c = super::Columns::new(row);
+        c.finish(Self {
+            clicks_spilled: c.int("clicks_spilled"),
+            clicks_recovered: c.int("clicks_recovered"),
+            clicks_lost: c.int("clicks_lost"),
+            conversions_awaiting_click: c.int("conversions_awaiting_click"),
+            conversions_past_hold: c.int("conversions_past_hold"),
         })
     }
 }

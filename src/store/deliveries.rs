@@ -197,11 +197,11 @@ pub struct FailingDestination {
 
 impl super::FromRow for FailingDestination {
     fn from_row(row: &super::Row) -> Result<Self, String> {
-        let c = super::Columns(row);
-        Ok(Self {
-            destination: c.text("destination")?,
-            failing_since: c.int("failing_since")?,
-            last_error: c.opt_text("last_error")?,
+        let c = super::Columns::new(row);
+        c.finish(Self {
+            destination: c.text("destination"),
+            failing_since: c.int("failing_since"),
+            last_error: c.opt_text("last_error"),
         })
     }
 }

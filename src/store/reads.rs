@@ -40,27 +40,27 @@ pub struct ConversionRow {
 
 impl FromRow for ConversionRow {
     fn from_row(row: &Row) -> Result<Self, String> {
-        let c = Columns(row);
-        Ok(Self {
-            conversion_id: c.text("conversion_id")?,
-            click_id: c.text("click_id")?,
-            campaign: c.opt_text("campaign")?,
-            network: c.text("network")?,
-            event: c.text("event")?,
-            status: c.text("status")?,
-            raw_status: c.opt_text("raw_status")?,
-            payout_micros: c.int("payout_micros")?,
-            currency: c.text("currency")?,
-            transaction_id: c.opt_text("transaction_id")?,
-            version: c.int("version")?,
-            clicked_at: c.int("clicked_at")?,
-            created_at: c.int("created_at")?,
-            updated_at: c.int("updated_at")?,
-            subs: c.subs("subs")?,
-            external_id: c.opt_text("external_id")?,
-            country: c.opt_text("country")?,
-            attributed_at: c.opt_int("attributed_at")?,
-            payout_from_click: c.int("payout_from_click")?,
+        let c = Columns::new(row);
+        c.finish(Self {
+            conversion_id: c.text("conversion_id"),
+            click_id: c.text("click_id"),
+            campaign: c.opt_text("campaign"),
+            network: c.text("network"),
+            event: c.text("event"),
+            status: c.text("status"),
+            raw_status: c.opt_text("raw_status"),
+            payout_micros: c.int("payout_micros"),
+            currency: c.text("currency"),
+            transaction_id: c.opt_text("transaction_id"),
+            version: c.int("version"),
+            clicked_at: c.int("clicked_at"),
+            created_at: c.int("created_at"),
+            updated_at: c.int("updated_at"),
+            subs: c.subs("subs"),
+            external_id: c.opt_text("external_id"),
+            country: c.opt_text("country"),
+            attributed_at: c.opt_int("attributed_at"),
+            payout_from_click: c.int("payout_from_click"),
         })
     }
 }
@@ -322,19 +322,19 @@ pub struct PostbackLogRow {
 
 impl FromRow for PostbackLogRow {
     fn from_row(row: &Row) -> Result<Self, String> {
-        let c = Columns(row);
-        Ok(Self {
-            postback_id: c.text("postback_id")?,
-            received_at: c.int("received_at")?,
-            network: c.opt_text("network")?,
-            source_ip: c.opt_text("source_ip")?,
-            method: c.text("method")?,
-            params: c.text("params")?,
-            outcome: c.text("outcome")?,
-            detail: c.opt_text("detail")?,
-            click_id: c.opt_text("click_id")?,
-            conversion_id: c.opt_text("conversion_id")?,
-            is_test: c.int("is_test")?,
+        let c = Columns::new(row);
+        c.finish(Self {
+            postback_id: c.text("postback_id"),
+            received_at: c.int("received_at"),
+            network: c.opt_text("network"),
+            source_ip: c.opt_text("source_ip"),
+            method: c.text("method"),
+            params: c.text("params"),
+            outcome: c.text("outcome"),
+            detail: c.opt_text("detail"),
+            click_id: c.opt_text("click_id"),
+            conversion_id: c.opt_text("conversion_id"),
+            is_test: c.int("is_test"),
         })
     }
 }
@@ -374,15 +374,15 @@ pub struct HistoryRow {
 
 impl FromRow for HistoryRow {
     fn from_row(row: &Row) -> Result<Self, String> {
-        let c = Columns(row);
-        Ok(Self {
-            version: c.int("version")?,
-            status: c.text("status")?,
-            raw_status: c.opt_text("raw_status")?,
-            payout_micros: c.int("payout_micros")?,
-            currency: c.text("currency")?,
-            changed_at: c.int("changed_at")?,
-            postback_id: c.text("postback_id")?,
+        let c = Columns::new(row);
+        c.finish(Self {
+            version: c.int("version"),
+            status: c.text("status"),
+            raw_status: c.opt_text("raw_status"),
+            payout_micros: c.int("payout_micros"),
+            currency: c.text("currency"),
+            changed_at: c.int("changed_at"),
+            postback_id: c.text("postback_id"),
         })
     }
 }
@@ -410,22 +410,30 @@ pub struct DeliveryView {
 
 impl FromRow for DeliveryView {
     fn from_row(row: &Row) -> Result<Self, String> {
-        let c = Columns(row);
-        Ok(Self {
-            delivery_id: c.text("delivery_id")?,
-            destination: c.text("destination")?,
-            conversion_id: c.text("conversion_id")?,
-            version: c.int("version")?,
-            change_type: c.parsed("type", crate::forward::ChangeType::parse)?,
-            state: c.parsed("state", crate::forward::DeliveryState::parse)?,
-            attempts: c.int("attempts")?,
-            max_attempts: c.int("max_attempts")?,
-            next_attempt_at: c.int("next_attempt_at")?,
-            last_status: c.opt_int("last_status")?,
-            last_error: c.opt_text("last_error")?,
-            created_at: c.int("created_at")?,
-            updated_at: c.int("updated_at")?,
-            attempts_json: c.opt_text("attempts_json")?,
+        let c = Columns::new(row);
+        c.finish(Self {
+            delivery_id: c.text("delivery_id"),
+            destination: c.text("destination"),
+            conversion_id: c.text("conversion_id"),
+            version: c.int("version"),
+            change_type: c.parsed(
+                "type",
+                crate::forward::ChangeType::parse,
+                crate::forward::ChangeType::Created,
+            ),
+            state: c.parsed(
+                "state",
+                crate::forward::DeliveryState::parse,
+                crate::forward::DeliveryState::Pending,
+            ),
+            attempts: c.int("attempts"),
+            max_attempts: c.int("max_attempts"),
+            next_attempt_at: c.int("next_attempt_at"),
+            last_status: c.opt_int("last_status"),
+            last_error: c.opt_text("last_error"),
+            created_at: c.int("created_at"),
+            updated_at: c.int("updated_at"),
+            attempts_json: c.opt_text("attempts_json"),
         })
     }
 }
@@ -479,23 +487,23 @@ pub struct ClickView {
 
 impl FromRow for ClickView {
     fn from_row(row: &Row) -> Result<Self, String> {
-        let c = Columns(row);
-        Ok(Self {
-            click_id: c.text("click_id")?,
-            campaign: c.text("campaign")?,
-            created_at: c.int("created_at")?,
-            subs: c.subs("subs")?,
-            external_id: c.opt_text("external_id")?,
-            country: c.opt_text("country")?,
-            asn: c.opt_int("asn")?,
-            colo: c.opt_text("colo")?,
-            user_agent: c.opt_text("user_agent")?,
-            ip_hash: c.opt_text("ip_hash")?,
-            is_bot: c.int("is_bot")?,
-            bot_reason: c.opt_text("bot_reason")?,
-            payout_micros: c.opt_int("payout_micros")?,
-            currency: c.opt_text("currency")?,
-            is_test: c.int("is_test")?,
+        let c = Columns::new(row);
+        c.finish(Self {
+            click_id: c.text("click_id"),
+            campaign: c.text("campaign"),
+            created_at: c.int("created_at"),
+            subs: c.subs("subs"),
+            external_id: c.opt_text("external_id"),
+            country: c.opt_text("country"),
+            asn: c.opt_int("asn"),
+            colo: c.opt_text("colo"),
+            user_agent: c.opt_text("user_agent"),
+            ip_hash: c.opt_text("ip_hash"),
+            is_bot: c.int("is_bot"),
+            bot_reason: c.opt_text("bot_reason"),
+            payout_micros: c.opt_int("payout_micros"),
+            currency: c.opt_text("currency"),
+            is_test: c.int("is_test"),
         })
     }
 }

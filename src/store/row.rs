@@ -37,80 +37,185 @@ pub struct DeliveryId(pub String);
 
 impl FromRow for DeliveryId {
     fn from_row(row: &Row) -> Result<Self, String> {
-        Columns(row).text("delivery_id").map(Self)
+        let c = Columns::new(row);
+        let id = c.text("delivery_id");
+        c.finish(Self(id))
     }
 }
 
 /// A column type a row struct declares by type (the report's figures).
 pub trait Column: Sized {
-    fn read(columns: Columns<'_>, name: &str) -> Result<Self, String>;
+    fn read(columns: &Columns<'_>, name: &str) -> Self;
 }
 
 impl Column for i64 {
-    fn read(columns: Columns<'_>, name: &str) -> Result<Self, String> {
+    fn read(columns: &Columns<'_>, name: &str) -> Self {
         columns.int(name)
     }
 }
 
 impl Column for String {
-    fn read(columns: Columns<'_>, name: &str) -> Result<Self, String> {
+    fn read(columns: &Columns<'_>, name: &str) -> Self {
         columns.text(name)
     }
 }
-
-/// The columns of one row, read by name.
-#[derive(Clone, Copy)]
-pub struct Columns<'a>(pub &'a Row);
 
 fn wrong(name: &str) -> String {
     format!("column {name}: missing, null or of another type")
 }
 
-impl<'a> Columns<'a> {
-    /// The column, `None` when it is missing or null.
-    fn get(self, name: &str) -> Option<&'a Value> {
-        self.0.get(name).filter(|value| !value.is_null())
-    }
+/// The columns of one row, read by name. A column that does not fit is noted (the
+/// first one) and read as a placeholder, and [`Columns::finish`] turns the row into that
+/// error: a row type then costs a call per column, without an early return (and the
+/// drops it needs) after each one.
+pub struct Columns<'a> {
+    row: &'a Row,
+    error: std::cell::Cell<Option<String>>,
+}
 
-    pub fn opt_text(self, name: &str) -> Result<Option<String>, String> {
-        match self.get(name) {
-            None => Ok(None),
-            Some(Value::String(text)) => Ok(Some(text.clone())),
-            Some(_) => Err(wrong(name)),
+impl<'a> Columns<'a> {
+    pub fn new(row: &'a Row) -> Self {
+        Self {
+            row,
+            error: std::cell::Cell::new(None),
         }
     }
 
-    pub fn text(self, name: &str) -> Result<String, String> {
-        self.opt_text(name)?.ok_or_else(|| wrong(name))
+    /// `value`, or the first column that did not fit.
+    pub fn finish<T>(&self, value: T) -> Result<T, String> {
+        match self.error.take() {
+            Some(error) => Err(error),
+            None => Ok(value),
+        }
+    }
+
+    #[inline(never)]
+    fn fail(&self, error: String) {
+        let first = self.error.take().unwrap_or(error);
+        self.error.set(Some(first));
+    }
+
+    /// The column, `None` when it is missing or null.
+    fn get(&self, name: &str) -> Option<&'a Value> {
+        self.row.get(name).filter(|value| !value.is_null())
+    }
+
+    #[inline(never)]
+    pub fn opt_text(&self, name: &str) -> Option<String> {
+        match self.get(name) {
+            None => None,
+            Some(Value::String(text)) => Some(text.clone()),
+            Some(_) => {
+                self.fail(wrong(name));
+                None
+            }
+        }
+    }
+
+    #[inline(never)]
+    pub fn text(&self, name: &str) -> String {
+        self.opt_text(name).unwrap_or_else(|| {
+            self.fail(wrong(name));
+            String::new()
+        })
     }
 
     /// An integer column (a JSON number without a fraction, within `i64`).
-    pub fn opt_int(self, name: &str) -> Result<Option<i64>, String> {
-        match self.get(name) {
-            None => Ok(None),
-            Some(value) => value.as_i64().map(Some).ok_or_else(|| wrong(name)),
+    #[inline(never)]
+    pub fn opt_int(&self, name: &str) -> Option<i64> {
+        let value = self.get(name)?;
+        let int = value.as_i64();
+        if int.is_none() {
+            self.fail(wrong(name));
         }
+        int
     }
 
-    pub fn int(self, name: &str) -> Result<i64, String> {
-        self.opt_int(name)?.ok_or_else(|| wrong(name))
+    #[inline(never)]
+    pub fn int(&self, name: &str) -> i64 {
+        self.opt_int(name).unwrap_or_else(|| {
+            self.fail(wrong(name));
+            0
+        })
     }
 
-    /// A text column parsed by `parse` (an enum's name); an unknown name is an error.
-    pub fn parsed<T>(self, name: &str, parse: fn(&str) -> Option<T>) -> Result<T, String> {
-        parse(&self.text(name)?).ok_or_else(|| wrong(name))
+    /// A text column parsed by `parse` (an enum's name); an unknown name is an error
+    /// (`placeholder` stands in for it until [`Columns::finish`] reports it).
+    pub fn parsed<T>(&self, name: &str, parse: fn(&str) -> Option<T>, placeholder: T) -> T {
+        parse(&self.text(name)).unwrap_or_else(|| {
+            self.fail(wrong(name));
+            placeholder
+        })
     }
 
     /// The click's sub-IDs, stored as the JSON text of ten slots.
-    pub fn subs(self, name: &str) -> Result<crate::click::SubIds, String> {
-        crate::click::SubIds::from_json(&self.text(name)?).ok_or_else(|| wrong(name))
+    #[inline(never)]
+    pub fn subs(&self, name: &str) -> crate::click::SubIds {
+        crate::click::SubIds::from_json(&self.text(name)).unwrap_or_else(|| {
+            self.fail(wrong(name));
+            crate::click::SubIds::default()
+        })
     }
 
     /// Refuses a column not in `known` (a renamed column is an error, never ignored).
-    pub fn only(self, known: &[&str]) -> Result<(), String> {
-        match self.0.keys().find(|key| !known.contains(&key.as_str())) {
-            Some(key) => Err(format!("unknown column {key}")),
-            None => Ok(()),
+    pub fn only(&self, known: &[&str]) {
+        if let Some(key) = self.row.keys().find(|key| !known.contains(&key.as_str())) {
+            self.fail(format!("unknown column {key}"));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[derive(Debug, PartialEq)]
+    struct Sample {
+        name: String,
+        note: Option<String>,
+        count: i64,
+        limit: Option<i64>,
+    }
+
+    impl FromRow for Sample {
+        fn from_row(row: &Row) -> Result<Self, String> {
+            let c = Columns::new(row);
+            c.finish(Self {
+                name: c.text("name"),
+                note: c.opt_text("note"),
+                count: c.int("count"),
+                limit: c.opt_int("limit"),
+            })
+        }
+    }
+
+    #[test]
+    fn columns_follow_serdes_rules() {
+        let read = |value| from_value::<Sample>(&value);
+        assert_eq!(
+            read(json!({"name": "a", "note": null, "count": 3, "other": true})),
+            Ok(Sample {
+                name: "a".into(),
+                note: None,
+                count: 3,
+                limit: None
+            })
+        );
+        assert_eq!(
+            read(json!({"name": "a", "note": "n", "count": -1, "limit": 7})).map(|s| s.limit),
+            Ok(Some(7))
+        );
+        // Missing or null where required, another type, a fraction: errors naming the
+        // first column that did not fit.
+        let error = read(json!({"note": "n", "count": 1})).unwrap_err();
+        assert!(error.contains("name"), "{error}");
+        assert!(read(json!({"name": null, "count": 1})).is_err());
+        let error = read(json!({"name": "a", "note": 5, "count": 1})).unwrap_err();
+        assert!(error.contains("note"), "{error}");
+        assert!(read(json!({"name": "a", "count": 1.5})).is_err());
+        assert!(read(json!({"name": "a", "count": "1"})).is_err());
+        assert!(read(json!({"name": "a", "count": 1, "limit": "x"})).is_err());
+        assert!(read(json!([1, 2])).is_err());
     }
 }
