@@ -25,7 +25,7 @@ pub const DELIVERY_HOLD_MS: u64 = 10 * 60 * 1000;
 /// One click row as stored. `payout_micros` and `currency` are the campaign's own
 /// defaults at click time (none when the campaign sets none); `is_test` marks the
 /// postback tester's clicks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ClickRow {
     pub click_id: String,
     pub campaign: String,
@@ -43,6 +43,42 @@ pub struct ClickRow {
     pub payout_micros: Option<i64>,
     pub currency: Option<String>,
     pub is_test: u8,
+}
+
+/// Read back from its JSON (a spilled batch, `runtime::click`): the sub-IDs are
+/// top-level columns `sub1` … `sub10`, as `Serialize` flattens them.
+impl super::FromRow for ClickRow {
+    fn from_row(row: &super::Row) -> Result<Self, String> {
+        let c = super::Columns::new(row);
+        c.finish(Self {
+            click_id: c.text("click_id"),
+            campaign: c.text("campaign"),
+            created_at: c.uint("created_at"),
+            subs: crate::click::SubIds::from_array([
+                c.opt_text("sub1"),
+                c.opt_text("sub2"),
+                c.opt_text("sub3"),
+                c.opt_text("sub4"),
+                c.opt_text("sub5"),
+                c.opt_text("sub6"),
+                c.opt_text("sub7"),
+                c.opt_text("sub8"),
+                c.opt_text("sub9"),
+                c.opt_text("sub10"),
+            ]),
+            external_id: c.opt_text("external_id"),
+            country: c.opt_text("country"),
+            asn: c.opt_uint("asn"),
+            colo: c.opt_text("colo"),
+            user_agent: c.opt_text("user_agent"),
+            ip_hash: c.opt_text("ip_hash"),
+            is_bot: c.uint("is_bot"),
+            bot_reason: c.opt_text("bot_reason"),
+            payout_micros: c.opt_int("payout_micros"),
+            currency: c.opt_text("currency"),
+            is_test: c.uint("is_test"),
+        })
+    }
 }
 
 /// The row for `record`, with the campaign's defaults at click time.

@@ -139,6 +139,23 @@ impl<'a> Columns<'a> {
         })
     }
 
+    /// An unsigned integer column that fits `T` (`u8`, `u32`, `u64`).
+    pub fn opt_uint<T: TryFrom<u64>>(&self, name: &str) -> Option<T> {
+        let value = self.get(name)?;
+        let fitted = value.as_u64().and_then(|number| T::try_from(number).ok());
+        if fitted.is_none() {
+            self.fail(wrong(name));
+        }
+        fitted
+    }
+
+    pub fn uint<T: TryFrom<u64> + Default>(&self, name: &str) -> T {
+        self.opt_uint(name).unwrap_or_else(|| {
+            self.fail(wrong(name));
+            T::default()
+        })
+    }
+
     /// A text column parsed by `parse` (an enum's name); an unknown name is an error
     /// (`placeholder` stands in for it until [`Columns::finish`] reports it).
     pub fn parsed<T>(&self, name: &str, parse: fn(&str) -> Option<T>, placeholder: T) -> T {
@@ -217,5 +234,39 @@ mod tests {
         assert!(read(json!({"name": "a", "count": "1"})).is_err());
         assert!(read(json!({"name": "a", "count": 1, "limit": "x"})).is_err());
         assert!(read(json!([1, 2])).is_err());
+    }
+
+    #[test]
+    fn a_spilled_click_row_reads_back_as_it_was_written() {
+        let mut subs: [Option<String>; 10] = Default::default();
+        subs[0] = Some("s1".into());
+        subs[9] = Some("s10".into());
+        let row = crate::store::ClickRow {
+            click_id: "c1".into(),
+            campaign: "summer".into(),
+            created_at: 1_700_000_000_123,
+            subs: crate::click::SubIds::from_array(subs),
+            external_id: None,
+            country: Some("DE".into()),
+            asn: Some(3320),
+            colo: None,
+            user_agent: Some("ua".into()),
+            ip_hash: None,
+            is_bot: 1,
+            bot_reason: Some("ua".into()),
+            payout_micros: Some(-5),
+            currency: None,
+            is_test: 0,
+        };
+        let text = serde_json::to_string(&[&row]).unwrap();
+        let values: Vec<Value> = serde_json::from_str(&text).unwrap();
+        let read: crate::store::ClickRow = from_value(&values[0]).unwrap();
+        assert_eq!(read, row);
+        // Out of range for its type: an error, as serde's was.
+        let mut value = values[0].clone();
+        value["is_bot"] = json!(256);
+        assert!(from_value::<crate::store::ClickRow>(&value).is_err());
+        value["is_bot"] = json!(-1);
+        assert!(from_value::<crate::store::ClickRow>(&value).is_err());
     }
 }
