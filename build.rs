@@ -19,7 +19,11 @@ fn main() {
         println!("cargo:rerun-if-changed={}", source.display());
         let target = Path::new(&out).join(name);
         // Only the worker serves the dashboard; native builds need no esbuild.
-        let minified = if wasm { minify(&esbuild, &source) } else { None };
+        let minified = if wasm {
+            minify(&esbuild, &source)
+        } else {
+            None
+        };
         let written = match minified {
             Some(text) => std::fs::write(&target, text),
             None => {
