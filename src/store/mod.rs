@@ -4,7 +4,7 @@
 //! statements on SQLite with the same migration files.
 
 mod row;
-pub use row::{from_rows, from_value, Column, Columns, DeliveryId, FromRow, Row};
+pub use row::{from_value, Column, Columns, DeliveryId, FromRow, Row};
 mod clicks;
 pub use clicks::{
     click_health, click_row, count_click_losses, count_clicks_recovered, released_index,

@@ -18,11 +18,6 @@ pub trait FromRow: Sized {
     fn from_row(row: &Row) -> Result<Self, String>;
 }
 
-/// Reads every row (the first that does not fit is the error).
-pub fn from_rows<T: FromRow>(rows: &[Row]) -> Result<Vec<T>, String> {
-    rows.iter().map(T::from_row).collect()
-}
-
 /// Reads `value` as one row (the native tests' JSON rows).
 pub fn from_value<T: FromRow>(value: &Value) -> Result<T, String> {
     value
