@@ -147,11 +147,17 @@ impl Db {
 
     /// Runs one statement and returns its rows.
     pub async fn all<T: FromRow>(&self, statement: &Statement) -> Result<Vec<T>> {
+        decode(&self.run(statement).await?)
+    }
+
+    /// [`Db::all`]'s query, apart from the generic decoding: one copy of it in the wasm
+    /// rather than one per row type (design §13).
+    async fn run(&self, statement: &Statement) -> Result<D1Result> {
         let prepared = self.prepare(statement)?;
         self.count();
         let result = prepared.all().await?;
         self.account(statement.sql, &result);
-        decode(&result)
+        Ok(result)
     }
 
     /// Runs statements as one batch: one round trip, one transaction.
@@ -185,17 +191,32 @@ pub async fn record(db: &Db, statements: &[Statement]) -> Result<crate::store::R
 /// The rows of the `index`-th statement of a batch's results, typed (none when the batch
 /// has no such statement; an error when a row does not match `T`).
 pub fn rows_of<T: FromRow>(results: &[D1Result], index: usize) -> Result<Vec<T>> {
-    results.get(index).map_or(Ok(Vec::new()), decode)
+    match results.get(index) {
+        Some(result) => decode(result),
+        None => Ok(Vec::new()),
+    }
 }
 
 /// A result's rows, typed. They cross from JS as JSON values (one decoder for every
 /// statement) and are read column by column (`store::FromRow`), not by a serde decoder
 /// per row type (design §13; BENCHMARKS.md "Worker size"). A row that does not match
-/// `T` is an error.
+/// `T` is an error. A plain loop, with the non-generic steps in functions of their own:
+/// this body is instantiated once per row type, and iterator adapters (`collect` into a
+/// `Result`) cost about 1 KB of wasm per instance.
 pub fn decode<T: FromRow>(result: &D1Result) -> Result<Vec<T>> {
-    result
-        .results::<serde_json::Value>()?
-        .iter()
-        .map(|row| crate::store::from_value(row).map_err(worker::Error::RustError))
-        .collect()
+    let values = values(result)?;
+    let mut rows = Vec::with_capacity(values.len());
+    for value in &values {
+        match crate::store::as_row(value).and_then(T::from_row) {
+            Ok(row) => rows.push(row),
+            Err(error) => return Err(worker::Error::RustError(error)),
+        }
+    }
+    Ok(rows)
+}
+
+/// A result's rows as JSON values.
+#[inline(never)]
+fn values(result: &D1Result) -> Result<Vec<serde_json::Value>> {
+    result.results::<serde_json::Value>()
 }

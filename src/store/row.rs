@@ -20,10 +20,16 @@ pub trait FromRow: Sized {
 
 /// Reads `value` as one row (the native tests' JSON rows).
 pub fn from_value<T: FromRow>(value: &Value) -> Result<T, String> {
+    as_row(value).and_then(T::from_row)
+}
+
+/// `value` as a row: an error unless it is an object. Not generic, so not repeated per
+/// row type.
+#[inline(never)]
+pub fn as_row(value: &Value) -> Result<&Row, String> {
     value
         .as_object()
         .ok_or_else(|| "a row is not an object".to_string())
-        .and_then(T::from_row)
 }
 
 /// A row of one `delivery_id` column (what replays and releases return).
