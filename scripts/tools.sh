@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and running edgeback needs, idempotently, from crates.io, the
-# npm registry and Debian's packages only (design §12): the wasm32 target, worker-build
+# npm registry and Debian's packages only (design §12): the wasm32 target, a pinned
+# nightly toolchain with rust-src (scripts/worker-toolchain) for the release wasm, worker-build
 # 0.8.7, the wasm-bindgen CLI at exactly Cargo.lock's wasm-bindgen version, the npm
 # packages (wrangler, playwright-core) and Debian's chromium for the browser test.
 # A second run checks versions and returns in about a second.
@@ -25,6 +26,22 @@ ensure_wasm_target() {
   if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
     say "adding the wasm32-unknown-unknown target"
     rustup target add wasm32-unknown-unknown >&2
+  fi
+}
+
+ensure_worker_toolchain() {
+  # The release wasm is built with a pinned nightly that rebuilds the standard library
+  # for size (scripts/build-worker.sh; BENCHMARKS.md "Worker size"): rust-src for
+  # `-Z build-std`, the wasm32 target for worker-build's own check. Everything else
+  # (clippy, the tests) uses the stable toolchain.
+  local toolchain
+  toolchain="$(tr -d '[:space:]' < "$repo_root/scripts/worker-toolchain")"
+  if ! rustup run "$toolchain" rustc --version > /dev/null 2>&1 \
+      || ! rustup component list --toolchain "$toolchain" --installed | grep -q '^rust-src' \
+      || ! rustup target list --toolchain "$toolchain" --installed | grep -qx wasm32-unknown-unknown; then
+    say "installing the $toolchain toolchain (rust-src, wasm32) for the release wasm"
+    rustup toolchain install "$toolchain" --profile minimal --component rust-src \
+      --target wasm32-unknown-unknown >&2
   fi
 }
 
@@ -75,6 +92,7 @@ main() {
     say "cannot find the wasm-bindgen version in Cargo.lock"; exit 1
   fi
   ensure_wasm_target
+  ensure_worker_toolchain
   ensure_cargo_tool worker-build "$worker_build_version" worker-build --locked
   # No --locked: one dependency version locked by wasm-bindgen-cli is gone from crates.io.
   ensure_cargo_tool wasm-bindgen-cli "$bindgen_version" wasm-bindgen

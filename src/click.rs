@@ -75,19 +75,15 @@ pub struct SubIds {
     pub sub10: Option<String>,
 }
 
-/// Reads the ten sub-IDs from one column holding `json_array(sub1, …, sub10)`: rows read
-/// from D1 carry them so, which keeps one small deserializer per row type in the wasm
-/// (ten flattened columns cost several KB each; docs/performance.md, worker size).
-pub fn sub_ids_from_json<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<SubIds, D::Error> {
-    let text = <String as serde::Deserialize>::deserialize(deserializer)?;
-    let slots: [Option<String>; 10] =
-        serde_json::from_str(&text).map_err(serde::de::Error::custom)?;
-    Ok(SubIds::from_array(slots))
-}
-
 impl SubIds {
+    /// Reads the ten sub-IDs from one column holding `json_array(sub1, …, sub10)` (rows
+    /// read from D1 carry them so: one column to read instead of ten).
+    pub fn from_json(text: &str) -> Option<Self> {
+        serde_json::from_str::<[Option<String>; 10]>(text)
+            .ok()
+            .map(Self::from_array)
+    }
+
     /// From the click's ten slots, `sub1` first.
     pub fn from_array(subs: [Option<String>; 10]) -> Self {
         let [sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, sub9, sub10] = subs;

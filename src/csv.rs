@@ -27,7 +27,7 @@ pub fn escape(cell: &str) -> String {
         .chars()
         .next()
         .is_some_and(|first| matches!(first, '=' | '+' | '-' | '@' | '\t' | '\r'))
-        && cell.parse::<f64>().is_err();
+        && !is_float(cell);
     let cell = if risky {
         format!("'{cell}")
     } else {
@@ -38,6 +38,32 @@ pub fn escape(cell: &str) -> String {
     } else {
         cell
     }
+}
+
+/// Whether `text` parses as an `f64` (`str::parse`'s grammar, which decides by form
+/// alone: an out-of-range number is infinity, not an error), without linking the float
+/// parser into the worker (design §13). Checked against `str::parse` by the tests.
+fn is_float(text: &str) -> bool {
+    let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
+    if ["inf", "infinity", "nan"]
+        .iter()
+        .any(|word| unsigned.eq_ignore_ascii_case(word))
+    {
+        return true;
+    }
+    let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+        Some((mantissa, exponent)) => (mantissa, Some(exponent)),
+        None => (unsigned, None),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = |part: &str| part.bytes().all(|byte| byte.is_ascii_digit());
+    let mantissa_ok =
+        digits(whole) && digits(fraction) && !(whole.is_empty() && fraction.is_empty());
+    let exponent_ok = exponent.is_none_or(|exponent| {
+        let exponent = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
+        !exponent.is_empty() && digits(exponent)
+    });
+    mantissa_ok && exponent_ok
 }
 
 fn line<I: IntoIterator<Item = String>>(out: &mut String, cells: I) {
@@ -158,6 +184,32 @@ pub fn report(report: &Value) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn is_float_agrees_with_str_parse() {
+        // Every string of up to five characters over an alphabet that covers the grammar,
+        // and the words.
+        let alphabet = ['0', '7', '.', 'e', 'E', '+', '-', 'i', 'n', 'x'];
+        let mut texts: Vec<String> = vec![String::new()];
+        let mut frontier = texts.clone();
+        for _ in 0..5 {
+            frontier = frontier
+                .iter()
+                .flat_map(|text| alphabet.iter().map(move |c| format!("{text}{c}")))
+                .collect();
+            texts.extend(frontier.iter().cloned());
+        }
+        for word in [
+            "inf", "Infinity", "NaN", "infinit", "nanx", "1e999", " 1", "1 ", "0x1",
+        ] {
+            for sign in ["", "+", "-", "--"] {
+                texts.push(format!("{sign}{word}"));
+            }
+        }
+        for text in &texts {
+            assert_eq!(is_float(text), text.parse::<f64>().is_ok(), "{text:?}");
+        }
+    }
 
     #[test]
     fn cells_are_quoted_when_needed_and_never_formulas() {

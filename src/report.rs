@@ -16,7 +16,6 @@
 
 use crate::money::format_micros;
 use crate::zone::{check_zone, Date, ZoneOffsets, ZoneRules};
-use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -175,40 +174,52 @@ struct Figures {
 macro_rules! report_row {
     ($(#[$doc:meta])* $name:ident { $($field:ident : $type:ty),* $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-        #[serde(deny_unknown_fields)]
+        #[derive(Debug, Clone, PartialEq, Eq)]
         pub struct $name {
-            #[serde(default)]
             pub day: Option<String>,
-            #[serde(default)]
             pub campaign: Option<String>,
-            #[serde(default)]
             pub network: Option<String>,
-            #[serde(default)]
             pub event: Option<String>,
-            #[serde(default)]
             pub country: Option<String>,
-            #[serde(default)]
             pub sub1: Option<String>,
-            #[serde(default)]
             pub sub2: Option<String>,
-            #[serde(default)]
             pub sub3: Option<String>,
-            #[serde(default)]
             pub sub4: Option<String>,
-            #[serde(default)]
             pub sub5: Option<String>,
-            #[serde(default)]
             pub sub6: Option<String>,
-            #[serde(default)]
             pub sub7: Option<String>,
-            #[serde(default)]
             pub sub8: Option<String>,
-            #[serde(default)]
             pub sub9: Option<String>,
-            #[serde(default)]
             pub sub10: Option<String>,
             $(pub $field: $type,)*
+        }
+
+        impl crate::store::FromRow for $name {
+            fn from_row(row: &crate::store::Row) -> Result<Self, String> {
+                let c = crate::store::Columns::new(row);
+                c.only(&[
+                    "day", "campaign", "network", "event", "country", "sub1", "sub2", "sub3", "sub4",
+                    "sub5", "sub6", "sub7", "sub8", "sub9", "sub10", $(stringify!($field)),*
+                ]);
+                c.finish(Self {
+                    day: c.opt_text("day"),
+                    campaign: c.opt_text("campaign"),
+                    network: c.opt_text("network"),
+                    event: c.opt_text("event"),
+                    country: c.opt_text("country"),
+                    sub1: c.opt_text("sub1"),
+                    sub2: c.opt_text("sub2"),
+                    sub3: c.opt_text("sub3"),
+                    sub4: c.opt_text("sub4"),
+                    sub5: c.opt_text("sub5"),
+                    sub6: c.opt_text("sub6"),
+                    sub7: c.opt_text("sub7"),
+                    sub8: c.opt_text("sub8"),
+                    sub9: c.opt_text("sub9"),
+                    sub10: c.opt_text("sub10"),
+                    $($field: <$type as crate::store::Column>::read(&c, stringify!($field)),)*
+                })
+            }
         }
 
         impl $name {

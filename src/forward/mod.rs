@@ -77,11 +77,11 @@ impl DeliveryState {
 
 /// Everything a delivery needs, as the claim query returns it: the delivery, the
 /// conversion at the delivered version, the version before it, and the click.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryRow {
     pub delivery_id: String,
     pub destination: String,
-    #[serde(rename = "type")]
+    /// The `type` column.
     pub change_type: ChangeType,
     pub attempts: i64,
     pub attempt_base: i64,
@@ -104,8 +104,40 @@ pub struct DeliveryRow {
     pub previous_payout_micros: Option<i64>,
     pub external_id: Option<String>,
     pub country: Option<String>,
-    #[serde(deserialize_with = "crate::click::sub_ids_from_json")]
     pub subs: crate::click::SubIds,
+}
+
+impl crate::store::FromRow for DeliveryRow {
+    fn from_row(row: &crate::store::Row) -> Result<Self, String> {
+        let c = crate::store::Columns::new(row);
+        c.finish(Self {
+            delivery_id: c.text("delivery_id"),
+            destination: c.text("destination"),
+            change_type: c.parsed("type", ChangeType::parse, ChangeType::Created),
+            attempts: c.int("attempts"),
+            attempt_base: c.int("attempt_base"),
+            max_attempts: c.int("max_attempts"),
+            conversion_id: c.text("conversion_id"),
+            version: c.int("version"),
+            click_id: c.text("click_id"),
+            campaign: c.opt_text("campaign"),
+            network: c.text("network"),
+            event: c.text("event"),
+            status: c.text("status"),
+            raw_status: c.opt_text("raw_status"),
+            payout_micros: c.int("payout_micros"),
+            currency: c.text("currency"),
+            transaction_id: c.opt_text("transaction_id"),
+            clicked_at: c.int("clicked_at"),
+            converted_at: c.int("converted_at"),
+            changed_at: c.int("changed_at"),
+            previous_status: c.opt_text("previous_status"),
+            previous_payout_micros: c.opt_int("previous_payout_micros"),
+            external_id: c.opt_text("external_id"),
+            country: c.opt_text("country"),
+            subs: c.subs("subs"),
+        })
+    }
 }
 
 impl DeliveryRow {

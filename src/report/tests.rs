@@ -125,9 +125,9 @@ fn assembles_groups_and_totals() {
         json!({"day": "2025-03-10", "outcome": "duplicate", "postbacks": 2}),
         json!({"day": "2025-03-11", "outcome": "bad_token", "postbacks": 5}),
     ];
-    fn typed<T: serde::de::DeserializeOwned>(rows: &[Value]) -> Vec<T> {
+    fn typed<T: crate::store::FromRow>(rows: &[Value]) -> Vec<T> {
         rows.iter()
-            .map(|row| serde_json::from_value(row.clone()).unwrap())
+            .map(|row| crate::store::from_value(row).unwrap())
             .collect()
     }
     let clicks: Vec<ClickFigureRow> = typed(&clicks);
@@ -173,7 +173,7 @@ fn by_day_alone_every_day_of_the_range_is_a_row() {
     .unwrap();
     let clicks: Vec<ClickFigureRow> =
         vec![
-            serde_json::from_value(json!({"day": "2025-03-01", "clicks": 2, "bot_clicks": 0}))
+            crate::store::from_value(&json!({"day": "2025-03-01", "clicks": 2, "bot_clicks": 0}))
                 .unwrap(),
         ];
     let report = assemble(&q, &clicks, &[], &[]);
@@ -216,9 +216,9 @@ fn by_day_alone_every_day_of_the_range_is_a_row() {
 #[test]
 fn a_renamed_or_missing_report_column_is_an_error_not_a_zero() {
     let renamed = json!({"day": "2025-03-10", "click_count": 3, "bot_clicks": 1});
-    assert!(serde_json::from_value::<ClickFigureRow>(renamed).is_err());
+    assert!(crate::store::from_value::<ClickFigureRow>(&renamed).is_err());
     let renamed_key = json!({"dia": "2025-03-10", "clicks": 3, "bot_clicks": 1});
-    assert!(serde_json::from_value::<ClickFigureRow>(renamed_key).is_err());
+    assert!(crate::store::from_value::<ClickFigureRow>(&renamed_key).is_err());
     let missing = json!({"day": "2025-03-10", "outcome": "duplicate"});
-    assert!(serde_json::from_value::<PostbackFigureRow>(missing).is_err());
+    assert!(crate::store::from_value::<PostbackFigureRow>(&missing).is_err());
 }

@@ -441,13 +441,8 @@ async fn list_deliveries_route(call: &Call<'_>) -> ApiResult {
     page(call, rows, "delivery_id")
 }
 
-#[derive(serde::Deserialize)]
-struct Replayed {
-    delivery_id: String,
-}
-
 async fn replay_delivery_route(call: &Call<'_>) -> ApiResult {
-    let rows: Vec<Replayed> = call
+    let rows: Vec<crate::store::DeliveryId> = call
         .db
         .all(&replay_delivery(&call.id, super::now_ms()))
         .await?;
@@ -462,7 +457,7 @@ async fn replay_deliveries_route(call: &Call<'_>) -> ApiResult {
         .query
         .delivery_state()?
         .unwrap_or(DeliveryState::Failed);
-    let rows: Vec<Replayed> = call
+    let rows: Vec<crate::store::DeliveryId> = call
         .db
         .all(&replay_deliveries(state, call.since, super::now_ms()))
         .await?;
@@ -470,8 +465,8 @@ async fn replay_deliveries_route(call: &Call<'_>) -> ApiResult {
 }
 
 /// Answers a replay and attempts the replayed deliveries right after the response.
-fn replayed(call: &Call<'_>, rows: Vec<Replayed>) -> ApiResult {
-    let ids: Vec<String> = rows.into_iter().map(|row| row.delivery_id).collect();
+fn replayed(call: &Call<'_>, rows: Vec<crate::store::DeliveryId>) -> ApiResult {
+    let ids: Vec<String> = rows.into_iter().map(|row| row.0).collect();
     let body = json!({ "ok": true, "replayed": ids.len(), "delivery_ids": ids });
     if !ids.is_empty() {
         super::postback::deliver_after_response(call.ctx, call.env, ids);

@@ -163,7 +163,16 @@ pub async fn replay_spills(env: &Env, max_entries: u64) -> Result<u64> {
         let Some(text) = kv.get(&key.name).text().await.map_err(kv_error)? else {
             continue;
         };
-        let rows: Vec<ClickRow> = match serde_json::from_str(&text) {
+        // JSON values read column by column (`store::FromRow`): no serde decoder of its
+        // own for `ClickRow` in the wasm (design §13).
+        let rows = serde_json::from_str::<Vec<serde_json::Value>>(&text)
+            .map_err(|error| error.to_string())
+            .and_then(|rows| {
+                rows.iter()
+                    .map(crate::store::from_value)
+                    .collect::<std::result::Result<Vec<ClickRow>, String>>()
+            });
+        let rows = match rows {
             Ok(rows) => rows,
             Err(error) => {
                 worker::console_error!("edgeback: spilled clicks {} unreadable: {error}", key.name);

@@ -129,9 +129,15 @@ pub async fn read_rows(
 
 /// The click rows a [`select_click_rows`] batch found.
 fn found_rows(results: &[worker::D1Result]) -> Result<Vec<ClickRow>> {
-    #[derive(serde::Deserialize)]
     struct Found {
         rows: String,
+    }
+    impl crate::store::FromRow for Found {
+        fn from_row(row: &crate::store::Row) -> std::result::Result<Self, String> {
+            let c = crate::store::Columns::new(row);
+            let rows = c.text("rows");
+            c.finish(Self { rows })
+        }
     }
     let found: Vec<Found> = super::d1::rows_of(results, 0)?;
     Ok(found
@@ -154,15 +160,11 @@ pub async fn each(jobs: Vec<(Db, Vec<Statement>)>) -> Result<Vec<Vec<worker::D1R
 
 /// Runs `statements` on the main database; the delivery IDs their release reads return.
 async fn run_main(env: &Env, statements: &[Statement], path: &'static str) -> Result<Vec<String>> {
-    #[derive(serde::Deserialize)]
-    struct Released {
-        delivery_id: String,
-    }
     let results = Db::for_path(env, path)?.batch(statements).await?;
     let mut ids = Vec::new();
     for index in released_indexes(statements) {
-        let rows: Vec<Released> = super::d1::rows_of(&results, index)?;
-        ids.extend(rows.into_iter().map(|row| row.delivery_id));
+        let rows: Vec<crate::store::DeliveryId> = super::d1::rows_of(&results, index)?;
+        ids.extend(rows.into_iter().map(|row| row.0));
     }
     Ok(ids)
 }

@@ -68,9 +68,15 @@ async fn spread_upkeep(env: &Env, app: &super::App, db: &Db, cutoff: u64) {
     if let Err(error) = purged {
         worker::console_error!("edgeback: click databases not purged: {error}");
     }
-    #[derive(serde::Deserialize)]
     struct Waiting {
         click_id: String,
+    }
+    impl crate::store::FromRow for Waiting {
+        fn from_row(row: &crate::store::Row) -> std::result::Result<Self, String> {
+            let c = crate::store::Columns::new(row);
+            let click_id = c.text("click_id");
+            c.finish(Self { click_id })
+        }
     }
     let completed = match db
         .all::<Waiting>(&waiting_click_ids(COMPLETIONS_PER_RUN))

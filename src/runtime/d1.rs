@@ -1,8 +1,7 @@
 //! D1 glue: sends the core's [`Statement`]s and counts round trips, so responses can
 //! report the design §10 budget (`x-edgeback-d1-queries`) and tests can hold us to it.
 
-use crate::store::{SqlValue, Statement};
-use serde::de::DeserializeOwned;
+use crate::store::{FromRow, SqlValue, Statement};
 use std::cell::Cell;
 use std::rc::Rc;
 use worker::wasm_bindgen::JsValue;
@@ -147,12 +146,18 @@ impl Db {
     }
 
     /// Runs one statement and returns its rows.
-    pub async fn all<T: DeserializeOwned>(&self, statement: &Statement) -> Result<Vec<T>> {
+    pub async fn all<T: FromRow>(&self, statement: &Statement) -> Result<Vec<T>> {
+        decode(&self.run(statement).await?)
+    }
+
+    /// [`Db::all`]'s query, apart from the generic decoding: one copy of it in the wasm
+    /// rather than one per row type (design §13).
+    async fn run(&self, statement: &Statement) -> Result<D1Result> {
         let prepared = self.prepare(statement)?;
         self.count();
         let result = prepared.all().await?;
         self.account(statement.sql, &result);
-        result.results()
+        Ok(result)
     }
 
     /// Runs statements as one batch: one round trip, one transaction.
@@ -175,7 +180,9 @@ impl Db {
 /// returns no such row (nothing was written: D1 batches are transactions).
 pub async fn record(db: &Db, statements: &[Statement]) -> Result<crate::store::RecordedConversion> {
     let results = db.batch(statements).await?;
-    let rows: Vec<serde_json::Value> = rows_of(&results, results.len().saturating_sub(1))?;
+    let rows = results.last().map_or(Ok(Vec::new()), |result| {
+        result.results::<serde_json::Value>()
+    })?;
     rows.first()
         .and_then(crate::store::RecordedConversion::from_row)
         .ok_or_else(|| worker::Error::RustError("the record step returned no row".into()))
@@ -183,8 +190,33 @@ pub async fn record(db: &Db, statements: &[Statement]) -> Result<crate::store::R
 
 /// The rows of the `index`-th statement of a batch's results, typed (none when the batch
 /// has no such statement; an error when a row does not match `T`).
-pub fn rows_of<T: DeserializeOwned>(results: &[D1Result], index: usize) -> Result<Vec<T>> {
-    results
-        .get(index)
-        .map_or(Ok(Vec::new()), |result| result.results())
+pub fn rows_of<T: FromRow>(results: &[D1Result], index: usize) -> Result<Vec<T>> {
+    match results.get(index) {
+        Some(result) => decode(result),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// A result's rows, typed. They cross from JS as JSON values (one decoder for every
+/// statement) and are read column by column (`store::FromRow`), not by a serde decoder
+/// per row type (design §13; BENCHMARKS.md "Worker size"). A row that does not match
+/// `T` is an error. A plain loop, with the non-generic steps in functions of their own:
+/// this body is instantiated once per row type, and iterator adapters (`collect` into a
+/// `Result`) cost about 1 KB of wasm per instance.
+pub fn decode<T: FromRow>(result: &D1Result) -> Result<Vec<T>> {
+    let values = values(result)?;
+    let mut rows = Vec::with_capacity(values.len());
+    for value in &values {
+        match crate::store::as_row(value).and_then(T::from_row) {
+            Ok(row) => rows.push(row),
+            Err(error) => return Err(worker::Error::RustError(error)),
+        }
+    }
+    Ok(rows)
+}
+
+/// A result's rows as JSON values.
+#[inline(never)]
+fn values(result: &D1Result) -> Result<Vec<serde_json::Value>> {
+    result.results::<serde_json::Value>()
 }

@@ -5,8 +5,9 @@ use super::respond;
 use worker::{Response, Result};
 
 const INDEX: &str = include_str!("../../assets/admin/index.html");
-const SCRIPT: &str = include_str!("../../assets/admin/app.js");
-const STYLE: &str = include_str!("../../assets/admin/app.css");
+// Minified by build.rs (esbuild) from assets/admin/: the wasm carries them (design §13).
+const SCRIPT: &str = include_str!(concat!(env!("OUT_DIR"), "/app.js"));
+const STYLE: &str = include_str!(concat!(env!("OUT_DIR"), "/app.css"));
 
 /// Everything comes from this origin; nothing inline, no framing.
 const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \

@@ -10,10 +10,7 @@ use crate::forward::{excerpt, plan_request, DeliveryRow, OutboundRequest};
 use crate::store::{claim_deliveries, claimed_deliveries, finish_attempt, AttemptRecord};
 use futures_util::future::{join_all, select, Either};
 use std::time::Duration;
-use worker::{
-    AbortController, Delay, Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
-    Result,
-};
+use worker::{AbortController, Delay, Env, Fetch, Headers, Request, Result};
 
 /// What came back from one outbound request.
 struct Sent {
@@ -33,18 +30,33 @@ async fn send(request: &OutboundRequest, timeout: Duration) -> Sent {
         for (name, value) in &request.headers {
             headers.set(name, value)?;
         }
-        let mut init = RequestInit::new();
-        init.with_method(if request.method == "POST" {
-            Method::Post
+        // The fetch options built as the runtime's own `RequestInit`, as worker's
+        // `RequestInit` would build them (method, headers when any, manual redirects, the
+        // body): worker's type also converts its `cf` image-resizing options, which pulls
+        // their serde serializers into the wasm (~4 KB) though they are never set.
+        let init = worker::web_sys::RequestInit::new();
+        init.set_method(if request.method == "POST" {
+            "POST"
         } else {
-            Method::Get
-        })
-        .with_headers(headers)
-        .with_redirect(RequestRedirect::Manual);
-        if let Some(body) = &request.body {
-            init.with_body(Some(body.as_str().into()));
+            "GET"
+        });
+        if !request.headers.is_empty() {
+            init.set_headers(headers.0.as_ref());
         }
-        let outbound = Request::new_with_init(&request.url, &init)?;
+        init.set_redirect(worker::web_sys::RequestRedirect::Manual);
+        if let Some(body) = &request.body {
+            init.set_body(&worker::wasm_bindgen::JsValue::from_str(body));
+        }
+        let outbound: Request =
+            worker::web_sys::Request::new_with_str_and_init(&request.url, &init)
+                .map_err(|error| {
+                    worker::Error::JsError(
+                        error
+                            .as_string()
+                            .unwrap_or_else(|| "invalid URL or options for Request".to_string()),
+                    )
+                })?
+                .into();
         let mut response = Fetch::Request(outbound).send_with_signal(&signal).await?;
         let status = response.status_code();
         let retry_after = response.headers().get("retry-after").ok().flatten();

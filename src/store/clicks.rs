@@ -25,7 +25,7 @@ pub const DELIVERY_HOLD_MS: u64 = 10 * 60 * 1000;
 /// One click row as stored. `payout_micros` and `currency` are the campaign's own
 /// defaults at click time (none when the campaign sets none); `is_test` marks the
 /// postback tester's clicks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ClickRow {
     pub click_id: String,
     pub campaign: String,
@@ -44,11 +44,47 @@ pub struct ClickRow {
     pub currency: Option<String>,
     pub is_test: u8,
     /// The flow rule and offer the click went to (docs/flows.md); absent in rows spilled
-    /// before flows existed.
-    #[serde(default)]
+    /// before flows existed (read back as `None`).
     pub rule: Option<String>,
-    #[serde(default)]
     pub offer: Option<String>,
+}
+
+/// Read back from its JSON (a spilled batch, `runtime::click`): the sub-IDs are
+/// top-level columns `sub1` … `sub10`, as `Serialize` flattens them.
+impl super::FromRow for ClickRow {
+    fn from_row(row: &super::Row) -> Result<Self, String> {
+        let c = super::Columns::new(row);
+        c.finish(Self {
+            click_id: c.text("click_id"),
+            campaign: c.text("campaign"),
+            created_at: c.uint("created_at"),
+            subs: crate::click::SubIds::from_array([
+                c.opt_text("sub1"),
+                c.opt_text("sub2"),
+                c.opt_text("sub3"),
+                c.opt_text("sub4"),
+                c.opt_text("sub5"),
+                c.opt_text("sub6"),
+                c.opt_text("sub7"),
+                c.opt_text("sub8"),
+                c.opt_text("sub9"),
+                c.opt_text("sub10"),
+            ]),
+            external_id: c.opt_text("external_id"),
+            country: c.opt_text("country"),
+            asn: c.opt_uint("asn"),
+            colo: c.opt_text("colo"),
+            user_agent: c.opt_text("user_agent"),
+            ip_hash: c.opt_text("ip_hash"),
+            is_bot: c.uint("is_bot"),
+            bot_reason: c.opt_text("bot_reason"),
+            payout_micros: c.opt_int("payout_micros"),
+            currency: c.opt_text("currency"),
+            is_test: c.uint("is_test"),
+            rule: c.opt_text("rule"),
+            offer: c.opt_text("offer"),
+        })
+    }
 }
 
 /// The row for `record`, with the campaign's defaults at click time.
@@ -247,8 +283,13 @@ pub fn select_click_rows(click_ids: &[&str]) -> Statement {
 }
 
 /// The [`ClickRow`]s of a [`select_click_rows`] answer's `rows` column (none if unreadable).
+/// Read as JSON values, then column by column ([`super::FromRow`]): no serde decoder of
+/// its own for `ClickRow` in the wasm (design §13).
 pub fn click_rows_from_json(rows: &str) -> Vec<ClickRow> {
-    serde_json::from_str(rows).unwrap_or_default()
+    serde_json::from_str::<Vec<serde_json::Value>>(rows)
+        .ok()
+        .and_then(|rows| rows.iter().map(|row| super::from_value(row).ok()).collect())
+        .unwrap_or_default()
 }
 
 /// The click IDs of at most `limit` conversions still waiting for their click row.
@@ -371,7 +412,7 @@ const CLICK_HEALTH: &str = "SELECT \
 
 /// What `/healthz` reports about click storage: every click row that could not be
 /// written when it was made is in one of these figures, never silent.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct ClickHealth {
     /// Rows whose write failed every retry and went to KV.
     pub clicks_spilled: i64,
@@ -383,6 +424,19 @@ pub struct ClickHealth {
     pub conversions_awaiting_click: i64,
     /// Of those, the ones waiting longer than [`DELIVERY_HOLD_MS`].
     pub conversions_past_hold: i64,
+}
+
+impl super::FromRow for ClickHealth {
+    fn from_row(row: &super::Row) -> Result<Self, String> {
+        let c = super::Columns::new(row);
+        c.finish(Self {
+            clicks_spilled: c.int("clicks_spilled"),
+            clicks_recovered: c.int("clicks_recovered"),
+            clicks_lost: c.int("clicks_lost"),
+            conversions_awaiting_click: c.int("conversions_awaiting_click"),
+            conversions_past_hold: c.int("conversions_past_hold"),
+        })
+    }
 }
 
 pub fn click_health(now_ms: u64) -> Statement {

@@ -188,11 +188,22 @@ pub fn failing_destinations() -> Statement {
 }
 
 /// A failing destination as `/healthz` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FailingDestination {
     pub destination: String,
     pub failing_since: i64,
     pub last_error: Option<String>,
+}
+
+impl super::FromRow for FailingDestination {
+    fn from_row(row: &super::Row) -> Result<Self, String> {
+        let c = super::Columns::new(row);
+        c.finish(Self {
+            destination: c.text("destination"),
+            failing_since: c.int("failing_since"),
+            last_error: c.opt_text("last_error"),
+        })
+    }
 }
 
 // Replay: due now, with a fresh attempt budget, keeping the delivery (and webhook) id.

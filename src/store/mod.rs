@@ -3,6 +3,8 @@
 //! one statement or one batch per round trip; the native tests run the very same
 //! statements on SQLite with the same migration files.
 
+mod row;
+pub use row::{as_row, from_value, Column, Columns, DeliveryId, FromRow, Row};
 mod clicks;
 pub use clicks::{
     click_database_index, click_health, click_row, click_rows_from_json, complete_waiting,

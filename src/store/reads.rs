@@ -1,8 +1,9 @@
 //! The admin API's reads (design §9): lists with filters and cursors, one conversion with
 //! its history and deliveries, one click; and the typed rows they return.
 
+use super::row::{Columns, FromRow, Row};
 use super::Statement;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// The smallest record ID made at `since_ms` (IDs sort by time): `since` filters are
 /// key ranges, with no time index.
@@ -11,7 +12,7 @@ fn since_bound(since_ms: Option<i64>) -> Option<String> {
 }
 
 /// A conversion as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConversionRow {
     pub conversion_id: String,
     pub click_id: String,
@@ -28,7 +29,6 @@ pub struct ConversionRow {
     pub created_at: i64,
     pub updated_at: i64,
     /// The click's attributes, kept with the conversion for life (docs/clicks.md).
-    #[serde(deserialize_with = "crate::click::sub_ids_from_json")]
     pub subs: crate::click::SubIds,
     pub external_id: Option<String>,
     pub country: Option<String>,
@@ -39,6 +39,35 @@ pub struct ConversionRow {
     /// The click's flow rule and offer (docs/flows.md).
     pub rule: Option<String>,
     pub offer: Option<String>,
+}
+
+impl FromRow for ConversionRow {
+    fn from_row(row: &Row) -> Result<Self, String> {
+        let c = Columns::new(row);
+        c.finish(Self {
+            conversion_id: c.text("conversion_id"),
+            click_id: c.text("click_id"),
+            campaign: c.opt_text("campaign"),
+            network: c.text("network"),
+            event: c.text("event"),
+            status: c.text("status"),
+            raw_status: c.opt_text("raw_status"),
+            payout_micros: c.int("payout_micros"),
+            currency: c.text("currency"),
+            transaction_id: c.opt_text("transaction_id"),
+            version: c.int("version"),
+            clicked_at: c.int("clicked_at"),
+            created_at: c.int("created_at"),
+            updated_at: c.int("updated_at"),
+            subs: c.subs("subs"),
+            external_id: c.opt_text("external_id"),
+            country: c.opt_text("country"),
+            attributed_at: c.opt_int("attributed_at"),
+            payout_from_click: c.int("payout_from_click"),
+            rule: c.opt_text("rule"),
+            offer: c.opt_text("offer"),
+        })
+    }
 }
 
 impl ConversionRow {
@@ -284,7 +313,7 @@ pub fn list_deliveries(
 }
 
 /// One postback-log row as read (`list_postbacks`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostbackLogRow {
     pub postback_id: String,
     pub received_at: i64,
@@ -298,6 +327,25 @@ pub struct PostbackLogRow {
     pub click_id: Option<String>,
     pub conversion_id: Option<String>,
     pub is_test: i64,
+}
+
+impl FromRow for PostbackLogRow {
+    fn from_row(row: &Row) -> Result<Self, String> {
+        let c = Columns::new(row);
+        c.finish(Self {
+            postback_id: c.text("postback_id"),
+            received_at: c.int("received_at"),
+            network: c.opt_text("network"),
+            source_ip: c.opt_text("source_ip"),
+            method: c.text("method"),
+            params: c.text("params"),
+            outcome: c.text("outcome"),
+            detail: c.opt_text("detail"),
+            click_id: c.opt_text("click_id"),
+            conversion_id: c.opt_text("conversion_id"),
+            is_test: c.int("is_test"),
+        })
+    }
 }
 
 impl PostbackLogRow {
@@ -322,7 +370,7 @@ impl PostbackLogRow {
 }
 
 /// One version of a conversion (`get_conversion`'s second statement).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HistoryRow {
     pub version: i64,
     pub status: String,
@@ -333,14 +381,29 @@ pub struct HistoryRow {
     pub postback_id: String,
 }
 
+impl FromRow for HistoryRow {
+    fn from_row(row: &Row) -> Result<Self, String> {
+        let c = Columns::new(row);
+        c.finish(Self {
+            version: c.int("version"),
+            status: c.text("status"),
+            raw_status: c.opt_text("raw_status"),
+            payout_micros: c.int("payout_micros"),
+            currency: c.text("currency"),
+            changed_at: c.int("changed_at"),
+            postback_id: c.text("postback_id"),
+        })
+    }
+}
+
 /// One delivery with its attempts, as read for the API.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryView {
     pub delivery_id: String,
     pub destination: String,
     pub conversion_id: String,
     pub version: i64,
-    #[serde(rename = "type")]
+    /// The `type` column.
     pub change_type: crate::forward::ChangeType,
     pub state: crate::forward::DeliveryState,
     pub attempts: i64,
@@ -352,6 +415,36 @@ pub struct DeliveryView {
     pub updated_at: i64,
     /// Every attempt as JSON text from SQLite (`json_group_array`).
     pub attempts_json: Option<String>,
+}
+
+impl FromRow for DeliveryView {
+    fn from_row(row: &Row) -> Result<Self, String> {
+        let c = Columns::new(row);
+        c.finish(Self {
+            delivery_id: c.text("delivery_id"),
+            destination: c.text("destination"),
+            conversion_id: c.text("conversion_id"),
+            version: c.int("version"),
+            change_type: c.parsed(
+                "type",
+                crate::forward::ChangeType::parse,
+                crate::forward::ChangeType::Created,
+            ),
+            state: c.parsed(
+                "state",
+                crate::forward::DeliveryState::parse,
+                crate::forward::DeliveryState::Pending,
+            ),
+            attempts: c.int("attempts"),
+            max_attempts: c.int("max_attempts"),
+            next_attempt_at: c.int("next_attempt_at"),
+            last_status: c.opt_int("last_status"),
+            last_error: c.opt_text("last_error"),
+            created_at: c.int("created_at"),
+            updated_at: c.int("updated_at"),
+            attempts_json: c.opt_text("attempts_json"),
+        })
+    }
 }
 
 impl DeliveryView {
@@ -382,12 +475,11 @@ impl DeliveryView {
 }
 
 /// One click as stored (`get_click`): never the raw IP, only its keyed hash.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClickView {
     pub click_id: String,
     pub campaign: String,
     pub created_at: i64,
-    #[serde(deserialize_with = "crate::click::sub_ids_from_json")]
     pub subs: crate::click::SubIds,
     pub external_id: Option<String>,
     pub country: Option<String>,
@@ -402,6 +494,31 @@ pub struct ClickView {
     pub is_test: i64,
     pub rule: Option<String>,
     pub offer: Option<String>,
+}
+
+impl FromRow for ClickView {
+    fn from_row(row: &Row) -> Result<Self, String> {
+        let c = Columns::new(row);
+        c.finish(Self {
+            click_id: c.text("click_id"),
+            campaign: c.text("campaign"),
+            created_at: c.int("created_at"),
+            subs: c.subs("subs"),
+            external_id: c.opt_text("external_id"),
+            country: c.opt_text("country"),
+            asn: c.opt_int("asn"),
+            colo: c.opt_text("colo"),
+            user_agent: c.opt_text("user_agent"),
+            ip_hash: c.opt_text("ip_hash"),
+            is_bot: c.int("is_bot"),
+            bot_reason: c.opt_text("bot_reason"),
+            payout_micros: c.opt_int("payout_micros"),
+            currency: c.opt_text("currency"),
+            is_test: c.int("is_test"),
+            rule: c.opt_text("rule"),
+            offer: c.opt_text("offer"),
+        })
+    }
 }
 
 impl ClickView {

@@ -370,7 +370,7 @@ impl RecordedConversion {
             .get("detail")
             .and_then(|d| d.as_str())
             .map(str::to_string);
-        let conversion = serde_json::from_value::<ConversionRow>(row.clone()).ok();
+        let conversion = super::from_value::<ConversionRow>(row).ok();
         let previous = match (
             row.get("previous_status"),
             row.get("previous_payout_micros"),

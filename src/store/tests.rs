@@ -373,7 +373,7 @@ fn clicks_list_as_a_key_range_newest_first_with_filters() {
     assert!(list(&by_sub, None, 10).is_empty());
     // Rows deserialize into the typed view.
     let rows = run_batch(&mut db, &[list_clicks(&all, None, 1)]);
-    let view: ClickView = serde_json::from_value(rows[0].clone()).unwrap();
+    let view: ClickView = crate::store::from_value(&rows[0]).unwrap();
     assert_eq!(view.click_id, ids[0]);
 }
 
@@ -853,7 +853,7 @@ fn claims_load_the_delivered_version_and_attempts_move_deliveries_on() {
     );
     let loaded: Vec<crate::forward::DeliveryRow> = rows
         .into_iter()
-        .map(|r| serde_json::from_value(r).unwrap())
+        .map(|r| crate::store::from_value(&r).unwrap())
         .collect();
     assert_eq!(loaded.len(), 2);
     let (v1, v2) = (&loaded[0], &loaded[1]);
@@ -1029,26 +1029,31 @@ fn admin_reads() {
     // know, or a missing one, fails here.
     let typed = |value: &serde_json::Value| value.clone();
     let rows = run_batch(&mut db, &get_conversion("cv1")[..1]);
-    let conversion: ConversionRow = serde_json::from_value(typed(&rows[0])).unwrap();
+    let conversion: ConversionRow = crate::store::from_value(&typed(&rows[0])).unwrap();
     assert_eq!(conversion.conversion_id, "cv1");
     let history = run_batch(&mut db, &get_conversion("cv1")[1..2]);
-    let history: Vec<HistoryRow> = serde_json::from_value(serde_json::json!(history)).unwrap();
+    let history: Vec<HistoryRow> = history
+        .iter()
+        .map(|row| crate::store::from_value(row).unwrap())
+        .collect();
     assert_eq!(history.len(), 1);
     let deliveries = run_batch(&mut db, &get_conversion("cv1")[2..]);
     assert_eq!(deliveries.len(), 1);
-    let view: DeliveryView = serde_json::from_value(typed(&deliveries[0])).unwrap();
+    let view: DeliveryView = crate::store::from_value(&typed(&deliveries[0])).unwrap();
     assert_eq!(view.to_api_json()["attempt_log"], serde_json::json!([]));
     let postbacks = run_batch(
         &mut db,
         &[list_postbacks(&PostbackFilter::default(), None, 10)],
     );
-    let postbacks: Vec<PostbackLogRow> =
-        serde_json::from_value(serde_json::json!(postbacks)).unwrap();
+    let postbacks: Vec<PostbackLogRow> = postbacks
+        .iter()
+        .map(|row| crate::store::from_value(row).unwrap())
+        .collect();
     assert!(postbacks[0].to_api_json()["params"].is_array());
 
     let clicks = run_batch(&mut db, &[get_click(&click_id.to_uppercase())]);
     assert_eq!(clicks.len(), 1);
-    let view: ClickView = serde_json::from_value(typed(&clicks[0])).unwrap();
+    let view: ClickView = crate::store::from_value(&typed(&clicks[0])).unwrap();
     assert_eq!(view.click_id, click_id);
     let listed = run_batch(
         &mut db,
@@ -1399,7 +1404,7 @@ fn click_losses_are_counted() {
     assert_eq!(health[0]["clicks_spilled"], 5);
     assert_eq!(health[0]["clicks_recovered"], 4);
     assert_eq!(health[0]["clicks_lost"], 1);
-    let typed: ClickHealth = serde_json::from_value(health[0].clone()).unwrap();
+    let typed: ClickHealth = crate::store::from_value(&health[0]).unwrap();
     assert_eq!(typed.clicks_spilled, 5);
 }
 

@@ -3,12 +3,16 @@
 
 use crate::harness::{build_once, repo_root};
 
-/// The target is 300 KB gzip (design §13), reached at 304,350 B when issue 14 closed its
-/// branch; the features merged beside it (attribution, integrity, typed storage, rows
-/// written, backlog isolation, the dashboard's lists and CSV) brought the worker to
-/// 370,298 B. Until it is cut back (BENCHMARKS.md, "Worker size"), the ceiling holds it
-/// where it is, so that nothing grows it further unnoticed.
-const CEILING_GZIP_BYTES: u64 = 372 * 1024;
+/// The target is 300 KB gzip (design §13), in SI units: 300,000 B. Issue 14's first pass
+/// came to 304,350 B, and the features merged beside it grew the worker to 370,298 B;
+/// its second pass (BENCHMARKS.md, "Worker size": a size-optimised standard library,
+/// rows read without a serde decoder per type, no float parser, a minified dashboard,
+/// tuned wasm-opt) brought it to 296,869 B. Merged with flows, click databases and reports
+/// by country it came to 321,375 B; a third pass (rows decoded outside the generic part,
+/// deliveries fetched without worker's `RequestInit`) to 313,823 B, still over: this test
+/// fails until the next cut (BENCHMARKS.md names the candidates). Past the target the test
+/// fails: find what grew rather than raise it.
+const CEILING_GZIP_BYTES: u64 = 300_000;
 
 #[test]
 fn the_release_wasm_stays_under_its_ceiling() {
