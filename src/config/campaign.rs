@@ -88,37 +88,72 @@ impl ClickField {
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub(super) struct RawCampaign {
-    #[serde(default)]
     offer_url: Option<String>,
     /// A weighted default pool instead of `offer_url` (docs/flows.md).
-    #[serde(default)]
     offers: Option<Vec<serde_json::Value>>,
-    #[serde(default)]
     sticky: bool,
     /// Ordered rules, each checked on its own so every rule's problems are reported.
-    #[serde(default)]
     rules: Vec<serde_json::Value>,
-    #[serde(default)]
     allowed_hosts: Option<Vec<String>>,
-    #[serde(default)]
     redirect: RedirectKind,
-    #[serde(default)]
     pub(super) network: Option<String>,
-    #[serde(default)]
     params: BTreeMap<String, String>,
-    #[serde(default)]
     payout: Option<serde_json::Number>,
-    #[serde(default)]
     currency: Option<String>,
-    #[serde(default)]
     bots: BotPolicy,
-    #[serde(default)]
     paused: bool,
-    #[serde(default)]
     fallback_url: Option<String>,
+}
+
+/// A campaign's keys, in the order serde's messages list them.
+const CAMPAIGN_FIELDS: &[&str] = &[
+    "offer_url",
+    "offers",
+    "sticky",
+    "rules",
+    "allowed_hosts",
+    "redirect",
+    "network",
+    "params",
+    "payout",
+    "currency",
+    "bots",
+    "paused",
+    "fallback_url",
+];
+
+impl RawCampaign {
+    /// The campaign table at `path`, read by hand (`super::table`); every problem of
+    /// the table is reported.
+    pub(super) fn read(path: &str, value: serde_json::Value) -> Result<Self, super::ConfigErrors> {
+        super::table::read_all(|problems| {
+            let mut table = super::table::Table::read(
+                problems,
+                path,
+                value,
+                "struct RawCampaign",
+                CAMPAIGN_FIELDS,
+            )?;
+            let raw = RawCampaign {
+                offer_url: table.text("offer_url"),
+                offers: table.values("offers", true),
+                sticky: table.flag("sticky"),
+                rules: table.values("rules", false).unwrap_or_default(),
+                allowed_hosts: table.strings("allowed_hosts", true),
+                redirect: table.take("redirect").unwrap_or_default(),
+                network: table.text("network"),
+                params: table.string_map("params").unwrap_or_default(),
+                payout: table.number("payout"),
+                currency: table.text("currency"),
+                bots: table.take("bots").unwrap_or_default(),
+                paused: table.flag("paused"),
+                fallback_url: table.text("fallback_url"),
+            };
+            table.finish().then_some(raw)
+        })
+    }
 }
 
 /// A validated campaign.
@@ -216,7 +251,7 @@ impl Campaign {
                 }
             }
         }
-        let raw: RawCampaign = super::deserialize_at(&path, value)?;
+        let raw = RawCampaign::read(&path, value)?;
         let mut problems = Problems::default();
         if raw.network.is_some() {
             problems.push(

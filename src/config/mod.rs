@@ -7,6 +7,7 @@ mod destination;
 pub mod flow;
 mod network;
 pub mod presets;
+mod table;
 
 pub use campaign::{BotPolicy, Campaign, ClickField, RedirectKind, OFFER_MACROS};
 pub use destination::{
@@ -471,7 +472,7 @@ impl Config {
         let mut campaigns = BTreeMap::new();
         for (id, value) in raw.campaigns {
             let path = format!("{root}.campaigns.{id}");
-            let raw_campaign: campaign::RawCampaign = match deserialize_at(&path, value) {
+            let raw_campaign = match campaign::RawCampaign::read(&path, value) {
                 Ok(raw_campaign) => raw_campaign,
                 Err(errors) => {
                     problems.0.extend(errors.0);
