@@ -449,7 +449,7 @@ impl Config {
         let mut networks = BTreeMap::new();
         for (name, value) in raw.networks {
             let path = format!("{root}.networks.{name}");
-            let raw_network = match deserialize_at(&path, value) {
+            let raw_network = match network::RawNetwork::read(&path, value) {
                 Ok(raw_network) => raw_network,
                 Err(errors) => {
                     problems.0.extend(errors.0);

@@ -7,6 +7,7 @@
 //!
 //! `auth` names secrets (set with `wrangler secret put`), never holds them.
 
+use super::table::Table;
 use super::{check_days, check_secret_name, Problems};
 use crate::money::DecimalSeparator;
 use crate::postback::auth::{
@@ -111,89 +112,166 @@ impl FieldAliases {
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub(super) struct RawNetwork {
-    #[serde(default)]
     preset: Option<String>,
-    #[serde(default)]
     default_status: Option<String>,
-    #[serde(default)]
     default_event: Option<String>,
-    #[serde(default)]
     dedup: DedupMode,
-    #[serde(default)]
     lookback_days: Option<u32>,
-    #[serde(default)]
     payout_max: Option<serde_json::Number>,
-    #[serde(default)]
     allow_negative_payout: bool,
-    #[serde(default)]
     decimal_separator: Option<String>,
-    #[serde(default)]
     response: ResponseFormat,
-    #[serde(default)]
     currency: Option<String>,
-    #[serde(default)]
     params: BTreeMap<String, Vec<String>>,
-    #[serde(default)]
     status_map: BTreeMap<String, Vec<String>>,
-    #[serde(default)]
     event_map: BTreeMap<String, Vec<String>>,
-    #[serde(default)]
     auth: Option<RawAuth>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A network's keys, in the order serde's messages list them.
+const NETWORK_FIELDS: &[&str] = &[
+    "preset",
+    "default_status",
+    "default_event",
+    "dedup",
+    "lookback_days",
+    "payout_max",
+    "allow_negative_payout",
+    "decimal_separator",
+    "response",
+    "currency",
+    "params",
+    "status_map",
+    "event_map",
+    "auth",
+];
+
+impl RawNetwork {
+    /// The network table at `path`, read by hand (`super::table`); every problem of the
+    /// table and its `auth` sub-tables is reported.
+    pub(super) fn read(path: &str, value: serde_json::Value) -> Result<Self, super::ConfigErrors> {
+        super::table::read_all(|problems| {
+            let mut table =
+                Table::read(problems, path, value, "struct RawNetwork", NETWORK_FIELDS)?;
+            let preset = table.text("preset");
+            let default_status = table.text("default_status");
+            let default_event = table.text("default_event");
+            let dedup = table.take("dedup").unwrap_or_default();
+            let lookback_days = table.take::<Option<u32>>("lookback_days").flatten();
+            let payout_max = table.number("payout_max");
+            let allow_negative_payout = table.flag("allow_negative_payout");
+            let decimal_separator = table.text("decimal_separator");
+            let response = table.take("response").unwrap_or_default();
+            let currency = table.text("currency");
+            let params = table.string_lists("params");
+            let status_map = table.string_lists("status_map");
+            let event_map = table.string_lists("event_map");
+            let auth = table
+                .table("auth", "struct RawAuth", AUTH_FIELDS)
+                .and_then(RawAuth::read);
+            let raw = RawNetwork {
+                preset,
+                default_status,
+                default_event,
+                dedup,
+                lookback_days,
+                payout_max,
+                allow_negative_payout,
+                decimal_separator,
+                response,
+                currency,
+                params,
+                status_map,
+                event_map,
+                auth,
+            };
+            table.finish().then_some(raw)
+        })
+    }
+}
+
+#[derive(Debug)]
 struct RawAuth {
-    #[serde(default)]
     ip_allowlist: Option<Vec<String>>,
-    #[serde(default)]
     token: Option<RawToken>,
-    #[serde(default)]
     hmac: Option<RawHmac>,
-    #[serde(default)]
     standard_webhooks: Option<RawStandardWebhooks>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+const AUTH_FIELDS: &[&str] = &["ip_allowlist", "token", "hmac", "standard_webhooks"];
+const TOKEN_FIELDS: &[&str] = &["secret", "param", "header"];
+const HMAC_FIELDS: &[&str] = &["secret", "param", "timestamp_param", "tolerance_seconds"];
+const STANDARD_WEBHOOKS_FIELDS: &[&str] = &["secret", "tolerance_seconds"];
+
+impl RawAuth {
+    fn read(mut table: Table<'_>) -> Option<Self> {
+        let ip_allowlist = table.strings("ip_allowlist", true);
+        let token = table
+            .table("token", "struct RawToken", TOKEN_FIELDS)
+            .and_then(|mut table| {
+                let token = RawToken {
+                    secret: table.required_text("secret").unwrap_or_default(),
+                    param: table.text("param"),
+                    header: table.text("header"),
+                };
+                table.finish().then_some(token)
+            });
+        let hmac = table
+            .table("hmac", "struct RawHmac", HMAC_FIELDS)
+            .and_then(|mut table| {
+                let hmac = RawHmac {
+                    secret: table.required_text("secret").unwrap_or_default(),
+                    param: table.text_or("param", "sig"),
+                    timestamp_param: table.text_or("timestamp_param", "ts"),
+                    tolerance_seconds: table.u64_or("tolerance_seconds", DEFAULT_TOLERANCE),
+                };
+                table.finish().then_some(hmac)
+            });
+        let standard_webhooks = table
+            .table(
+                "standard_webhooks",
+                "struct RawStandardWebhooks",
+                STANDARD_WEBHOOKS_FIELDS,
+            )
+            .and_then(|mut table| {
+                let sw = RawStandardWebhooks {
+                    secret: table.required_text("secret").unwrap_or_default(),
+                    tolerance_seconds: table.u64_or("tolerance_seconds", DEFAULT_TOLERANCE),
+                };
+                table.finish().then_some(sw)
+            });
+        let auth = RawAuth {
+            ip_allowlist,
+            token,
+            hmac,
+            standard_webhooks,
+        };
+        table.finish().then_some(auth)
+    }
+}
+
+#[derive(Debug)]
 struct RawToken {
     secret: String,
-    #[serde(default)]
     param: Option<String>,
-    #[serde(default)]
     header: Option<String>,
 }
 
-fn default_signature_param() -> String {
-    "sig".into()
-}
-fn default_timestamp_param() -> String {
-    "ts".into()
-}
-fn default_tolerance() -> u64 {
-    300
-}
+const DEFAULT_TOLERANCE: u64 = 300;
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 struct RawHmac {
     secret: String,
-    #[serde(default = "default_signature_param")]
     param: String,
-    #[serde(default = "default_timestamp_param")]
     timestamp_param: String,
-    #[serde(default = "default_tolerance")]
     tolerance_seconds: u64,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 struct RawStandardWebhooks {
     secret: String,
-    #[serde(default = "default_tolerance")]
     tolerance_seconds: u64,
 }
 

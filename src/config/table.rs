@@ -105,10 +105,34 @@ impl<'p> Table<'p> {
         }
     }
 
+    /// The field `key` as it is; `None` when absent or null (an `Option` field).
+    #[inline(never)]
+    pub(crate) fn raw(&mut self, key: &str) -> Option<Value> {
+        self.map.remove(key).filter(|value| !value.is_null())
+    }
+
     /// An optional string (null is none).
     #[inline(never)]
     pub(crate) fn text(&mut self, key: &str) -> Option<String> {
         self.take::<Option<String>>(key).flatten()
+    }
+
+    /// A string that must be present (serde's "missing field" at the table's path).
+    #[inline(never)]
+    pub(crate) fn required_text(&mut self, key: &'static str) -> Option<String> {
+        if !self.map.contains_key(key) {
+            let reason = serde_json::Error::missing_field(key).to_string();
+            self.problems.push(self.path.clone(), reason);
+            return None;
+        }
+        self.take::<String>(key)
+    }
+
+    /// A string, `default` when absent.
+    #[inline(never)]
+    pub(crate) fn text_or(&mut self, key: &str, default: &str) -> String {
+        self.take::<String>(key)
+            .unwrap_or_else(|| default.to_string())
     }
 
     /// A boolean, false when absent.
@@ -121,6 +145,12 @@ impl<'p> Table<'p> {
     #[inline(never)]
     pub(crate) fn number(&mut self, key: &str) -> Option<serde_json::Number> {
         self.take::<Option<serde_json::Number>>(key).flatten()
+    }
+
+    /// A `u64`, `default` when absent.
+    #[inline(never)]
+    pub(crate) fn u64_or(&mut self, key: &str, default: u64) -> u64 {
+        self.take::<u64>(key).unwrap_or(default)
     }
 
     /// A list of values (not read further); `None` when absent, wrong, or (with
@@ -138,6 +168,38 @@ impl<'p> Table<'p> {
         let value = self.map.remove(key)?;
         let at = self.at(key);
         strings_at(self.problems, &at, value, nullable)
+    }
+
+    /// A table of lists of strings, each problem at its key and index.
+    #[inline(never)]
+    pub(crate) fn string_lists(&mut self, key: &str) -> BTreeMap<String, Vec<String>> {
+        let mut out = BTreeMap::new();
+        let Some(value) = self.map.remove(key) else {
+            return out;
+        };
+        let at = self.at(key);
+        let Value::Object(map) = value else {
+            self.problems.push(at, invalid_type(&value, "a map"));
+            return out;
+        };
+        for (name, item) in map {
+            if let Some(list) = strings_at(self.problems, &format!("{at}.{name}"), item, false) {
+                out.insert(name, list);
+            }
+        }
+        out
+    }
+
+    /// The sub-table `key` (`None` when absent or null), read as [`Table::read`] does.
+    pub(crate) fn table(
+        &mut self,
+        key: &str,
+        expecting: &str,
+        fields: &'static [&'static str],
+    ) -> Option<Table<'_>> {
+        let value = self.raw(key)?;
+        let at = self.at(key);
+        Table::read(&mut *self.problems, &at, value, expecting, fields)
     }
 
     /// A table of strings, each problem at its key.
