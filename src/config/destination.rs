@@ -36,28 +36,77 @@ pub enum PostbackMethod {
     Post,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub(super) struct RawDestination {
     name: String,
     kind: RawKind,
     url: String,
-    #[serde(default)]
     secret: Option<String>,
-    #[serde(default)]
     method: Option<PostbackMethod>,
-    #[serde(default)]
     types: Option<Vec<String>>,
-    #[serde(default)]
     events: Option<Vec<String>>,
-    #[serde(default)]
     statuses: Option<Vec<String>>,
-    #[serde(default)]
     campaigns: Option<Vec<String>>,
-    #[serde(default)]
     networks: Option<Vec<String>>,
-    #[serde(default)]
     max_attempts: Option<u32>,
+}
+
+/// A destination's keys, in the order serde's messages list them.
+const DESTINATION_FIELDS: &[&str] = &[
+    "name",
+    "kind",
+    "url",
+    "secret",
+    "method",
+    "types",
+    "events",
+    "statuses",
+    "campaigns",
+    "networks",
+    "max_attempts",
+];
+
+impl RawDestination {
+    /// The destination table at `path`, read by hand (`super::table`); every problem of
+    /// the table is reported.
+    pub(super) fn read(path: &str, value: serde_json::Value) -> Result<Self, super::ConfigErrors> {
+        super::table::read_all(|problems| {
+            let mut table = super::table::Table::read(
+                problems,
+                path,
+                value,
+                "struct RawDestination",
+                DESTINATION_FIELDS,
+            )?;
+            let name = table.required_text("name");
+            let kind = table.required::<RawKind>("kind");
+            let url = table.required_text("url");
+            let secret = table.text("secret");
+            let method = table.take::<Option<PostbackMethod>>("method").flatten();
+            let types = table.strings("types", true);
+            let events = table.strings("events", true);
+            let statuses = table.strings("statuses", true);
+            let campaigns = table.strings("campaigns", true);
+            let networks = table.strings("networks", true);
+            let max_attempts = table.take::<Option<u32>>("max_attempts").flatten();
+            if !table.finish() {
+                return None;
+            }
+            Some(RawDestination {
+                name: name?,
+                kind: kind?,
+                url: url?,
+                secret,
+                method,
+                types,
+                events,
+                statuses,
+                campaigns,
+                networks,
+                max_attempts,
+            })
+        })
+    }
 }
 
 /// What a destination receives.

@@ -495,7 +495,7 @@ impl Config {
         let mut destinations: Vec<Destination> = Vec::new();
         for (index, value) in raw.destinations.into_iter().enumerate() {
             let path = format!("{root}.destinations[{index}]");
-            let raw_destination = match deserialize_at(&path, value) {
+            let raw_destination = match destination::RawDestination::read(&path, value) {
                 Ok(raw_destination) => raw_destination,
                 Err(errors) => {
                     problems.0.extend(errors.0);

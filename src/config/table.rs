@@ -117,15 +117,20 @@ impl<'p> Table<'p> {
         self.take::<Option<String>>(key).flatten()
     }
 
-    /// A string that must be present (serde's "missing field" at the table's path).
-    #[inline(never)]
-    pub(crate) fn required_text(&mut self, key: &'static str) -> Option<String> {
+    /// A field that must be present (serde's "missing field" at the table's path).
+    pub(crate) fn required<T: DeserializeOwned>(&mut self, key: &'static str) -> Option<T> {
         if !self.map.contains_key(key) {
             let reason = serde_json::Error::missing_field(key).to_string();
             self.problems.push(self.path.clone(), reason);
             return None;
         }
-        self.take::<String>(key)
+        self.take::<T>(key)
+    }
+
+    /// A string that must be present.
+    #[inline(never)]
+    pub(crate) fn required_text(&mut self, key: &'static str) -> Option<String> {
+        self.required::<String>(key)
     }
 
     /// A string, `default` when absent.
