@@ -318,26 +318,20 @@ pub(super) fn resolve(
 }
 
 /// Delivery timing (`[vars.EDGEBACK.delivery]`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliverySettings {
     /// Delays after the 1st, 2nd, … failed attempt (design §8: 5 s, 5 min, 30 min, 2 h,
     /// 5 h, 10 h, 10 h): with the immediate first attempt, 8 attempts over about 28 h.
-    #[serde(default = "default_schedule")]
     pub retry_schedule_seconds: Vec<u64>,
     /// Each delay is spread by ± this percentage, so retries do not arrive in lockstep.
-    #[serde(default = "default_jitter")]
     pub jitter_percent: u8,
     /// Deliveries attempted per cron run: one outbound request each, within the free
     /// plan's 50 subrequests per invocation; the rest wait for the next minute.
-    #[serde(default = "default_batch")]
     pub cron_batch: u32,
     /// How long one attempt may take.
-    #[serde(default = "default_timeout")]
     pub timeout_seconds: u32,
     /// A destination whose every attempt has failed for this long is paused (its
     /// deliveries wait, unclaimed, until a replay resumes it): 5 days, as Svix does.
-    #[serde(default = "default_pause_after")]
     pub pause_after_hours: u32,
 }
 
@@ -355,6 +349,33 @@ fn default_timeout() -> u32 {
 }
 fn default_pause_after() -> u32 {
     120
+}
+
+/// The delivery table's keys, in the order serde's messages list them.
+pub(super) const DELIVERY_FIELDS: &[&str] = &[
+    "retry_schedule_seconds",
+    "jitter_percent",
+    "cron_batch",
+    "timeout_seconds",
+    "pause_after_hours",
+];
+
+impl DeliverySettings {
+    /// The `delivery` table, read by hand (`super::table`).
+    pub(super) fn read(mut table: super::table::Table<'_>) -> Option<Self> {
+        let settings = DeliverySettings {
+            retry_schedule_seconds: table
+                .list::<u64>("retry_schedule_seconds", false)
+                .unwrap_or_else(default_schedule),
+            jitter_percent: table
+                .take::<u8>("jitter_percent")
+                .unwrap_or_else(default_jitter),
+            cron_batch: table.u32_or("cron_batch", default_batch()),
+            timeout_seconds: table.u32_or("timeout_seconds", default_timeout()),
+            pause_after_hours: table.u32_or("pause_after_hours", default_pause_after()),
+        };
+        table.finish().then_some(settings)
+    }
 }
 
 impl Default for DeliverySettings {

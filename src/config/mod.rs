@@ -15,7 +15,6 @@ pub use destination::{
 };
 pub use network::{is_event_slug, DedupMode, FieldAliases, Network, ResponseFormat, Status};
 
-use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// The name of the `[vars]` entry that holds the configuration.
@@ -89,29 +88,24 @@ pub const MAX_REDACT_NAMES: usize = 100;
 pub const MAX_REDACT_NAME_BYTES: usize = 128;
 
 /// Switches for tests and local runs; all off by default.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Diagnostics {
     /// Adds `x-edgeback-d1-queries` to responses: the D1 round trips made before the
     /// response (design §10 budgets). Harmless, but noise in production.
-    #[serde(default)]
     pub d1_query_header: bool,
     /// Serves `GET /_diagnostics/zone-days` (admin token required): the local days the
     /// worker computes with the runtime's zone rules, for the end-to-end test that
     /// checks them against chrono-tz. Costly by design (many zones, many years).
-    #[serde(default)]
     pub zone_days: bool,
 }
 
 /// Where clicks are stored (design §10 "Past one database", docs/scale.md).
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Storage {
     /// D1 bindings that hold clicks and their pre-aggregates, each click in the one its
     /// ID picks (`store::click_database_index`). Empty: every table in `DB`. The main
     /// database may be one of them. The list is fixed for the life of the stored clicks:
     /// changing it moves where existing IDs are looked up (docs/scale.md).
-    #[serde(default)]
     pub click_databases: Vec<String>,
 }
 
@@ -154,51 +148,108 @@ fn check_storage(problems: &mut Problems, path: &str, storage: &Storage) {
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 struct RawConfig {
-    #[serde(default = "default_network")]
     default_network: String,
-    #[serde(default = "default_lookback_days")]
     lookback_days: u32,
-    #[serde(default = "default_retention_days")]
     retention_days: u32,
-    #[serde(default = "default_currency")]
     currency: String,
-    #[serde(default = "default_timezone")]
     timezone: String,
-    // Campaigns, networks and destinations are read one by one (below), so a value of
-    // the wrong type in one is reported beside every other problem, not alone.
-    #[serde(default)]
+    // Campaigns, networks and destinations are read one by one (below), so a problem in
+    // one is reported beside every other problem.
     campaigns: BTreeMap<String, serde_json::Value>,
-    #[serde(default)]
     networks: BTreeMap<String, serde_json::Value>,
-    #[serde(default)]
     destinations: Vec<serde_json::Value>,
-    #[serde(default)]
     delivery: DeliverySettings,
-    #[serde(default)]
     diagnostics: Diagnostics,
-    #[serde(default)]
     storage: Storage,
-    #[serde(default)]
     redact: Vec<String>,
 }
 
-fn default_network() -> String {
-    "generic".into()
-}
-fn default_lookback_days() -> u32 {
-    30
-}
-fn default_retention_days() -> u32 {
-    90
-}
-fn default_currency() -> String {
-    "USD".into()
-}
-fn default_timezone() -> String {
-    "UTC".into()
+/// The configuration's keys, in the order serde's messages list them.
+const CONFIG_FIELDS: &[&str] = &[
+    "default_network",
+    "lookback_days",
+    "retention_days",
+    "currency",
+    "timezone",
+    "campaigns",
+    "networks",
+    "destinations",
+    "delivery",
+    "diagnostics",
+    "storage",
+    "redact",
+];
+
+impl RawConfig {
+    /// The configuration's top table, read by hand (`table`): every problem of it and of
+    /// its `delivery`, `diagnostics` and `storage` tables is reported.
+    fn read(value: serde_json::Value) -> Result<Self, ConfigErrors> {
+        table::read_all(|problems| {
+            let mut top =
+                table::Table::read(problems, VAR_NAME, value, "struct RawConfig", CONFIG_FIELDS)?;
+            let default_network = top.text_or("default_network", "generic");
+            let lookback_days = top.u32_or("lookback_days", 30);
+            let retention_days = top.u32_or("retention_days", 90);
+            let currency = top.text_or("currency", "USD");
+            let timezone = top.text_or("timezone", "UTC");
+            let campaigns = top.entries("campaigns");
+            let networks = top.entries("networks");
+            let destinations = top.values("destinations", false).unwrap_or_default();
+            let delivery = top
+                .table(
+                    "delivery",
+                    "struct DeliverySettings",
+                    destination::DELIVERY_FIELDS,
+                    false,
+                )
+                .and_then(DeliverySettings::read)
+                .unwrap_or_default();
+            let diagnostics = top
+                .table(
+                    "diagnostics",
+                    "struct Diagnostics",
+                    &["d1_query_header", "zone_days"],
+                    false,
+                )
+                .and_then(|mut table| {
+                    let diagnostics = Diagnostics {
+                        d1_query_header: table.flag("d1_query_header"),
+                        zone_days: table.flag("zone_days"),
+                    };
+                    table.finish().then_some(diagnostics)
+                })
+                .unwrap_or_default();
+            let storage = top
+                .table("storage", "struct Storage", &["click_databases"], false)
+                .and_then(|mut table| {
+                    let storage = Storage {
+                        click_databases: table
+                            .strings("click_databases", false)
+                            .unwrap_or_default(),
+                    };
+                    table.finish().then_some(storage)
+                })
+                .unwrap_or_default();
+            let redact = top.strings("redact", false).unwrap_or_default();
+            let raw = RawConfig {
+                default_network,
+                lookback_days,
+                retention_days,
+                currency,
+                timezone,
+                campaigns,
+                networks,
+                destinations,
+                delivery,
+                diagnostics,
+                storage,
+                redact,
+            };
+            top.finish().then_some(raw)
+        })
+    }
 }
 
 /// Longest lookback or retention accepted, in days (ten years).
@@ -251,85 +302,6 @@ pub(crate) fn http_url(text: &str) -> Result<url::Url, String> {
     Ok(parsed)
 }
 
-/// One step of a key path: a table key or an array position.
-enum Step {
-    Key(String),
-    Index(usize),
-}
-
-/// The node at `path` in `value`.
-fn node_mut<'a>(
-    value: &'a mut serde_json::Value,
-    path: &[Step],
-) -> Option<&'a mut serde_json::Value> {
-    path.iter().try_fold(value, |node, step| match step {
-        Step::Key(key) => node.get_mut(key.as_str()),
-        Step::Index(index) => node.get_mut(*index),
-    })
-}
-
-/// Deserializes `value`; when it does not fit `T`, says where, as a key path such as
-/// `campaigns.summer.redirect` or `destinations[1].kind` (empty for the whole value),
-/// with serde's reason.
-///
-/// The place is found by taking pieces out: serde stops at the first error it meets, and
-/// reports missing fields only after it has read every field present, so the key whose
-/// removal changes the error is the one that holds it, and the search descends into it.
-/// `serde_path_to_error` finds the place while deserializing, but doubles the
-/// deserialization code in the wasm (about 40 KB, BENCHMARKS.md); this costs time only
-/// when the configuration is wrong, and a configuration is small.
-pub(crate) fn deserialize_located<T: serde::de::DeserializeOwned>(
-    value: serde_json::Value,
-) -> Result<T, (String, String)> {
-    let reason = match T::deserialize(&value) {
-        Ok(parsed) => return Ok(parsed),
-        Err(error) => error.to_string(),
-    };
-    let mut path: Vec<Step> = Vec::new();
-    let mut document = value;
-    loop {
-        let children: Vec<Step> = match node_mut(&mut document, &path) {
-            Some(serde_json::Value::Object(map)) => map.keys().cloned().map(Step::Key).collect(),
-            Some(serde_json::Value::Array(items)) => (0..items.len()).map(Step::Index).collect(),
-            _ => Vec::new(),
-        };
-        let holder = children.into_iter().find(|child| {
-            let mut trial = document.clone();
-            match (node_mut(&mut trial, &path), child) {
-                (Some(serde_json::Value::Object(map)), Step::Key(key)) => {
-                    map.remove(key.as_str());
-                }
-                (Some(serde_json::Value::Array(items)), Step::Index(index))
-                    if *index < items.len() =>
-                {
-                    items.remove(*index);
-                }
-                _ => return false,
-            }
-            T::deserialize(&trial)
-                .map_err(|error| error.to_string())
-                .err()
-                != Some(reason.clone())
-        });
-        match holder {
-            Some(step) => path.push(step),
-            None => break,
-        }
-    }
-    let mut text = String::new();
-    for step in &path {
-        match step {
-            Step::Key(key) if text.is_empty() => text.push_str(key),
-            Step::Key(key) => {
-                text.push('.');
-                text.push_str(key);
-            }
-            Step::Index(index) => text.push_str(&format!("[{index}]")),
-        }
-    }
-    Err((text, reason))
-}
-
 /// A secret's name (never its value): what `wrangler secret put NAME` sets.
 pub(crate) fn check_secret_name(problems: &mut Problems, path: &str, name: &str) {
     let valid = name.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
@@ -351,41 +323,10 @@ pub(crate) fn check_days(problems: &mut Problems, path: &str, days: u32) {
     }
 }
 
-/// Deserializes `value` into `T`; a type error names its full key path under `root`.
-pub(crate) fn deserialize_at<T: serde::de::DeserializeOwned>(
-    root: &str,
-    value: serde_json::Value,
-) -> Result<T, ConfigErrors> {
-    deserialize_located(value).map_err(|(inner, reason)| {
-        let path = if inner.is_empty() {
-            root.to_string()
-        } else {
-            format!("{root}.{inner}")
-        };
-        ConfigErrors(vec![ConfigError {
-            path,
-            reason: with_field_hint(&reason),
-        }])
-    })
-}
-
-/// serde's "unknown field `ofer_url`, expected one of `offer_url`, …" with a "did you
-/// mean" for the nearest expected field.
-fn with_field_hint(reason: &str) -> String {
-    let Some(rest) = reason.strip_prefix("unknown field `") else {
-        return reason.to_string();
-    };
-    let Some((field, expected)) = rest.split_once('`') else {
-        return reason.to_string();
-    };
-    let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
-    format!("{reason}{}", crate::suggest::hint(field, candidates))
-}
-
 impl Config {
     /// Parses and validates the configuration from its JSON form.
     pub fn from_json(value: serde_json::Value) -> Result<Self, ConfigErrors> {
-        let raw: RawConfig = deserialize_at(VAR_NAME, value)?;
+        let raw = RawConfig::read(value)?;
         let mut problems = Problems::default();
         let root = VAR_NAME;
 

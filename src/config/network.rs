@@ -169,7 +169,7 @@ impl RawNetwork {
             let status_map = table.string_lists("status_map");
             let event_map = table.string_lists("event_map");
             let auth = table
-                .table("auth", "struct RawAuth", AUTH_FIELDS)
+                .table("auth", "struct RawAuth", AUTH_FIELDS, true)
                 .and_then(RawAuth::read);
             let raw = RawNetwork {
                 preset,
@@ -209,7 +209,7 @@ impl RawAuth {
     fn read(mut table: Table<'_>) -> Option<Self> {
         let ip_allowlist = table.strings("ip_allowlist", true);
         let token = table
-            .table("token", "struct RawToken", TOKEN_FIELDS)
+            .table("token", "struct RawToken", TOKEN_FIELDS, true)
             .and_then(|mut table| {
                 let token = RawToken {
                     secret: table.required_text("secret").unwrap_or_default(),
@@ -219,7 +219,7 @@ impl RawAuth {
                 table.finish().then_some(token)
             });
         let hmac = table
-            .table("hmac", "struct RawHmac", HMAC_FIELDS)
+            .table("hmac", "struct RawHmac", HMAC_FIELDS, true)
             .and_then(|mut table| {
                 let hmac = RawHmac {
                     secret: table.required_text("secret").unwrap_or_default(),
@@ -234,6 +234,7 @@ impl RawAuth {
                 "standard_webhooks",
                 "struct RawStandardWebhooks",
                 STANDARD_WEBHOOKS_FIELDS,
+                true,
             )
             .and_then(|mut table| {
                 let sw = RawStandardWebhooks {

@@ -105,12 +105,6 @@ impl<'p> Table<'p> {
         }
     }
 
-    /// The field `key` as it is; `None` when absent or null (an `Option` field).
-    #[inline(never)]
-    pub(crate) fn raw(&mut self, key: &str) -> Option<Value> {
-        self.map.remove(key).filter(|value| !value.is_null())
-    }
-
     /// An optional string (null is none).
     #[inline(never)]
     pub(crate) fn text(&mut self, key: &str) -> Option<String> {
@@ -152,6 +146,12 @@ impl<'p> Table<'p> {
         self.take::<Option<serde_json::Number>>(key).flatten()
     }
 
+    /// A `u32`, `default` when absent.
+    #[inline(never)]
+    pub(crate) fn u32_or(&mut self, key: &str, default: u32) -> u32 {
+        self.take::<u32>(key).unwrap_or(default)
+    }
+
     /// A `u64`, `default` when absent.
     #[inline(never)]
     pub(crate) fn u64_or(&mut self, key: &str, default: u64) -> u64 {
@@ -165,6 +165,23 @@ impl<'p> Table<'p> {
         let value = self.map.remove(key)?;
         let at = self.at(key);
         sequence(self.problems, &at, value, nullable)
+    }
+
+    /// A list whose items are read by `T`'s serde implementation, each problem at its
+    /// index; `None` when absent, wrong, or (with `nullable`) null.
+    pub(crate) fn list<T: DeserializeOwned>(
+        &mut self,
+        key: &str,
+        nullable: bool,
+    ) -> Option<Vec<T>> {
+        let items = self.values(key, nullable)?;
+        let mut out = Vec::with_capacity(items.len());
+        for (index, item) in items.iter().enumerate() {
+            if let Some(parsed) = self.parse(&format!("{key}[{index}]"), item) {
+                out.push(parsed);
+            }
+        }
+        (out.len() == items.len()).then_some(out)
     }
 
     /// A list of strings, each problem at its index.
@@ -195,16 +212,35 @@ impl<'p> Table<'p> {
         out
     }
 
-    /// The sub-table `key` (`None` when absent or null), read as [`Table::read`] does.
+    /// The sub-table `key` (`None` when absent, or null if `nullable`: an `Option`
+    /// field), read as [`Table::read`] does.
     pub(crate) fn table(
         &mut self,
         key: &str,
         expecting: &str,
         fields: &'static [&'static str],
+        nullable: bool,
     ) -> Option<Table<'_>> {
-        let value = self.raw(key)?;
+        let value = self.map.remove(key)?;
+        if nullable && value.is_null() {
+            return None;
+        }
         let at = self.at(key);
         Table::read(&mut *self.problems, &at, value, expecting, fields)
+    }
+
+    /// A table of values by name (not read further), empty when absent or wrong.
+    #[inline(never)]
+    pub(crate) fn entries(&mut self, key: &str) -> BTreeMap<String, Value> {
+        match self.map.remove(key) {
+            None => BTreeMap::new(),
+            Some(Value::Object(map)) => map.into_iter().collect(),
+            Some(other) => {
+                let at = self.at(key);
+                self.problems.push(at, invalid_type(&other, "a map"));
+                BTreeMap::new()
+            }
+        }
     }
 
     /// A table of strings, each problem at its key.
