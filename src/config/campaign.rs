@@ -3,7 +3,6 @@
 use super::{check_name, http_url, Problems};
 use crate::flow::{Pool, Rule};
 use crate::template::UrlTemplate;
-use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// Macros an offer URL may use (design §4).
@@ -39,22 +38,28 @@ pub const MAX_PARAM_ALIASES: usize = 50;
 pub const MAX_ALIAS_BYTES: usize = 64;
 
 /// How a click is sent on to the offer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RedirectKind {
+    /// `302`.
     #[default]
-    #[serde(rename = "302")]
     Found,
-    #[serde(rename = "307")]
+    /// `307`.
     Temporary,
-    /// A small HTML page with `<meta http-equiv="refresh">`: hides the referrer chain
-    /// from some in-app browsers.
-    #[serde(rename = "meta")]
+    /// `meta`: a small HTML page with `<meta http-equiv="refresh">`: hides the referrer
+    /// chain from some in-app browsers.
     MetaRefresh,
 }
 
+/// `redirect`'s values, in the order of [`REDIRECT_KINDS`].
+const REDIRECT_NAMES: &[&str] = &["302", "307", "meta"];
+const REDIRECT_KINDS: [RedirectKind; 3] = [
+    RedirectKind::Found,
+    RedirectKind::Temporary,
+    RedirectKind::MetaRefresh,
+];
+
 /// What happens to a click flagged as a bot or a prefetch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BotPolicy {
     /// Record it (flagged) and redirect as usual.
     #[default]
@@ -142,12 +147,18 @@ impl RawCampaign {
                 sticky: table.flag("sticky"),
                 rules: table.values("rules", false).unwrap_or_default(),
                 allowed_hosts: table.strings("allowed_hosts", true),
-                redirect: table.take("redirect").unwrap_or_default(),
+                redirect: table
+                    .choice("redirect", REDIRECT_NAMES, false)
+                    .and_then(|index| REDIRECT_KINDS.get(index).copied())
+                    .unwrap_or_default(),
                 network: table.text("network"),
                 params: table.string_map("params").unwrap_or_default(),
                 payout: table.number("payout"),
                 currency: table.text("currency"),
-                bots: table.take("bots").unwrap_or_default(),
+                bots: match table.choice("bots", &["redirect", "block"], false) {
+                    Some(1) => BotPolicy::Block,
+                    _ => BotPolicy::Redirect,
+                },
                 paused: table.flag("paused"),
                 fallback_url: table.text("fallback_url"),
             };

@@ -2,7 +2,6 @@
 
 use super::{check_name, check_secret_name, http_url, Problems, Status};
 use crate::template::UrlTemplate;
-use serde::Deserialize;
 
 /// Macros a postback destination's URL may use besides the click's
 /// ([`super::OFFER_MACROS`], design §4): the conversion's (design §8).
@@ -19,20 +18,18 @@ pub const CONVERSION_MACROS: &[&str] = &[
 /// Most attempts per delivery: the schedule has eight (design §8).
 pub const MAX_ATTEMPTS: u32 = 8;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum RawKind {
     Webhook,
     Postback,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PostbackMethod {
+    /// `GET`.
     #[default]
-    #[serde(rename = "GET")]
     Get,
-    /// The URL's query becomes a form body (`application/x-www-form-urlencoded`).
-    #[serde(rename = "POST")]
+    /// `POST`: the URL's query becomes a form body (`application/x-www-form-urlencoded`).
     Post,
 }
 
@@ -79,10 +76,24 @@ impl RawDestination {
                 DESTINATION_FIELDS,
             )?;
             let name = table.required_text("name");
-            let kind = table.required::<RawKind>("kind");
+            let kind = table
+                .required_choice("kind", &["webhook", "postback"])
+                .map(|index| {
+                    if index == 1 {
+                        RawKind::Postback
+                    } else {
+                        RawKind::Webhook
+                    }
+                });
             let url = table.required_text("url");
             let secret = table.text("secret");
-            let method = table.take::<Option<PostbackMethod>>("method").flatten();
+            let method = table.choice("method", &["GET", "POST"], true).map(|index| {
+                if index == 1 {
+                    PostbackMethod::Post
+                } else {
+                    PostbackMethod::Get
+                }
+            });
             let types = table.strings("types", true);
             let events = table.strings("events", true);
             let statuses = table.strings("statuses", true);

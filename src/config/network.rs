@@ -57,8 +57,7 @@ impl Status {
 }
 
 /// How repeated postbacks are recognised (design §7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DedupMode {
     #[default]
     Transaction,
@@ -67,8 +66,7 @@ pub enum DedupMode {
 }
 
 /// The reply format a network receives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ResponseFormat {
     #[default]
     Json,
@@ -158,12 +156,20 @@ impl RawNetwork {
             let preset = table.text("preset");
             let default_status = table.text("default_status");
             let default_event = table.text("default_event");
-            let dedup = table.take("dedup").unwrap_or_default();
+            let dedup = match table.choice("dedup", &["transaction", "click_event", "none"], false)
+            {
+                Some(1) => DedupMode::ClickEvent,
+                Some(2) => DedupMode::None,
+                _ => DedupMode::Transaction,
+            };
             let lookback_days = table.take::<Option<u32>>("lookback_days").flatten();
             let payout_max = table.number("payout_max");
             let allow_negative_payout = table.flag("allow_negative_payout");
             let decimal_separator = table.text("decimal_separator");
-            let response = table.take("response").unwrap_or_default();
+            let response = match table.choice("response", &["json", "text"], false) {
+                Some(1) => ResponseFormat::Text,
+                _ => ResponseFormat::Json,
+            };
             let currency = table.text("currency");
             let params = table.string_lists("params");
             let status_map = table.string_lists("status_map");

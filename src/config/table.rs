@@ -121,6 +121,20 @@ impl<'p> Table<'p> {
         self.take::<T>(key)
     }
 
+    /// A [`Table::choice`] that must be present.
+    pub(crate) fn required_choice(
+        &mut self,
+        key: &'static str,
+        variants: &'static [&'static str],
+    ) -> Option<usize> {
+        if !self.map.contains_key(key) {
+            let reason = serde_json::Error::missing_field(key).to_string();
+            self.problems.push(self.path.clone(), reason);
+            return None;
+        }
+        self.choice(key, variants, false)
+    }
+
     /// A string that must be present.
     #[inline(never)]
     pub(crate) fn required_text(&mut self, key: &'static str) -> Option<String> {
@@ -156,6 +170,44 @@ impl<'p> Table<'p> {
     #[inline(never)]
     pub(crate) fn u64_or(&mut self, key: &str, default: u64) -> u64 {
         self.take::<u64>(key).unwrap_or(default)
+    }
+
+    /// A unit variant named by one of `variants` (a string, or serde's one-key map
+    /// form), as its index, with serde's texts when it is not one; `None` when absent,
+    /// wrong, or (with `nullable`) null.
+    #[inline(never)]
+    pub(crate) fn choice(
+        &mut self,
+        key: &str,
+        variants: &'static [&'static str],
+        nullable: bool,
+    ) -> Option<usize> {
+        let value = self.map.remove(key)?;
+        let found = match &value {
+            Value::Null if nullable => return None,
+            Value::String(name) => variant(name, variants),
+            Value::Object(map) if map.len() == 1 => match map.iter().next() {
+                Some((name, inner)) => variant(name, variants).and_then(|index| match inner {
+                    Value::Null => Ok(index),
+                    other => Err(invalid_type(other, "unit")),
+                }),
+                None => Err(String::new()),
+            },
+            Value::Object(_) => Err(serde_json::Error::invalid_value(
+                Unexpected::Map,
+                &"map with a single key",
+            )
+            .to_string()),
+            other => Err(invalid_type(other, "string or map")),
+        };
+        match found {
+            Ok(index) => Some(index),
+            Err(reason) => {
+                let at = self.at(key);
+                self.problems.push(at, reason);
+                None
+            }
+        }
     }
 
     /// A list of values (not read further); `None` when absent, wrong, or (with
@@ -275,6 +327,14 @@ impl<'p> Table<'p> {
     pub(crate) fn finish(self) -> bool {
         self.problems.0.len() == self.before
     }
+}
+
+/// The index of `name` in `variants`, or serde's "unknown variant" text.
+fn variant(name: &str, variants: &'static [&'static str]) -> Result<usize, String> {
+    variants
+        .iter()
+        .position(|known| *known == name)
+        .ok_or_else(|| serde_json::Error::unknown_variant(name, variants).to_string())
 }
 
 /// `value` as a list (serde's "expected a sequence" at `at` if it is not one).
