@@ -79,9 +79,23 @@ impl SubIds {
     /// Reads the ten sub-IDs from one column holding `json_array(sub1, …, sub10)` (rows
     /// read from D1 carry them so: one column to read instead of ten).
     pub fn from_json(text: &str) -> Option<Self> {
-        serde_json::from_str::<[Option<String>; 10]>(text)
-            .ok()
-            .map(Self::from_array)
+        // Through a `Value` (whose decoder the worker has anyway) rather than a decoder
+        // of its own for the array type: the same answer, 2 KB less wasm.
+        let serde_json::Value::Array(items) = serde_json::from_str(text).ok()? else {
+            return None;
+        };
+        let mut subs: [Option<String>; 10] = Default::default();
+        if items.len() != subs.len() {
+            return None;
+        }
+        for (slot, item) in subs.iter_mut().zip(items) {
+            *slot = match item {
+                serde_json::Value::String(text) => Some(text),
+                serde_json::Value::Null => None,
+                _ => return None,
+            };
+        }
+        Some(Self::from_array(subs))
     }
 
     /// From the click's ten slots, `sub1` first.
