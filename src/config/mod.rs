@@ -7,7 +7,7 @@ mod destination;
 pub mod flow;
 mod network;
 pub mod presets;
-mod table;
+pub(crate) mod table;
 
 pub use campaign::{BotPolicy, Campaign, ClickField, RedirectKind, OFFER_MACROS};
 pub use destination::{

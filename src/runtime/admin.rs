@@ -572,7 +572,7 @@ async fn delete_campaign_route(call: &Call<'_>) -> ApiResult {
 /// What to send and store is decided in the core (`crate::tester`); this runs it.
 async fn test_postback(call: &Call<'_>, body: &[u8]) -> ApiResult {
     let (app, db) = (call.app, call.db);
-    let test: TestRequest = serde_json::from_slice(body)
+    let test = TestRequest::from_json(body)
         .map_err(|problem| ApiError::bad_request(format!("invalid tester request: {problem}")))?;
     let Some((campaign, _)) = campaigns::find(app, call.env, &test.campaign).await? else {
         return Err(ApiError::not_found("no such campaign"));
