@@ -81,7 +81,7 @@ impl SubIds {
     pub fn from_json(text: &str) -> Option<Self> {
         // Through a `Value` (whose decoder the worker has anyway) rather than a decoder
         // of its own for the array type: the same answer, 2 KB less wasm.
-        let serde_json::Value::Array(items) = serde_json::from_str(text).ok()? else {
+        let serde_json::Value::Array(items) = serde_json::from_slice(text.as_bytes()).ok()? else {
             return None;
         };
         let mut subs: [Option<String>; 10] = Default::default();

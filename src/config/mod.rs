@@ -544,7 +544,7 @@ impl Config {
 
     /// Parses and validates the configuration from JSON text.
     pub fn from_json_str(text: &str) -> Result<Self, ConfigErrors> {
-        let value = serde_json::from_str(text).map_err(|error| {
+        let value = serde_json::from_slice(text.as_bytes()).map_err(|error| {
             ConfigErrors(vec![ConfigError {
                 path: VAR_NAME.into(),
                 reason: format!("not valid JSON: {error}"),

@@ -165,7 +165,7 @@ pub async fn replay_spills(env: &Env, max_entries: u64) -> Result<u64> {
         };
         // JSON values read column by column (`store::FromRow`): no serde decoder of its
         // own for `ClickRow` in the wasm (design §13).
-        let rows = serde_json::from_str::<Vec<serde_json::Value>>(&text)
+        let rows = serde_json::from_slice::<Vec<serde_json::Value>>(text.as_bytes())
             .map_err(|error| error.to_string())
             .and_then(|rows| {
                 rows.iter()

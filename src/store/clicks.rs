@@ -286,7 +286,7 @@ pub fn select_click_rows(click_ids: &[&str]) -> Statement {
 /// Read as JSON values, then column by column ([`super::FromRow`]): no serde decoder of
 /// its own for `ClickRow` in the wasm (design §13).
 pub fn click_rows_from_json(rows: &str) -> Vec<ClickRow> {
-    serde_json::from_str::<Vec<serde_json::Value>>(rows)
+    serde_json::from_slice::<Vec<serde_json::Value>>(rows.as_bytes())
         .ok()
         .and_then(|rows| rows.iter().map(|row| super::from_value(row).ok()).collect())
         .unwrap_or_default()

@@ -351,8 +351,8 @@ impl FromRow for PostbackLogRow {
 impl PostbackLogRow {
     /// The API form: the parameters as JSON, not text.
     pub fn to_api_json(&self) -> serde_json::Value {
-        let params: serde_json::Value =
-            serde_json::from_str(&self.params).unwrap_or_else(|_| serde_json::json!([]));
+        let params: serde_json::Value = serde_json::from_slice(self.params.as_bytes())
+            .unwrap_or_else(|_| serde_json::json!([]));
         serde_json::json!({
             "postback_id": self.postback_id,
             "received_at": self.received_at,
@@ -453,7 +453,7 @@ impl DeliveryView {
         let attempt_log: serde_json::Value = self
             .attempts_json
             .as_deref()
-            .and_then(|text| serde_json::from_str(text).ok())
+            .and_then(|text| serde_json::from_slice(text.as_bytes()).ok())
             .unwrap_or_else(|| serde_json::json!([]));
         serde_json::json!({
             "delivery_id": self.delivery_id,

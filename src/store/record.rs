@@ -383,7 +383,7 @@ impl RecordedConversion {
         let delivery_ids = row
             .get("delivery_ids")
             .and_then(|ids| ids.as_str())
-            .and_then(|text| serde_json::from_str::<Vec<String>>(text).ok())
+            .and_then(|text| serde_json::from_slice::<Vec<String>>(text.as_bytes()).ok())
             .unwrap_or_default();
         Some(Self {
             outcome,
