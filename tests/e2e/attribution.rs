@@ -143,12 +143,13 @@ pub(crate) fn assert_complete(
     assert_eq!(sent.query("geo").filter(|g| !g.is_empty()), country);
 }
 
-#[test]
-fn fifty_clicks_converted_at_once_are_complete_everywhere() {
-    let w = worker();
+/// Fifty clicks on campaign `attr`, each converted at once by its own thread, checked
+/// complete everywhere (API, webhook, traffic-source postback) with exactly one of each
+/// delivery. Returns the (click ID, conversion ID) pairs.
+pub(crate) fn fifty_converted_at_once(w: &Worker, tag: &str) -> Vec<(String, String)> {
     let pairs: Vec<(String, String)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..50)
-            .map(|n| scope.spawn(move || click_then_postback(w, "attr", n, "at-once")))
+            .map(|n| scope.spawn(move || click_then_postback(w, "attr", n, tag)))
             .collect();
         handles
             .into_iter()
@@ -156,10 +157,8 @@ fn fifty_clicks_converted_at_once_are_complete_everywhere() {
             .collect()
     });
     for (n, pair) in pairs.iter().enumerate() {
-        assert_complete(w, "attr", pair, n, "at-once", "3.500000", "GBP");
+        assert_complete(w, "attr", pair, n, tag, "3.500000", "GBP");
     }
-    // Exactly one of each delivery, and the report counts every click and conversion
-    // under the campaign.
     for (_, conversion_id) in &pairs {
         let deliveries =
             admin(w, &format!("/api/conversions/{conversion_id}"))["deliveries"].clone();
@@ -171,6 +170,14 @@ fn fifty_clicks_converted_at_once_are_complete_everywhere() {
             .collect();
         assert_eq!(names, ["attr-hook", "attr-ts"], "{conversion_id}");
     }
+    pairs
+}
+
+#[test]
+fn fifty_clicks_converted_at_once_are_complete_everywhere() {
+    let w = worker();
+    fifty_converted_at_once(w, "at-once");
+    // The report counts every click and conversion under the campaign.
     let report = admin(w, "/api/report?group_by=campaign");
     let row = report["rows"]
         .as_array()
