@@ -20,6 +20,16 @@ fn now_ms() -> u64 {
         .unwrap_or_default()
 }
 
+/// `/healthz`, and the destinations it shows failing.
+fn failing_destinations(w: &Worker) -> (Value, Vec<Value>) {
+    let health = w.get("/healthz", &[]).json();
+    let failing = health["failing_destinations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    (health, failing)
+}
+
 fn admin(w: &Worker, path: &str) -> Value {
     let reply = w.get(path, &[("authorization", &format!("Bearer {ADMIN_TOKEN}"))]);
     assert_eq!(reply.status, 200, "{path}: {}", reply.body);
@@ -444,11 +454,7 @@ fn a_dead_destinations_backlog_of_5000_never_delays_another_destination() {
         "the dead destination keeps its turns too"
     );
     // The dead destination is shown failing on /healthz.
-    let health = w.get("/healthz", &[]).json();
-    let failing = health["failing_destinations"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let (health, failing) = failing_destinations(w);
     assert!(
         failing
             .iter()
@@ -817,11 +823,7 @@ fn a_destination_down_for_every_retry_but_the_last_gets_every_delivery_and_a_410
         assert_eq!(got.len(), OUTAGE_CONVERSIONS * round, "round {round}");
         // While down, the destination is shown failing on /healthz.
         if round == 2 {
-            let health = w.get("/healthz", &[]).json();
-            let failing = health["failing_destinations"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
+            let (health, failing) = failing_destinations(w);
             assert!(
                 failing
                     .iter()
@@ -913,11 +915,7 @@ fn a_destination_down_for_every_retry_but_the_last_gets_every_delivery_and_a_410
     assert_eq!(ours.len(), OUTAGE_CONVERSIONS + 1, "{listed}");
     assert!(ours.iter().all(|d| !statuses(d).is_empty()), "{ours:?}");
     // Back: no longer failing on /healthz.
-    let health = w.get("/healthz", &[]).json();
-    let failing = health["failing_destinations"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let (health, failing) = failing_destinations(w);
     assert!(
         !failing
             .iter()
