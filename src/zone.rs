@@ -294,6 +294,25 @@ impl<'a> ZoneOffsets<'a> {
     }
 }
 
+/// `[start_ms, end_ms)` of the last `count` local days of `zone` that ended at or before
+/// `now_ms`, oldest first: the days the cron may sum into daily click figures (the
+/// report's windows for the same days are these exact pairs).
+pub fn ended_days(rules: &dyn ZoneRules, zone: &str, now_ms: i64, count: u32) -> Vec<(i64, i64)> {
+    let mut offsets = ZoneOffsets::new(rules, zone);
+    let Some(today) = offsets.local_date(now_ms) else {
+        return Vec::new();
+    };
+    let Some(first) = today.add_days(-i64::from(count)) else {
+        return Vec::new();
+    };
+    offsets
+        .day_windows(first, today)
+        .into_iter()
+        .filter(|(_, _, end)| *end <= now_ms)
+        .map(|(_, start, end)| (start, end))
+        .collect()
+}
+
 /// The days of `zone` from `from` to `to` in a compact form that still fixes every
 /// boundary: the start of the first day, the number of days, and each day that is not
 /// 24 hours long as `[label, start_ms, end_ms]`. The diagnostics route answers this, so

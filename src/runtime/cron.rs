@@ -7,7 +7,7 @@
 use super::click_databases;
 use super::d1::Db;
 use crate::config::days_to_ms;
-use crate::store::{mark_cron_run, purge_clicks, purge_expired, waiting_click_ids};
+use crate::store::{mark_cron_run, purge_clicks, purge_expired, sum_click_day, waiting_click_ids};
 use worker::{Env, Result};
 
 /// The cron expression (in `wrangler.toml`) whose runs replay spilled click rows.
@@ -40,25 +40,53 @@ pub async fn run(env: &Env, cron: &str, scheduled_ms: u64) -> Result<()> {
     if let Ok(app) = super::app(env) {
         let cutoff = scheduled_ms.saturating_sub(days_to_ms(app.config.retention_days));
         statements.extend(purge_expired(cutoff, now));
+        let days = ended_click_days(&app, scheduled_ms);
+        statements.extend(sum_click_day(&days));
         if click_databases::spread(&app) {
-            spread_upkeep(env, &app, &db, cutoff).await;
+            spread_upkeep(env, &app, &db, cutoff, &days).await;
         }
     }
     db.batch(&statements).await.map(|_| ())
 }
 
+/// The local days of the configured zone, within retention, that ended by `at_ms`: each
+/// run sums the newest not yet summed into the daily click figures of every database
+/// that holds clicks (migrations/0009_click_days.sql, docs/performance.md).
+fn ended_click_days(app: &super::App, at_ms: u64) -> Vec<(i64, i64)> {
+    let days = app
+        .config
+        .retention_days
+        .saturating_add(1)
+        .min(MAX_SUMMED_DAYS);
+    crate::zone::ended_days(
+        &super::zones::IntlZones::default(),
+        &app.config.timezone,
+        i64::try_from(at_ms).unwrap_or(i64::MAX),
+        days,
+    )
+}
+
+/// How far back the daily sums reach (days), whatever the retention: older days' reports
+/// read the 15-minute figures.
+const MAX_SUMMED_DAYS: u32 = 400;
+
 /// Conversions completed per run from their click databases, when neither the click batch
 /// nor the read after the record step did it (one of them failed).
 const COMPLETIONS_PER_RUN: u32 = 100;
 
-/// With clicks in click databases: purge each, and complete the conversions still
+/// With clicks in click databases: purge each and sum its next day's click figures, and
+/// complete the conversions still
 /// waiting for a click row that exists (docs/scale.md). Failures are logged; the next run
 /// tries again.
-async fn spread_upkeep(env: &Env, app: &super::App, db: &Db, cutoff: u64) {
+async fn spread_upkeep(env: &Env, app: &super::App, db: &Db, cutoff: u64, days: &[(i64, i64)]) {
     let purges = click_databases::others(env, app, "cron").map(|databases| {
         databases
             .into_iter()
-            .map(|database| (database, vec![purge_clicks(cutoff)]))
+            .map(|database| {
+                let mut statements = vec![purge_clicks(cutoff)];
+                statements.extend(sum_click_day(days));
+                (database, statements)
+            })
             .collect::<Vec<_>>()
     });
     let purged = match purges {

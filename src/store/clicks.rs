@@ -160,6 +160,28 @@ pub(super) const COUNT_CLICKS_SQL: &str = concat!(
      DO UPDATE SET clicks = clicks + excluded.clicks, bot_clicks = bot_clicks + excluded.bot_clicks"
 );
 
+// Counts the rows not stored yet whose local day was already summed into the daily
+// figures (`click_days`: a spilled row replayed, a batch retried past midnight), so the
+// daily figures stay equal to the 15-minute ones. Days never overlap: the latest day
+// starting at or before the click is the only candidate. Writes nothing otherwise.
+pub(super) const COUNT_LATE_CLICKS_SQL: &str = concat!(
+    "INSERT INTO click_day_rollup (day, campaign, country, sub1, sub2, sub3, sub4, sub5, sub6, \
+     sub7, sub8, sub9, sub10, clicks, bot_clicks) \
+     SELECT x.start_ms, r.campaign, COALESCE(r.country, ''), COALESCE(r.sub1, ''), \
+     COALESCE(r.sub2, ''), COALESCE(r.sub3, ''), COALESCE(r.sub4, ''), COALESCE(r.sub5, ''), \
+     COALESCE(r.sub6, ''), COALESCE(r.sub7, ''), COALESCE(r.sub8, ''), COALESCE(r.sub9, ''), \
+     COALESCE(r.sub10, ''), SUM(r.is_bot = 0), SUM(r.is_bot <> 0) FROM ",
+    click_rows!("r"),
+    " JOIN click_days x ON x.start_ms = \
+     (SELECT MAX(start_ms) FROM click_days WHERE start_ms <= r.created_at) \
+     WHERE x.end_ms > r.created_at AND r.is_test = 0 \
+     AND NOT EXISTS (SELECT 1 FROM clicks k WHERE k.click_id = r.click_id) \
+     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13 \
+     ON CONFLICT (day, campaign, country, sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, \
+     sub9, sub10) \
+     DO UPDATE SET clicks = clicks + excluded.clicks, bot_clicks = bot_clicks + excluded.bot_clicks"
+);
+
 const INSERT_CLICKS: &str = concat!(
     "INSERT INTO clicks (click_id, campaign, created_at, \
      sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, sub9, sub10, external_id, \
@@ -307,12 +329,13 @@ fn chunk_json(chunk: &[ClickRow]) -> SqlValue {
 }
 
 /// Stores `rows` where they belong, one database: per chunk of [`CLICKS_PER_STATEMENT`]
-/// rows, the pre-aggregate counts and the insert. Idempotent.
+/// rows, the pre-aggregate counts (15-minute, and daily for a day already summed) and the
+/// insert. Idempotent.
 pub fn store_click_rows(rows: &[ClickRow]) -> Vec<Statement> {
     let mut statements = Vec::new();
     for chunk in rows.chunks(CLICKS_PER_STATEMENT) {
         let json = chunk_json(chunk);
-        for sql in [COUNT_CLICKS_SQL, INSERT_CLICKS] {
+        for sql in [COUNT_CLICKS_SQL, COUNT_LATE_CLICKS_SQL, INSERT_CLICKS] {
             statements.push(Statement {
                 sql,
                 params: vec![json.clone()],

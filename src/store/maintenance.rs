@@ -55,3 +55,51 @@ pub fn purge_expired(cutoff_ms: u64, now_ms: u64) -> Vec<Statement> {
         },
     ]
 }
+
+// The local days (`?1`: JSON `[[start_ms, end_ms], …]`, days of the configured zone that
+// have ended) not summed yet, newest first, one per run: a day is summed from its
+// 15-minute buckets in one statement, so a run stays short whatever the backlog (the
+// first runs after the migration, or after a zone change, work back one day a minute).
+// A day overlapping one already summed (another zone's) is skipped: its reports read the
+// 15-minute buckets.
+macro_rules! next_click_day {
+    () => {
+        "WITH w AS (SELECT json_extract(value, '$[0]') AS start_ms, \
+         json_extract(value, '$[1]') AS end_ms FROM json_each(?1)), \
+         pick AS (SELECT start_ms, end_ms FROM w WHERE NOT EXISTS (SELECT 1 FROM click_days x \
+         WHERE x.start_ms < w.end_ms AND x.end_ms > w.start_ms) ORDER BY start_ms DESC LIMIT 1) "
+    };
+}
+
+const SUM_CLICK_DAY: &str = concat!(
+    next_click_day!(),
+    "INSERT INTO click_day_rollup (day, campaign, country, sub1, sub2, sub3, sub4, sub5, \
+     sub6, sub7, sub8, sub9, sub10, clicks, bot_clicks) \
+     SELECT pick.start_ms, t.campaign, t.country, t.sub1, t.sub2, t.sub3, t.sub4, t.sub5, \
+     t.sub6, t.sub7, t.sub8, t.sub9, t.sub10, SUM(t.clicks), SUM(t.bot_clicks) \
+     FROM pick JOIN click_rollup t ON t.bucket >= pick.start_ms AND t.bucket < pick.end_ms \
+     WHERE true GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13"
+);
+
+// Runs after [`SUM_CLICK_DAY`] in the same batch, which does not change `click_days`: the
+// same day is picked.
+const MARK_CLICK_DAY: &str = concat!(
+    next_click_day!(),
+    "INSERT INTO click_days (start_ms, end_ms) SELECT start_ms, end_ms FROM pick"
+);
+
+/// Sums the newest of `days` (`[start_ms, end_ms)` of local days that have ended) not yet
+/// summed into the daily click figures, in one database that holds clicks. Both
+/// statements belong in one batch (atomic: a click batch sees the day either wholly in
+/// the 15-minute figures or wholly summed).
+pub fn sum_click_day(days: &[(i64, i64)]) -> Vec<Statement> {
+    let pairs: Vec<String> = days.iter().map(|(s, e)| format!("[{s},{e}]")).collect();
+    let json = format!("[{}]", pairs.join(","));
+    [SUM_CLICK_DAY, MARK_CLICK_DAY]
+        .into_iter()
+        .map(|sql| Statement {
+            sql,
+            params: vec![json.clone().into()],
+        })
+        .collect()
+}

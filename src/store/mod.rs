@@ -121,6 +121,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0008_flows.sql",
         include_str!("../../migrations/0008_flows.sql"),
     ),
+    (
+        "0009_click_days.sql",
+        include_str!("../../migrations/0009_click_days.sql"),
+    ),
 ];
 
 // The columns of a [`ConversionRow`], from `conversions c`.

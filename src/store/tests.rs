@@ -1816,6 +1816,7 @@ fn the_record_steps_lease_is_the_claim_lease() {
 
 #[test]
 fn report_click_figures_from_pre_aggregates_equal_the_raw_rows() {
+    const DROP_SUMMED_BUCKETS: &str = "drop the summed days' 15-minute rows";
     // 3,000 clicks over 30 days, 3 campaigns, 4 zones, 3 creatives, some bots, some test
     // clicks, written in windows of varying size, as the click path writes them.
     let mut db = database();
@@ -1839,15 +1840,46 @@ fn report_click_figures_from_pre_aggregates_equal_the_raw_rows() {
         record.bot_reason = (next() % 10 == 0).then(|| "head".to_string());
         rows.push(click_row(&record, None, None, next() % 50 == 0));
     }
-    for window in rows.chunks(37) {
+    // Half the clicks are stored, then every ended day of the configured zone
+    // (Kathmandu, +05:45) is summed by the cron's statements, then the other half arrives
+    // late, most of it in days already summed.
+    let (early, late) = rows.split_at(1500);
+    for window in early.chunks(37) {
         run_batch(&mut db, &store_clicks(window, NOW));
     }
+    let days = crate::zone::ended_days(&crate::zone::tzdb::Tzdb, "Asia/Kathmandu", NOW as i64, 91);
+    for _ in 0..40 {
+        run_batch(&mut db, &sum_click_day(&days));
+    }
+    let summed = run_query(&db, "SELECT COUNT(*) AS n FROM click_days");
+    assert_eq!(summed[0]["n"], 40);
+    for window in late.chunks(37) {
+        run_batch(&mut db, &store_clicks(window, NOW));
+    }
+    let late_days = run_query(&db, "SELECT COUNT(DISTINCT day) AS n FROM click_day_rollup");
+    assert!(late_days[0]["n"].as_i64().unwrap() >= 30);
     for (tz, group) in [
         ("UTC", "day"),
+        ("Asia/Kathmandu", "day"),
+        ("Asia/Kathmandu", "campaign,sub2"),
         ("Asia/Kathmandu", "day,campaign,sub1"),
         ("America/St_Johns", "campaign,sub1,sub2"),
         ("Australia/Eucla", "day,sub2"),
+        // Then the 15-minute rows of the summed days go: the summed zone's reports must
+        // not change, which shows they read the daily rows.
+        (DROP_SUMMED_BUCKETS, ""),
+        ("Asia/Kathmandu", "day"),
+        ("Asia/Kathmandu", "day,campaign,sub1"),
     ] {
+        if tz == DROP_SUMMED_BUCKETS {
+            db.execute(
+                "DELETE FROM click_rollup WHERE EXISTS (SELECT 1 FROM click_days x \
+                 WHERE bucket >= x.start_ms AND bucket < x.end_ms)",
+                [],
+            )
+            .unwrap();
+            continue;
+        }
         let pairs: Vec<(String, String)> = vec![
             ("from".into(), "2026-08-20".into()),
             ("to".into(), "2026-09-21".into()),

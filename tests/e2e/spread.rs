@@ -230,3 +230,89 @@ fn a_refusal_naming_a_click_in_a_click_database_counts_under_its_campaign() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// The clicks of campaign `attr` on the report's day `label`, and its bot clicks.
+fn attr_day(report: &Value, label: &str) -> (i64, i64) {
+    report["rows"]
+        .as_array()
+        .and_then(|rows| {
+            rows.iter()
+                .find(|row| row["campaign"] == "attr" && row["day"] == label)
+        })
+        .map(|row| {
+            (
+                row["clicks"].as_i64().unwrap_or(-1),
+                row["bot_clicks"].as_i64().unwrap_or(-1),
+            )
+        })
+        .unwrap_or((0, 0))
+}
+
+#[test]
+fn every_click_database_sums_its_ended_day_and_no_report_figure_changes() {
+    let _held = hold();
+    let w = spread_worker();
+    const DAY_MS: u64 = 86_400_000;
+    let ids: Vec<String> = (0..12)
+        .map(|n| w.click_only("attr", &format!("zoneid=daily-{n}"), "192.0.2.151"))
+        .collect();
+    for id in &ids {
+        stored_in(w, id);
+    }
+    let today_start = now_ms() / DAY_MS * DAY_MS;
+    let report = |w: &Worker| admin(w, "/api/report?group_by=day,campaign");
+    let before = report(w);
+    let label = before["to"].as_str().expect("to").to_string();
+    let (clicks_before, _) = attr_day(&before, &label);
+    assert!(clicks_before >= 12, "{before}");
+
+    // A run scheduled just after the configured zone's (UTC) midnight: today has ended
+    // for it, and each database sums it from its 15-minute buckets.
+    let tomorrow = today_start + DAY_MS + 60_000;
+    assert_eq!(w.trigger_cron_at("* * * * *", Some(tomorrow)).status, 200);
+    let mut summed = 0;
+    for binding in CLICK_DATABASES {
+        let day = w.query_in(
+            binding,
+            "SELECT end_ms FROM click_days WHERE start_ms = ?1",
+            &[&(today_start as i64)],
+        );
+        assert_eq!(day.len(), 1, "{binding}: {day:?}");
+        assert_eq!(day[0]["end_ms"], (today_start + DAY_MS) as i64);
+        let quarter_hours = count(
+            w,
+            binding,
+            &format!(
+                "SELECT COALESCE(SUM(clicks), 0) AS n FROM click_rollup WHERE campaign = 'attr' \
+                 AND bucket >= {today_start} AND bucket < {}",
+                today_start + DAY_MS
+            ),
+        );
+        let daily = count(
+            w,
+            binding,
+            &format!(
+                "SELECT COALESCE(SUM(clicks), 0) AS n FROM click_day_rollup \
+                 WHERE campaign = 'attr' AND day = {today_start}"
+            ),
+        );
+        assert_eq!(daily, quarter_hours, "{binding}");
+        summed += daily;
+    }
+    assert_eq!(summed, clicks_before);
+    assert_eq!(attr_day(&report(w), &label), attr_day(&before, &label));
+
+    // A click stored after its day was summed counts in the daily figures as well.
+    let late = w.click_only("attr", "zoneid=daily-late", "192.0.2.151");
+    let database = stored_in(w, &late);
+    let daily_late = count(
+        w,
+        database,
+        &format!(
+            "SELECT COALESCE(SUM(clicks), 0) AS n FROM click_day_rollup \
+             WHERE campaign = 'attr' AND day = {today_start} AND sub1 = 'daily-late'"
+        ),
+    );
+    assert_eq!(daily_late, 1);
+    assert_eq!(attr_day(&report(w), &label).0, clicks_before + 1);
+}
