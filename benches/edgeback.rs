@@ -867,10 +867,12 @@ mod native {
         }
         eprintln!("[bench] click throughput done");
         // Latency at one connection, alternating.
-        let (mut hello1, mut click1) = (Vec::new(), Vec::new());
+        // `/nope` (the empty wasm route) too: the latency floor of any wasm route here.
+        let (mut hello1, mut click1, mut nope1) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..rounds {
             hello1.push(load(&hello, 1, round, &hello_url, 302));
             click1.push(load(edgeback, 1, round, &click_url, 302));
+            nope1.push(load(edgeback, 1, round, &nope_url, 404));
         }
         eprintln!("[bench] click latency done");
         // Accepted postbacks: each a new transaction on a click of its own.
@@ -1171,6 +1173,8 @@ mod native {
         let click_lat = pooled(&click1);
         let (h50, h99) = (percentile(&hello_lat, 0.5), percentile(&hello_lat, 0.99));
         let (c50, c99) = (percentile(&click_lat, 0.5), percentile(&click_lat, 0.99));
+        let nope_lat = pooled(&nope1);
+        let (n50, n99) = (percentile(&nope_lat, 0.5), percentile(&nope_lat, 0.99));
         let _ = writeln!(out, "## Click latency at one connection (design §13)\n");
         let _ = writeln!(out, "One keep-alive client, {rounds} alternating rounds of {:.1} s each, every request of the rounds pooled:\n", round.as_secs_f64());
         let _ = writeln!(out, "| worker | requests | p50 | p99 |\n|---|---|---|---|");
@@ -1186,9 +1190,16 @@ mod native {
         );
         let _ = writeln!(
             out,
-            "| **ratio** (target p50 ≤ 1.3×, p99 ≤ 1.5×) | | **{:.2}×** | **{:.2}×** |\n",
+            "| **ratio** (target p50 ≤ 1.3×, p99 ≤ 1.5×) | | **{:.2}×** | **{:.2}×** |",
             ratio(c50, h50),
             ratio(c99, h99)
+        );
+        let _ = writeln!(
+            out,
+            "| edgeback `GET /nope` (wasm entry, configuration, 404, no storage), same rounds | {} | {n50:.2} ms ({:.2}×) | {n99:.2} ms ({:.2}×) |\n",
+            nope_lat.len(),
+            ratio(n50, h50),
+            ratio(n99, h99)
         );
         let (js_rps, js_cpu) = medians(&js_postbacks);
         let (our_rps, our_cpu) = medians(&our_postbacks);

@@ -57,36 +57,37 @@ macro_rules! report_sub_keys {
     };
 }
 
-// The key and figures of a click pre-aggregate row `t` (15-minute or daily).
-macro_rules! rollup_figures {
+// The grouping keys and figures of click pre-aggregate rows `r` over day windows `w`.
+macro_rules! click_report_figures {
     () => {
-        "t.campaign, t.country, t.sub1, t.sub2, t.sub3, t.sub4, t.sub5, t.sub6, t.sub7, t.sub8, \
-         t.sub9, t.sub10, t.clicks, t.bot_clicks"
+        concat!(
+            "SELECT CASE WHEN p.g_day THEN w.label END AS day, \
+             CASE WHEN p.g_campaign THEN r.campaign END AS campaign, \
+             CASE WHEN p.g_country THEN NULLIF(r.country, '') END AS country, ",
+            report_sub_keys!("r"),
+            ", SUM(r.clicks) AS clicks, SUM(r.bot_clicks) AS bot_clicks FROM p CROSS JOIN "
+        )
     };
 }
 
 // Clicks come from the pre-aggregates, never the raw rows: purging clicks changes no
 // figure. A day the cron summed (`click_days`, a day of the configured zone: the same
 // start and end) is read from its daily rows (`dc`); any other day, from the 15-minute
-// buckets it spans (`du`): local days fall on bucket bounds in every zone.
+// buckets it spans (`du`): local days fall on bucket bounds in every zone. Each part is
+// grouped on its own (no compound result to materialize); rows of the same key from the
+// two parts add up in the core, as those of several click databases do.
 const REPORT_CLICKS: &str = concat!(
     report_params!(),
     ", dc AS (SELECT d.label, d.start_ms FROM d JOIN click_days x ON x.start_ms = d.start_ms \
      AND x.end_ms = d.end_ms), \
      du AS (SELECT d.label, d.start_ms, d.end_ms FROM d WHERE NOT EXISTS (SELECT 1 FROM \
-     click_days x WHERE x.start_ms = d.start_ms AND x.end_ms = d.end_ms)), \
-     r (label, campaign, country, sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, sub9, sub10, \
-     clicks, bot_clicks) AS (SELECT dc.label, ",
-    rollup_figures!(),
-    " FROM dc JOIN click_day_rollup t ON t.day = dc.start_ms UNION ALL SELECT du.label, ",
-    rollup_figures!(),
-    " FROM du JOIN click_rollup t ON t.bucket >= du.start_ms AND t.bucket < du.end_ms) \
-     SELECT CASE WHEN p.g_day THEN r.label END AS day, \
-     CASE WHEN p.g_campaign THEN r.campaign END AS campaign, \
-     CASE WHEN p.g_country THEN NULLIF(r.country, '') END AS country, ",
-    report_sub_keys!("r"),
-    ", SUM(r.clicks) AS clicks, SUM(r.bot_clicks) AS bot_clicks \
-     FROM p CROSS JOIN r WHERE true GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13"
+     click_days x WHERE x.start_ms = d.start_ms AND x.end_ms = d.end_ms)) ",
+    click_report_figures!(),
+    "dc AS w JOIN click_day_rollup r ON r.day = w.start_ms \
+     WHERE true GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13 UNION ALL ",
+    click_report_figures!(),
+    "du AS w JOIN click_rollup r ON r.bucket >= w.start_ms AND r.bucket < w.end_ms \
+     WHERE true GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13"
 );
 
 // Conversions carry their own attribution snapshot: no click is read. Their IDs sort by
