@@ -15,7 +15,9 @@
 //!
 //! Every sum saturates and every product is taken in 128 bits: no input panics.
 
-use crate::money::{format_micros, normalize_currency, parse_payout, DecimalSeparator, PayoutError};
+use crate::money::{
+    format_micros, normalize_currency, parse_payout, DecimalSeparator, PayoutError,
+};
 use crate::zone::{check_zone, Date, ZoneOffsets, ZoneRules};
 use serde_json::{json, Value};
 
@@ -321,9 +323,8 @@ pub fn parse_entry(
             .ok_or_else(|| format!("{key}: missing"))
     };
     let campaign = required("campaign")?;
-    crate::config::check_campaign_id(campaign).map_err(|_| {
-        "campaign: must be 1-64 characters of a-z, 0-9, '_' or '-'".to_string()
-    })?;
+    crate::config::check_campaign_id(campaign)
+        .map_err(|_| "campaign: must be 1-64 characters of a-z, 0-9, '_' or '-'".to_string())?;
     let date = |key: &str| -> Result<Date, String> {
         Date::parse(required(key)?).ok_or_else(|| format!("{key}: must be a date as YYYY-MM-DD"))
     };
@@ -425,7 +426,10 @@ pub enum Placement<'a> {
 /// Where `entry` goes among `existing` (any campaigns').
 pub fn place<'a>(existing: &'a [CostEntry], entry: &CostEntry) -> Placement<'a> {
     let mut same = None;
-    for other in existing.iter().filter(|other| other.campaign == entry.campaign) {
+    for other in existing
+        .iter()
+        .filter(|other| other.campaign == entry.campaign)
+    {
         if other.from_ms == entry.from_ms && other.to_ms == entry.to_ms {
             same = Some(other);
         } else if other.from_ms < entry.to_ms && entry.from_ms < other.to_ms {

@@ -41,14 +41,22 @@ fn click_cost_texts() {
         ("$0.05", Err(Malformed(PayoutError::NotADecimal))),
         ("5e-3", Err(Malformed(PayoutError::NotADecimal))),
         ("NaN", Err(Malformed(PayoutError::NotADecimal))),
-        ("1.000,5", Err(Malformed(PayoutError::WrongSeparator(DecimalSeparator::Comma)))),
+        (
+            "1.000,5",
+            Err(Malformed(PayoutError::WrongSeparator(
+                DecimalSeparator::Comma,
+            ))),
+        ),
         ("0.05.1", Err(Malformed(PayoutError::NotADecimal))),
         ("0.12345678x", Err(Malformed(PayoutError::NotADecimal))),
         ("-0.05", Err(Malformed(PayoutError::Negative))),
         ("-0.0000005", Err(Malformed(PayoutError::Negative))),
         ("+0.05", Err(Malformed(PayoutError::Negative))),
         ("", Err(Malformed(PayoutError::Empty))),
-        ("99999999999999999999", Err(Malformed(PayoutError::TooLarge))),
+        (
+            "99999999999999999999",
+            Err(Malformed(PayoutError::TooLarge)),
+        ),
         ("0.000000000000000000000000000001", Ok(0)),
         ("0.0000000000000000000000000000001", Err(TooLong)),
     ];
@@ -62,8 +70,14 @@ fn click_cost_texts() {
 #[test]
 fn a_click_cost_overrides_the_fixed_cpc_for_that_click() {
     let cpc = cost(CostModel::Cpc { micros: 50_000 });
-    assert_eq!(cpc.click_cost(&query(&[("sub1", "x")]), false), Some(50_000));
-    assert_eq!(cpc.click_cost(&query(&[("cost", "0.02")]), false), Some(20_000));
+    assert_eq!(
+        cpc.click_cost(&query(&[("sub1", "x")]), false),
+        Some(50_000)
+    );
+    assert_eq!(
+        cpc.click_cost(&query(&[("cost", "0.02")]), false),
+        Some(20_000)
+    );
     // A bot costs nothing, whatever it carries.
     assert_eq!(cpc.click_cost(&query(&[("cost", "0.02")]), true), Some(0));
     // `cost` wins over an alias, wherever it is; among aliases the first one with a value.
@@ -75,13 +89,22 @@ fn a_click_cost_overrides_the_fixed_cpc_for_that_click() {
     let twice = query(&[("cost", " "), ("cost", "0.01"), ("cost", "0.09")]);
     assert_eq!(cpc.click_cost(&twice, false), Some(10_000));
     // A malformed or capped value is ignored: the fixed amount applies.
-    assert_eq!(cpc.click_cost(&query(&[("cost", "{cost}")]), false), Some(50_000));
+    assert_eq!(
+        cpc.click_cost(&query(&[("cost", "{cost}")]), false),
+        Some(50_000)
+    );
     let capped = CampaignCost {
         max_click_micros: Some(100_000),
         ..cpc.clone()
     };
-    assert_eq!(capped.click_cost(&query(&[("cost", "5")]), false), Some(50_000));
-    assert_eq!(capped.click_cost(&query(&[("cost", "0.1")]), false), Some(100_000));
+    assert_eq!(
+        capped.click_cost(&query(&[("cost", "5")]), false),
+        Some(50_000)
+    );
+    assert_eq!(
+        capped.click_cost(&query(&[("cost", "0.1")]), false),
+        Some(100_000)
+    );
     // A zero is a real value: a free click.
     assert_eq!(cpc.click_cost(&query(&[("cost", "0")]), false), Some(0));
     // Only the first 100 parameters are looked at.
@@ -91,14 +114,20 @@ fn a_click_cost_overrides_the_fixed_cpc_for_that_click() {
 
     let auto = cost(CostModel::Auto);
     assert_eq!(auto.click_cost(&query(&[]), false), Some(0));
-    assert_eq!(auto.click_cost(&query(&[("price", "0,0125")]), false), Some(12_500));
+    assert_eq!(
+        auto.click_cost(&query(&[("price", "0,0125")]), false),
+        Some(12_500)
+    );
     // The other models have no click cost at all.
     for model in [
         CostModel::Cpm { micros: 1_000_000 },
         CostModel::Cpa { micros: 1 },
         CostModel::RevShare { ppm: 1 },
     ] {
-        assert_eq!(cost(model).click_cost(&query(&[("cost", "1")]), false), None);
+        assert_eq!(
+            cost(model).click_cost(&query(&[("cost", "1")]), false),
+            None
+        );
     }
 }
 
@@ -110,11 +139,20 @@ fn impressions_and_conversions() {
     assert_eq!(cost(CostModel::Auto).impression_cost(false), None);
 
     let mut cpa = cost(CostModel::Cpa { micros: 2_000_000 });
-    assert_eq!(cpa.conversion_cost(9, "EUR", "USD"), Some((2_000_000, "USD")));
+    assert_eq!(
+        cpa.conversion_cost(9, "EUR", "USD"),
+        Some((2_000_000, "USD"))
+    );
     cpa.campaign_currency = Some("GBP");
-    assert_eq!(cpa.conversion_cost(9, "EUR", "USD"), Some((2_000_000, "GBP")));
+    assert_eq!(
+        cpa.conversion_cost(9, "EUR", "USD"),
+        Some((2_000_000, "GBP"))
+    );
     cpa.currency = Some("CHF");
-    assert_eq!(cpa.conversion_cost(9, "EUR", "USD"), Some((2_000_000, "CHF")));
+    assert_eq!(
+        cpa.conversion_cost(9, "EUR", "USD"),
+        Some((2_000_000, "CHF"))
+    );
     // RevShare: a share of the payout, in the payout's currency, rounded half away from 0.
     let revshare = CampaignCost {
         currency: Some("CHF"),
@@ -125,13 +163,19 @@ fn impressions_and_conversions() {
         Some((1_600_000, "EUR"))
     );
     assert_eq!(revshare.conversion_cost(3, "EUR", "USD"), Some((1, "EUR"))); // 1.2
-    assert_eq!(revshare.conversion_cost(-3, "EUR", "USD"), Some((-1, "EUR")));
+    assert_eq!(
+        revshare.conversion_cost(-3, "EUR", "USD"),
+        Some((-1, "EUR"))
+    );
     assert_eq!(share(5, 100_000), 1); // 0.5 rounds up
     assert_eq!(share(-5, 100_000), -1);
     assert_eq!(share(i64::MAX, PPM), i64::MAX);
     assert_eq!(share(i64::MIN, PPM), i64::MIN);
     assert_eq!(share(i64::MAX, i64::MAX), i64::MAX);
-    assert_eq!(cost(CostModel::Cpc { micros: 1 }).conversion_cost(1, "EUR", "USD"), None);
+    assert_eq!(
+        cost(CostModel::Cpc { micros: 1 }).conversion_cost(1, "EUR", "USD"),
+        None
+    );
 }
 
 /// The rule of docs/costs.md, by hand: 10.00 USD over rows of 3, 1 and 2 clicks. Exact
@@ -153,7 +197,11 @@ fn spread_by_hand() {
     assert_eq!(spread(7, &[0, 0]), None);
     assert_eq!(spread(7, &[]), None);
     assert_eq!(spread(i64::MIN, &[1]), Some(vec![i64::MIN]));
-    assert_eq!(spread(i64::MAX, &[u64::MAX, u64::MAX]).map(|p| p.iter().map(|x| i128::from(*x)).sum::<i128>()), Some(i128::from(i64::MAX)));
+    assert_eq!(
+        spread(i64::MAX, &[u64::MAX, u64::MAX])
+            .map(|p| p.iter().map(|x| i128::from(*x)).sum::<i128>()),
+        Some(i128::from(i64::MAX))
+    );
 }
 
 fn entry(from_ms: i64, to_ms: i64, amount_micros: i64) -> CostEntry {
@@ -214,7 +262,10 @@ fn entries_never_overlap_and_the_same_period_replaces() {
         Placement::New
     );
     assert_eq!(covering(&existing, "summer", 0), Some(&existing[0]));
-    assert_eq!(covering(&existing, "summer", 7 * 86_400_000), Some(&existing[1]));
+    assert_eq!(
+        covering(&existing, "summer", 7 * 86_400_000),
+        Some(&existing[1])
+    );
     assert_eq!(covering(&existing, "summer", 14 * 86_400_000), None);
     assert_eq!(covering(&existing, "summer", -1), None);
     assert_eq!(covering(&existing, "spring", 0), None);
@@ -235,13 +286,19 @@ fn manual_entries_are_read_and_checked() {
     assert_eq!(parsed.from_ms, 1_743_202_800_000);
     assert_eq!(parsed.to_ms - parsed.from_ms, 47 * 3_600_000);
     assert_eq!(parsed.buckets(), 47 * 4);
-    assert_eq!((parsed.amount_micros, parsed.currency), (120_500_000, "USD"));
+    assert_eq!(
+        (parsed.amount_micros, parsed.currency),
+        (120_500_000, "USD")
+    );
     assert_eq!(parsed.describe()["amount"], "120.500000");
     let utc = parse(serde_json::json!({
         "campaign": "summer", "from": "2025-03-10", "to": "2025-03-10", "amount": 7, "currency": "EUR"
     }))
     .unwrap();
-    assert_eq!((utc.from_ms, utc.to_ms), (1_741_564_800_000, 1_741_651_200_000));
+    assert_eq!(
+        (utc.from_ms, utc.to_ms),
+        (1_741_564_800_000, 1_741_651_200_000)
+    );
     assert_eq!(utc.amount_micros, 7_000_000);
     let base = serde_json::json!({
         "campaign": "summer", "from": "2025-03-10", "to": "2025-03-11", "amount": "1", "currency": "USD"
@@ -252,25 +309,64 @@ fn manual_entries_are_read_and_checked() {
         parse(body).unwrap_err()
     };
     for (key, value, prefix) in [
-        ("amount", serde_json::json!("-1"), "amount: must not be negative"),
-        ("amount", serde_json::json!("1,5"), "amount: must be a decimal"),
-        ("amount", serde_json::json!("0.0000001"), "amount: has more than 6"),
-        ("amount", serde_json::json!(true), "amount: must be a decimal"),
+        (
+            "amount",
+            serde_json::json!("-1"),
+            "amount: must not be negative",
+        ),
+        (
+            "amount",
+            serde_json::json!("1,5"),
+            "amount: must be a decimal",
+        ),
+        (
+            "amount",
+            serde_json::json!("0.0000001"),
+            "amount: has more than 6",
+        ),
+        (
+            "amount",
+            serde_json::json!(true),
+            "amount: must be a decimal",
+        ),
         ("amount", serde_json::Value::Null, "amount: missing"),
-        ("currency", serde_json::json!("DOLLARS"), "currency: not an ISO 4217"),
+        (
+            "currency",
+            serde_json::json!("DOLLARS"),
+            "currency: not an ISO 4217",
+        ),
         ("currency", serde_json::Value::Null, "currency: missing"),
         ("campaign", serde_json::json!("Bad Id"), "campaign: must be"),
-        ("campaign", serde_json::json!(5), "campaign: must be a string"),
-        ("from", serde_json::json!("2025-3-1"), "from: must be a date"),
-        ("from", serde_json::json!("2025-03-12"), "to: is before from"),
-        ("from", serde_json::json!("2024-03-10"), "to: at most 366 days"),
+        (
+            "campaign",
+            serde_json::json!(5),
+            "campaign: must be a string",
+        ),
+        (
+            "from",
+            serde_json::json!("2025-3-1"),
+            "from: must be a date",
+        ),
+        (
+            "from",
+            serde_json::json!("2025-03-12"),
+            "to: is before from",
+        ),
+        (
+            "from",
+            serde_json::json!("2024-03-10"),
+            "to: at most 366 days",
+        ),
         ("tz", serde_json::json!("Mars/Olympus"), "tz: "),
         ("ammount", serde_json::json!("1"), "ammount: unknown field"),
     ] {
         let error = with(key, value.clone());
         assert!(error.starts_with(prefix), "{key}={value}: {error}");
     }
-    assert!(with("ammount", serde_json::json!(1)).contains("amount"), "did you mean");
+    assert!(
+        with("ammount", serde_json::json!(1)).contains("amount"),
+        "did you mean"
+    );
     assert!(parse(serde_json::json!([1])).is_err());
     // 366 local days are accepted.
     let mut year = base.clone();
@@ -294,7 +390,10 @@ fn described_costs_round_trip_as_configuration() {
         cpc.describe(),
         serde_json::json!({ "model": "cpc", "amount": "0.050000", "currency": "EUR", "max": "0.500000" })
     );
-    assert_eq!(cost(CostModel::Auto).describe(), serde_json::json!({ "model": "auto" }));
+    assert_eq!(
+        cost(CostModel::Auto).describe(),
+        serde_json::json!({ "model": "auto" })
+    );
 }
 
 proptest! {
