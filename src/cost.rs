@@ -506,9 +506,10 @@ pub enum Allocation {
 }
 
 /// Spreads `entry` over the rows of its period: `clicks` holds the non-bot clicks of
-/// each click pre-aggregate row of the campaign whose bucket lies in the period (one row
-/// per bucket and key), in a fixed order (bucket, then key). The parts sum exactly to the
-/// entry's amount.
+/// each row (entry day, campaign, country, sub-ID tuple) of the campaign in the period,
+/// added up across click databases, in a fixed order (day, then key). The parts sum
+/// exactly to the entry's amount. A report in another zone splits each part over its
+/// row's 15-minute buckets with [`spread`] again (docs/costs.md, "two stages").
 pub fn allocate(entry: &CostEntry, clicks: &[u64]) -> Allocation {
     if let Some(parts) = spread(entry.amount_micros, clicks) {
         return Allocation::ByClicks(parts);

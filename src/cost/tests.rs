@@ -456,3 +456,25 @@ proptest! {
         }
     }
 }
+
+/// The second stage of docs/costs.md's spread: a day's part split over its buckets keeps
+/// the day's total, so a report in another zone adds up to the same.
+#[test]
+fn two_stages_keep_every_total() {
+    let day = entry(0, 2 * 86_400_000, 10_000_000);
+    let Allocation::ByClicks(days) = allocate(&day, &[3, 1, 2]) else {
+        panic!("by clicks");
+    };
+    let buckets: [&[u64]; 3] = [&[1, 1, 1], &[1], &[0, 2]];
+    let mut total = 0;
+    for (part, clicks) in days.iter().zip(buckets) {
+        let split = spread(*part, clicks).unwrap();
+        assert_eq!(split.iter().sum::<i64>(), *part);
+        total += split.iter().sum::<i64>();
+    }
+    assert_eq!(total, 10_000_000);
+    assert_eq!(
+        spread(1_666_667, &[1, 1, 1]),
+        Some(vec![555_556, 555_556, 555_555])
+    );
+}
