@@ -18,6 +18,7 @@ pub mod base32;
 pub mod click;
 pub mod click_id;
 pub mod config;
+pub mod cost;
 pub mod crypto;
 pub mod csv;
 pub mod flow;

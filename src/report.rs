@@ -11,7 +11,11 @@
 //! - CR = conversions / clicks; EPC = revenue / clicks (per currency); approval rate =
 //!   approved / conversions;
 //! - duplicates and refused postbacks count postback-log rows on their local day;
-//! - clicks have no network or event: grouped by either, click figures are `null`;
+//! - cost per currency (docs/costs.md); profit = revenue − cost, per currency; ROI =
+//!   profit / cost when the row has one currency; CPA = cost / approved; CPC = cost /
+//!   clicks;
+//! - clicks have no network or event: grouped by either, click and cost figures are
+//!   `null`;
 //! - grouped by day alone, every day of the range is a row (zeros when there was none).
 
 use crate::money::format_micros;
@@ -166,6 +170,8 @@ struct Figures {
     pending_revenue: BTreeMap<String, i64>,
     duplicates: i64,
     refused: BTreeMap<String, i64>,
+    /// Cost per currency (docs/costs.md), in micro-units.
+    cost: BTreeMap<String, i64>,
 }
 
 // The rows of the report's three reads (`store::report_statements`), typed: a renamed
@@ -268,6 +274,11 @@ report_row!(
     /// Duplicates or refusals of one outcome in one group.
     PostbackFigureRow { outcome: String, postbacks: i64 }
 );
+report_row!(
+    /// Cost of one group in one currency (docs/costs.md): tracked click, impression and
+    /// conversion costs outside manual entries, and the entries' spread parts.
+    CostFigureRow { currency: String, cost_micros: i64 }
+);
 
 fn rate(numerator: i64, denominator: i64) -> Value {
     if denominator <= 0 {
@@ -279,6 +290,31 @@ fn rate(numerator: i64, denominator: i64) -> Value {
     json!(format_micros(i64::try_from(scaled).unwrap_or(i64::MAX)))
 }
 
+/// `numerator / denominator` with six decimals, rounded half away from zero (signed:
+/// ROI is negative at a loss); `null` for a denominator ≤ 0.
+fn signed_rate(numerator: i64, denominator: i64) -> Value {
+    if denominator <= 0 {
+        return Value::Null;
+    }
+    let scaled = i128::from(numerator) * 2_000_000;
+    let denominator = i128::from(denominator);
+    let quotient = (scaled + scaled.signum() * denominator) / (2 * denominator);
+    let clamped = i64::try_from(quotient).unwrap_or(if quotient < 0 { i64::MIN } else { i64::MAX });
+    json!(format_micros(clamped))
+}
+
+/// Money per unit (EPC, CPC, CPA): each currency's micro-units divided by `count`,
+/// truncated to the micro-unit as EPC always was; `null` when `count` ≤ 0.
+fn per(map: &BTreeMap<String, i64>, count: i64) -> Value {
+    if count <= 0 {
+        return Value::Null;
+    }
+    map.iter()
+        .map(|(currency, micros)| (currency.clone(), json!(format_micros(micros / count))))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
 fn money(map: &BTreeMap<String, i64>) -> Value {
     map.iter()
         .map(|(currency, micros)| (currency.clone(), json!(format_micros(*micros))))
@@ -287,6 +323,32 @@ fn money(map: &BTreeMap<String, i64>) -> Value {
 }
 
 impl Figures {
+    /// Revenue − cost in every currency of either (no conversion between currencies).
+    fn profit(&self) -> BTreeMap<String, i64> {
+        let mut profit = self.revenue.clone();
+        for (currency, cost) in &self.cost {
+            let entry = profit.entry(currency.clone()).or_default();
+            *entry = entry.saturating_sub(*cost);
+        }
+        profit
+    }
+
+    /// Profit / cost, when revenue and cost are in one and the same currency and the
+    /// cost is above 0; `null` otherwise (a ratio across currencies would need an
+    /// exchange rate the tracker does not have).
+    fn roi(&self) -> Value {
+        let mut currencies = self.revenue.keys().chain(self.cost.keys());
+        let Some(first) = currencies.next() else {
+            return Value::Null;
+        };
+        if currencies.any(|other| other != first) {
+            return Value::Null;
+        }
+        let cost = self.cost.get(first).copied().unwrap_or_default();
+        let revenue = self.revenue.get(first).copied().unwrap_or_default();
+        signed_rate(revenue.saturating_sub(cost), cost)
+    }
+
     fn to_json(&self, with_clicks: bool) -> Value {
         let epc: serde_json::Map<String, Value> = self
             .revenue
@@ -315,6 +377,11 @@ impl Figures {
             "approval_rate": rate(self.approved, self.conversions),
             "duplicates": self.duplicates,
             "refused_postbacks": self.refused,
+            "cost": if with_clicks { money(&self.cost) } else { Value::Null },
+            "profit": if with_clicks { money(&self.profit()) } else { Value::Null },
+            "roi": if with_clicks { self.roi() } else { Value::Null },
+            "cpa": if with_clicks { per(&self.cost, self.approved) } else { Value::Null },
+            "cpc": if with_clicks { per(&self.cost, self.clicks) } else { Value::Null },
         })
     }
 
@@ -333,15 +400,34 @@ impl Figures {
         for (o, n) in &other.refused {
             *self.refused.entry(o.clone()).or_default() += n;
         }
+        for (c, m) in &other.cost {
+            let entry = self.cost.entry(c.clone()).or_default();
+            *entry = entry.saturating_add(*m);
+        }
     }
 }
 
-/// Builds the report from the three row sets of `store::report_statements`.
+/// Builds the report from the three row sets of `store::report_statements`, without
+/// costs ([`assemble_with_costs`]).
 pub fn assemble(
     query: &ReportQuery,
     clicks: &[ClickFigureRow],
     conversions: &[ConversionFigureRow],
     log: &[PostbackFigureRow],
+) -> Value {
+    assemble_with_costs(query, clicks, conversions, log, &[])
+}
+
+/// Builds the report from the three row sets of `store::report_statements` and the cost
+/// rows (docs/costs.md: tracked costs outside manual entries, plus the entries' parts from
+/// `cost::allocate`, each grouped by the query's keys). Costs are a campaign's spend, not
+/// a network's or an event's: grouped by either, they are left out like clicks.
+pub fn assemble_with_costs(
+    query: &ReportQuery,
+    clicks: &[ClickFigureRow],
+    conversions: &[ConversionFigureRow],
+    log: &[PostbackFigureRow],
+    costs: &[CostFigureRow],
 ) -> Value {
     let with_clicks = clicks_apply(query);
     macro_rules! key_of {
@@ -381,6 +467,13 @@ pub fn assemble(
         }
         if pending != 0 {
             *figures.pending_revenue.entry(currency).or_default() += pending;
+        }
+    }
+    if with_clicks {
+        for row in costs {
+            let figures = group(&mut groups, key_of!(row));
+            let entry = figures.cost.entry(row.currency.clone()).or_default();
+            *entry = entry.saturating_add(row.cost_micros);
         }
     }
     for row in log {

@@ -201,6 +201,41 @@ proptest! {
         }
     }
 
+    /// Costs (docs/costs.md): whatever a cost table holds, the configuration is read or
+    /// refused without a panic; a valid one prices any click, impression and payout
+    /// without one, never below 0 for a click, within `max` when the click's own cost
+    /// is taken.
+    #[test]
+    fn costs_never_panic(
+        model in "cpc|auto|cpm|cpa|revshare|\\PC{0,6}",
+        amount in "[0-9.,-]{0,12}|\\PC{0,12}",
+        percent in "[0-9.]{0,8}",
+        max in proptest::option::of("[0-9.]{0,8}"),
+        click in proptest::collection::vec(("cost|price|sub1|\\PC{0,5}", "\\PC{0,20}|[0-9.,]{0,12}"), 0..6),
+        is_bot in any::<bool>(),
+        payout in any::<i64>(),
+    ) {
+        let mut cost = serde_json::json!({ "model": model, "amount": amount, "percent": percent });
+        if let Some(max) = max {
+            cost["max"] = max.into();
+        }
+        let config = Config::from_json(serde_json::json!({ "networks": { "generic": {} }, "campaigns": { "c": {
+            "offer_url": "https://o.example/", "params": { "price": "cost" }, "cost": cost
+        }}}));
+        if let Some(cost) = config.ok().and_then(|config| config.campaigns["c"].cost.clone()) {
+            let query: Vec<(String, String)> = click;
+            if let Some(micros) = cost.click_cost(&query, is_bot) {
+                prop_assert!(micros >= 0);
+                if let (Some(max), edgeback::cost::CostModel::Auto) = (cost.max_click_micros, cost.model) {
+                    prop_assert!(micros <= max);
+                }
+            }
+            let _ = cost.impression_cost(is_bot);
+            let _ = cost.conversion_cost(payout, "EUR", "USD");
+            let _ = cost.describe();
+        }
+    }
+
     #[test]
     fn admin_routes_never_panic(method in "[A-Z]{0,7}", path in "\\PC{0,60}") {
         let _ = edgeback::admin::match_route(&method, &path);

@@ -107,6 +107,8 @@ pub(super) struct RawCampaign {
     params: BTreeMap<String, String>,
     payout: Option<serde_json::Number>,
     currency: Option<String>,
+    /// The cost table (docs/costs.md), read by `super::cost`.
+    cost: Option<serde_json::Value>,
     bots: BotPolicy,
     paused: bool,
     fallback_url: Option<String>,
@@ -124,6 +126,7 @@ const CAMPAIGN_FIELDS: &[&str] = &[
     "params",
     "payout",
     "currency",
+    "cost",
     "bots",
     "paused",
     "fallback_url",
@@ -155,6 +158,7 @@ impl RawCampaign {
                 params: table.string_map("params").unwrap_or_default(),
                 payout: table.number("payout"),
                 currency: table.text("currency"),
+                cost: table.raw("cost"),
                 bots: match table.choice("bots", &["redirect", "block"], false) {
                     Some(1) => BotPolicy::Block,
                     _ => BotPolicy::Redirect,
@@ -187,6 +191,8 @@ pub struct Campaign {
     pub params: BTreeMap<String, ClickField>,
     pub payout_micros: Option<i64>,
     pub currency: Option<&'static str>,
+    /// What the campaign's traffic costs (`cost`; docs/costs.md), none when not tracked.
+    pub cost: Option<crate::cost::CampaignCost>,
     pub bots: BotPolicy,
     pub paused: bool,
     pub fallback_url: Option<url::Url>,
@@ -200,7 +206,7 @@ impl Campaign {
             RedirectKind::Temporary => "307",
             RedirectKind::MetaRefresh => "meta",
         };
-        let params: serde_json::Map<String, serde_json::Value> = self
+        let mut params: serde_json::Map<String, serde_json::Value> = self
             .params
             .iter()
             .map(|(alias, field)| {
@@ -211,6 +217,9 @@ impl Campaign {
                 (alias.clone(), target.into())
             })
             .collect();
+        for alias in self.cost.iter().flat_map(|cost| &cost.aliases) {
+            params.insert(alias.clone(), crate::cost::COST_PARAM.into());
+        }
         let mut described = serde_json::json!({
             "allowed_hosts": self.allowed_hosts,
             "redirect": redirect,
@@ -218,6 +227,7 @@ impl Campaign {
             "params": params,
             "payout": self.payout_micros.map(crate::money::format_micros),
             "currency": self.currency,
+            "cost": self.cost.as_ref().map(crate::cost::CampaignCost::describe),
             "bots": match self.bots { BotPolicy::Redirect => "redirect", BotPolicy::Block => "block" },
             "paused": self.paused,
             "fallback_url": self.fallback_url.as_ref().map(url::Url::as_str),
@@ -254,6 +264,7 @@ impl Campaign {
                 "network",
                 "payout",
                 "currency",
+                "cost",
                 "fallback_url",
                 "allowed_hosts",
             ] {
@@ -419,6 +430,8 @@ pub(super) fn resolve(
     };
 
     let mut params = BTreeMap::new();
+    // Aliases of the click's cost (`params = { price = "cost" }`), for `super::cost`.
+    let mut cost_aliases: Vec<String> = Vec::new();
     if raw.params.len() > MAX_PARAM_ALIASES {
         problems.push(
             format!("{path}.params"),
@@ -439,13 +452,17 @@ pub(super) fn resolve(
             );
             continue;
         }
+        if target == crate::cost::COST_PARAM {
+            cost_aliases.push(alias);
+            continue;
+        }
         match ClickField::from_name(&target) {
             Some(field) => {
                 params.insert(alias, field);
             }
             None => problems.push(
                 format!("{path}.params.{alias}"),
-                format!("\"{target}\" is not sub1…sub10 or external_id"),
+                format!("\"{target}\" is not sub1…sub10, external_id or cost"),
             ),
         }
     }
@@ -466,6 +483,18 @@ pub(super) fn resolve(
         }
         found
     });
+    let cost = match raw.cost {
+        Some(value) => super::cost::resolve(problems, path, value, cost_aliases, currency),
+        None => {
+            for alias in &cost_aliases {
+                problems.push(
+                    format!("{path}.params.{alias}"),
+                    "maps to cost, but the campaign has no cost table: set cost = { model = \"auto\" } (or \"cpc\")",
+                );
+            }
+            None
+        }
+    };
     let fallback_url = raw.fallback_url.and_then(|text| {
         if text.len() > MAX_CAMPAIGN_URL_BYTES {
             problems.push(
@@ -500,6 +529,7 @@ pub(super) fn resolve(
         params,
         payout_micros,
         currency,
+        cost,
         bots: raw.bots,
         paused: raw.paused,
         fallback_url,

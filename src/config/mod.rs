@@ -3,6 +3,7 @@
 //! names the exact key path (`EDGEBACK.campaigns.summer.redirect`) and the reason.
 
 mod campaign;
+mod cost;
 mod destination;
 pub mod flow;
 mod network;

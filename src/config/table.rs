@@ -105,6 +105,11 @@ impl<'p> Table<'p> {
         }
     }
 
+    /// The field `key` as it is, not read further (null is none).
+    pub(crate) fn raw(&mut self, key: &str) -> Option<Value> {
+        self.map.remove(key).filter(|value| !value.is_null())
+    }
+
     /// An optional string (null is none).
     #[inline(never)]
     pub(crate) fn text(&mut self, key: &str) -> Option<String> {

@@ -222,3 +222,142 @@ fn a_renamed_or_missing_report_column_is_an_error_not_a_zero() {
     let missing = json!({"day": "2025-03-10", "outcome": "duplicate"});
     assert!(crate::store::from_value::<PostbackFigureRow>(&missing).is_err());
 }
+
+fn typed<T: crate::store::FromRow>(rows: &[Value]) -> Vec<T> {
+    rows.iter()
+        .map(|row| crate::store::from_value(row).unwrap())
+        .collect()
+}
+
+/// docs/costs.md's worked example, by hand: a CPC of 0.05 USD, 1,000 clicks, 20
+/// approved conversions at 4 USD. Cost 1,000 × 0.05 = 50; revenue 20 × 4 = 80; profit
+/// 80 − 50 = 30; ROI 30 / 50 = 0.6; CPA 50 / 20 = 2.5; CPC 50 / 1,000 = 0.05; EPC
+/// 80 / 1,000 = 0.08; CR 20 / 1,000 = 0.02.
+#[test]
+fn costs_profit_and_roi_by_hand() {
+    let q = query(&[
+        ("from", "2025-03-10"),
+        ("to", "2025-03-10"),
+        ("group_by", "campaign"),
+    ])
+    .unwrap();
+    let clicks: Vec<ClickFigureRow> = typed(&[
+        json!({"campaign": "summer", "clicks": 600, "bot_clicks": 7}),
+        json!({"campaign": "summer", "clicks": 400, "bot_clicks": 0}),
+    ]);
+    let conversions: Vec<ConversionFigureRow> = typed(&[json!({
+        "campaign": "summer", "currency": "USD", "conversions": 20, "approved": 20,
+        "revenue_micros": 80_000_000, "pending_micros": 0
+    })]);
+    // The cost rows of one group add up: 600 and 400 clicks at 0.05.
+    let costs: Vec<CostFigureRow> = typed(&[
+        json!({"campaign": "summer", "currency": "USD", "cost_micros": 30_000_000}),
+        json!({"campaign": "summer", "currency": "USD", "cost_micros": 20_000_000}),
+    ]);
+    let report = assemble_with_costs(&q, &clicks, &conversions, &[], &costs);
+    let row = &report["rows"][0];
+    assert_eq!(row["campaign"], "summer");
+    assert_eq!(row["clicks"], 1000);
+    assert_eq!(row["cost"], json!({"USD": "50.000000"}));
+    assert_eq!(row["revenue"], json!({"USD": "80.000000"}));
+    assert_eq!(row["profit"], json!({"USD": "30.000000"}));
+    assert_eq!(row["roi"], "0.600000");
+    assert_eq!(row["cpa"], json!({"USD": "2.500000"}));
+    assert_eq!(row["cpc"], json!({"USD": "0.050000"}));
+    assert_eq!(row["epc"], json!({"USD": "0.080000"}));
+    assert_eq!(row["cr"], "0.020000");
+    assert_eq!(report["total"]["roi"], "0.600000");
+    assert_eq!(report["total"]["cost"], json!({"USD": "50.000000"}));
+}
+
+#[test]
+fn losses_currencies_and_groups_without_clicks() {
+    let q = query(&[
+        ("from", "2025-03-10"),
+        ("to", "2025-03-10"),
+        ("group_by", "sub1"),
+    ])
+    .unwrap();
+    let clicks: Vec<ClickFigureRow> = typed(&[
+        json!({"sub1": "loss", "clicks": 3, "bot_clicks": 0}),
+        json!({"sub1": "mixed", "clicks": 7, "bot_clicks": 0}),
+        json!({"sub1": "free", "clicks": 2, "bot_clicks": 0}),
+    ]);
+    let conversions: Vec<ConversionFigureRow> = typed(&[
+        json!({"sub1": "loss", "currency": "USD", "conversions": 2, "approved": 1, "revenue_micros": 1_000_000, "pending_micros": 0}),
+        json!({"sub1": "mixed", "currency": "EUR", "conversions": 1, "approved": 1, "revenue_micros": 5_000_000, "pending_micros": 0}),
+        json!({"sub1": "free", "currency": "USD", "conversions": 1, "approved": 1, "revenue_micros": 2_000_000, "pending_micros": 0}),
+    ]);
+    let costs: Vec<CostFigureRow> = typed(&[
+        // 1 USD revenue against 3 USD cost: profit −2, ROI −2/3 = −0.666667 (half away
+        // from zero), CPA 3 / 1 approved, CPC 3 / 3 clicks.
+        json!({"sub1": "loss", "currency": "USD", "cost_micros": 3_000_000}),
+        // Revenue in EUR, cost in USD: profit per currency, no ROI across currencies.
+        json!({"sub1": "mixed", "currency": "USD", "cost_micros": 2_000_000}),
+        // A cost with no click (a manual entry spread over a day without clicks).
+        json!({"sub1": "idle", "currency": "USD", "cost_micros": 1_000_000}),
+    ]);
+    let report = assemble_with_costs(&q, &clicks, &conversions, &[], &costs);
+    let rows: BTreeMap<String, Value> = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| (row["sub1"].as_str().unwrap().to_string(), row.clone()))
+        .collect();
+    let loss = &rows["loss"];
+    assert_eq!(loss["profit"], json!({"USD": "-2.000000"}));
+    assert_eq!(loss["roi"], "-0.666667");
+    assert_eq!(loss["cpa"], json!({"USD": "3.000000"}));
+    assert_eq!(loss["cpc"], json!({"USD": "1.000000"}));
+    let mixed = &rows["mixed"];
+    assert_eq!(
+        mixed["profit"],
+        json!({"EUR": "5.000000", "USD": "-2.000000"})
+    );
+    assert_eq!(mixed["roi"], Value::Null);
+    assert_eq!(mixed["cpc"], json!({"USD": "0.285714"}));
+    // No cost: profit is the revenue, ROI has nothing to divide by.
+    let free = &rows["free"];
+    assert_eq!(free["cost"], json!({}));
+    assert_eq!(free["profit"], json!({"USD": "2.000000"}));
+    assert_eq!(free["roi"], Value::Null);
+    assert_eq!(free["cpa"], json!({}));
+    let idle = &rows["idle"];
+    assert_eq!(idle["clicks"], 0);
+    assert_eq!(idle["cost"], json!({"USD": "1.000000"}));
+    assert_eq!(idle["profit"], json!({"USD": "-1.000000"}));
+    assert_eq!(idle["roi"], "-1.000000");
+    assert_eq!(
+        (idle["cpc"].clone(), idle["cpa"].clone()),
+        (Value::Null, Value::Null)
+    );
+    // The total: revenue 3 USD + 5 EUR, cost 6 USD: two currencies, no ROI.
+    let total = &report["total"];
+    assert_eq!(total["cost"], json!({"USD": "6.000000"}));
+    assert_eq!(
+        total["profit"],
+        json!({"EUR": "5.000000", "USD": "-3.000000"})
+    );
+    assert_eq!(total["roi"], Value::Null);
+    assert_eq!(total["cpc"], json!({"USD": "0.500000"}));
+    assert_eq!(total["cpa"], json!({"USD": "2.000000"}));
+    // Grouped by network, costs are left out like clicks.
+    let by_network = query(&[("group_by", "network")]).unwrap();
+    let report = assemble_with_costs(&by_network, &clicks, &[], &[], &costs);
+    for name in ["cost", "profit", "roi", "cpa", "cpc"] {
+        assert_eq!(report["total"][name], Value::Null, "{name}");
+    }
+    assert!(report["rows"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn signed_rates_round_half_away_from_zero() {
+    assert_eq!(signed_rate(-1, 3), json!("-0.333333"));
+    assert_eq!(signed_rate(-2, 3), json!("-0.666667"));
+    assert_eq!(signed_rate(1, 2_000_000), json!("0.000001"));
+    assert_eq!(signed_rate(-1, 2_000_000), json!("-0.000001"));
+    assert_eq!(signed_rate(3, 2), json!("1.500000"));
+    assert_eq!(signed_rate(5, 0), Value::Null);
+    assert_eq!(signed_rate(i64::MAX, 1), json!(format_micros(i64::MAX)));
+    assert_eq!(signed_rate(i64::MIN, 1), json!(format_micros(i64::MIN)));
+}
