@@ -241,6 +241,32 @@ impl Campaign {
     /// Validates a run-time campaign (stored in KV) with the rules of a static one. Its
     /// key paths start with `campaigns.{id}`. A network restriction is refused: the record
     /// step enforces it from the static configuration only.
+    /// Checks the zones of the flow's time filters against zone rules the core lacks (the
+    /// runtime's `Intl` in the worker, chrono-tz natively): a name of the right shape that
+    /// no zone has is refused where the campaign is configured, static or run-time, with
+    /// its key path under `path`.
+    pub fn check_zones(
+        &self,
+        rules: &dyn crate::zone::ZoneRules,
+        path: &str,
+    ) -> Result<(), super::ConfigErrors> {
+        let problems: Vec<super::ConfigError> = super::flow::time_zones(&self.rules)
+            .filter_map(|(index, zone)| {
+                crate::zone::check_zone(rules, zone)
+                    .err()
+                    .map(|reason| super::ConfigError {
+                        path: format!("{path}.rules[{index}].filters.time.zone"),
+                        reason,
+                    })
+            })
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(super::ConfigErrors(problems))
+        }
+    }
+
     pub fn from_runtime_json(
         id: &str,
         value: serde_json::Value,
