@@ -102,6 +102,8 @@ fn click(id: &str) -> ClickRecord {
         bot_reason: None,
         rule: Some("dach".into()),
         offer: Some("offer-a".into()),
+        lander: Some("quiz".into()),
+        landed_at_ms: None,
     }
 }
 
