@@ -65,7 +65,8 @@ const REPORT_CLICKS: &str = concat!(
      CASE WHEN p.g_campaign THEN r.campaign END AS campaign, \
      CASE WHEN p.g_country THEN NULLIF(r.country, '') END AS country, ",
     report_sub_keys!("r"),
-    ", SUM(r.clicks) AS clicks, SUM(r.bot_clicks) AS bot_clicks \
+    ", SUM(r.clicks) AS clicks, SUM(r.bot_clicks) AS bot_clicks, SUM(r.lp_views) AS lp_views, \
+     SUM(r.lp_clicks) AS lp_clicks \
      FROM p CROSS JOIN d JOIN click_rollup r ON r.bucket >= d.start_ms AND r.bucket < d.end_ms \
      WHERE true GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13"
 );
