@@ -9,6 +9,7 @@ mod browser;
 mod capacity;
 mod clicks;
 mod flows;
+mod landers;
 mod forwarding;
 mod harness;
 mod listener;
