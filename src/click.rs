@@ -539,7 +539,11 @@ pub fn plan_go(
         parts.next().flatten(),
         parts.next().flatten(),
     );
-    let (rule, pool) = match campaign.rules.iter().find(|r| Some(&r.name) == rule.as_ref()) {
+    let (rule, pool) = match campaign
+        .rules
+        .iter()
+        .find(|r| Some(&r.name) == rule.as_ref())
+    {
         Some(found) => (rule, &found.pool),
         None => (None, &campaign.default_pool),
     };

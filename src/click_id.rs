@@ -59,7 +59,11 @@ fn link_tag(secret: &[u8], parts: &[&str]) -> String {
         input.push(b"\0");
         input.push(part.as_bytes());
     }
-    crate::crypto::hex(hmac_sha256(secret, &input).get(..TAG_LEN).unwrap_or_default())
+    crate::crypto::hex(
+        hmac_sha256(secret, &input)
+            .get(..TAG_LEN)
+            .unwrap_or_default(),
+    )
 }
 
 /// Which configured secret verified an ID.

@@ -178,10 +178,7 @@ pub fn pick(pool: &Pool, draw: u64) -> Option<&Offer> {
 
 /// The weighted pick of `draw` among `offers` (or landers).
 pub fn pick_from(offers: &[Offer], draw: u64) -> Option<&Offer> {
-    let total: u64 = offers
-        .iter()
-        .map(|offer| u64::from(offer.weight))
-        .sum();
+    let total: u64 = offers.iter().map(|offer| u64::from(offer.weight)).sum();
     let mut position = draw.checked_rem(total)?;
     for offer in offers {
         let weight = u64::from(offer.weight);

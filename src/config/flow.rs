@@ -101,10 +101,24 @@ pub(super) fn resolve_pool(
     parse_url: &mut ParseUrl<'_>,
 ) -> Option<Pool> {
     let before = problems.0.len();
-    let offers = weighted(problems, path, "offer", raw.offer_url, raw.offers, parse_url);
+    let offers = weighted(
+        problems,
+        path,
+        "offer",
+        raw.offer_url,
+        raw.offers,
+        parse_url,
+    );
     let landers = match (&raw.lander_url, &raw.landers) {
         (None, None) => Some(Vec::new()),
-        _ => weighted(problems, path, "lander", raw.lander_url, raw.landers, parse_url),
+        _ => weighted(
+            problems,
+            path,
+            "lander",
+            raw.lander_url,
+            raw.landers,
+            parse_url,
+        ),
     };
     let (Some(offers), Some(landers)) = (offers, landers) else {
         return None;
@@ -131,7 +145,9 @@ fn weighted(
         (Some(_), Some(_)) => {
             problems.push(
                 format!("{path}.{kind}s"),
-                format!("set either {kind}_url (one {kind}) or {kind}s (a weighted pool), not both"),
+                format!(
+                    "set either {kind}_url (one {kind}) or {kind}s (a weighted pool), not both"
+                ),
             );
             return None;
         }

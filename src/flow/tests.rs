@@ -548,7 +548,11 @@ fn landers_split_by_weight_and_their_link_reaches_the_dealt_offer() {
         assert_eq!(lander.host_str(), Some("lp.example"));
         assert_eq!(
             Some(lander.path()),
-            record.lander.as_deref().map(|name| format!("/{name}")).as_deref()
+            record
+                .lander
+                .as_deref()
+                .map(|name| format!("/{name}"))
+                .as_deref()
         );
         let link = go_link(&plan);
         assert_eq!(link.origin().ascii_serialization(), "https://track.example");
@@ -571,8 +575,18 @@ fn landers_split_by_weight_and_their_link_reaches_the_dealt_offer() {
             assert!(offer.as_str().ends_with("&s=fb%201"), "{offer}");
         }
         assert_eq!(
-            (&landed.click_id, &landed.rule, &landed.lander, &landed.offer),
-            (&record.click_id, &record.rule, &record.lander, &record.offer)
+            (
+                &landed.click_id,
+                &landed.rule,
+                &landed.lander,
+                &landed.offer
+            ),
+            (
+                &record.click_id,
+                &record.rule,
+                &record.lander,
+                &record.offer
+            )
         );
         assert_eq!(landed.landed_at_ms, Some(later.now_ms));
         assert_eq!(landed.created_at_ms, record.created_at_ms / 10 * 10);
@@ -635,7 +649,13 @@ fn go_links_are_deterministic_and_forgeries_are_refused() {
         let pairs: Vec<(String, String)> = link
             .query_pairs()
             .into_owned()
-            .map(|(k, v)| if k == name { (k, value.to_string()) } else { (k, v) })
+            .map(|(k, v)| {
+                if k == name {
+                    (k, value.to_string())
+                } else {
+                    (k, v)
+                }
+            })
             .collect();
         changed.query_pairs_mut().clear().extend_pairs(pairs);
         changed
@@ -651,7 +671,10 @@ fn go_links_are_deterministic_and_forgeries_are_refused() {
     ] {
         let changed = forged.query() != link.query();
         let answer = refused(&forged);
-        assert!(!changed || answer == ClickResponse::InvalidLink, "{forged}: {answer:?}");
+        assert!(
+            !changed || answer == ClickResponse::InvalidLink,
+            "{forged}: {answer:?}"
+        );
     }
     // A forged, truncated or other click ID.
     let other = secrets().mint(mobile.now_ms, [9; 7]).unwrap();
@@ -665,7 +688,10 @@ fn go_links_are_deterministic_and_forgeries_are_refused() {
         now_ms: mobile.now_ms + 31 * 86_400_000,
         ..mobile.clone()
     };
-    assert_eq!(follow(&config, &link, &late).response, ClickResponse::InvalidLink);
+    assert_eq!(
+        follow(&config, &link, &late).response,
+        ClickResponse::InvalidLink
+    );
     // A bot or prefetch is sent on, without a landing click.
     let prefetch = ClickRequest {
         purpose: Some("prefetch"),

@@ -159,7 +159,11 @@ fn assembles_groups_and_totals() {
     assert_eq!(report["total"]["conversions"], 3);
     // Landing views, landing clicks and their CTR (docs/flows.md, "Landing pages").
     assert_eq!(
-        (first["lp_views"].clone(), first["lp_clicks"].clone(), first["lp_ctr"].clone()),
+        (
+            first["lp_views"].clone(),
+            first["lp_clicks"].clone(),
+            first["lp_ctr"].clone()
+        ),
         (json!(2), json!(1), json!("0.500000"))
     );
     assert_eq!(report["total"]["lp_views"], 3);
@@ -180,11 +184,10 @@ fn by_day_alone_every_day_of_the_range_is_a_row() {
         ("group_by", "day"),
     ])
     .unwrap();
-    let clicks: Vec<ClickFigureRow> =
-        vec![
-            crate::store::from_value(&json!({"day": "2025-03-01", "clicks": 2, "bot_clicks": 0, "lp_views": 0, "lp_clicks": 0}))
-                .unwrap(),
-        ];
+    let clicks: Vec<ClickFigureRow> = vec![crate::store::from_value(
+        &json!({"day": "2025-03-01", "clicks": 2, "bot_clicks": 0, "lp_views": 0, "lp_clicks": 0}),
+    )
+    .unwrap()];
     let report = assemble(&q, &clicks, &[], &[]);
     let days: Vec<&str> = report["rows"]
         .as_array()

@@ -38,7 +38,10 @@ fn store_after_response(ctx: &Context, env: &Env, row: ClickRow) {
         let mut pending = pending.borrow_mut();
         // A landing click of a click still queued here lands on its row: one row per
         // click ID in a window, so the batch counts the click once.
-        match pending.iter_mut().find(|queued| queued.click_id == row.click_id) {
+        match pending
+            .iter_mut()
+            .find(|queued| queued.click_id == row.click_id)
+        {
             Some(queued) => queued.landed_at = queued.landed_at.or(row.landed_at),
             None => pending.push(row),
         }

@@ -2236,7 +2236,10 @@ fn landing_clicks_count_once_whatever_the_order() {
         }
         assert_eq!(state(&db), expected, "{order:?}");
         // The call-to-action followed again, and a retried batch: nothing changes.
-        run_batch(&mut db, &store_clicks(&[landed.clone(), shown.clone()], NOW));
+        run_batch(
+            &mut db,
+            &store_clicks(&[landed.clone(), shown.clone()], NOW),
+        );
         run_batch(&mut db, &store_clicks(&[landed.clone()], NOW));
         assert_eq!(state(&db), expected);
     }

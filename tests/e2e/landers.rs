@@ -129,13 +129,19 @@ fn landing_figures_reach_the_report_and_forged_links_are_refused() {
         assert_eq!(reply.d1_queries(), 0);
         let offer = reply.header("location").unwrap().to_string();
         assert!(
-            offer.starts_with(&format!("https://x.offer.example/?click={}&s=lp-e2e", click_id_of(link))),
+            offer.starts_with(&format!(
+                "https://x.offer.example/?click={}&s=lp-e2e",
+                click_id_of(link)
+            )),
             "{offer}"
         );
     }
     assert_eq!(follow(&links[0], ips[0]).status, 302);
     for link in &links {
-        wait_for("SELECT 1 FROM clicks WHERE click_id = ?1", &click_id_of(link));
+        wait_for(
+            "SELECT 1 FROM clicks WHERE click_id = ?1",
+            &click_id_of(link),
+        );
     }
     for link in links.iter().take(2) {
         wait_for(
@@ -153,7 +159,10 @@ fn landing_figures_reach_the_report_and_forged_links_are_refused() {
                 .clone()
         })
         .collect();
-    assert!(landers.iter().all(|l| l == "lp-one" || l == "lp-two"), "{landers:?}");
+    assert!(
+        landers.iter().all(|l| l == "lp-one" || l == "lp-two"),
+        "{landers:?}"
+    );
 
     // Forged: another tag, another choice, another campaign, a made-up click ID.
     let link = &links[2];
@@ -161,7 +170,13 @@ fn landing_figures_reach_the_report_and_forged_links_are_refused() {
         let pairs: Vec<(String, String)> = link
             .query_pairs()
             .into_owned()
-            .map(|(k, v)| if k == name { (k, value.to_string()) } else { (k, v) })
+            .map(|(k, v)| {
+                if k == name {
+                    (k, value.to_string())
+                } else {
+                    (k, v)
+                }
+            })
             .collect();
         let mut changed = link.clone();
         changed.query_pairs_mut().clear().extend_pairs(pairs);
@@ -198,8 +213,18 @@ fn landing_figures_reach_the_report_and_forged_links_are_refused() {
         .cloned()
         .unwrap_or_else(|| panic!("{report}"));
     assert_eq!(
-        (&row["clicks"], &row["lp_views"], &row["lp_clicks"], &row["lp_ctr"]),
-        (&Value::from(3), &Value::from(3), &Value::from(2), &Value::from("0.666667")),
+        (
+            &row["clicks"],
+            &row["lp_views"],
+            &row["lp_clicks"],
+            &row["lp_ctr"]
+        ),
+        (
+            &Value::from(3),
+            &Value::from(3),
+            &Value::from(2),
+            &Value::from("0.666667")
+        ),
         "{row}"
     );
     let csv = api("/api/report?group_by=campaign,sub1&format=csv");
@@ -232,7 +257,10 @@ fn rows_written_per_landing_click() {
         };
         let reply = w.get(path, &[("authorization", auth.as_str())]);
         assert_eq!(reply.status, 200, "{}", reply.body);
-        reply.json()["ledger"].as_array().cloned().unwrap_or_default()
+        reply.json()["ledger"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     };
     let written = |rows: &[Value], table: &str| -> u64 {
         rows.iter()
@@ -245,7 +273,10 @@ fn rows_written_per_landing_click() {
         .map(|k| to_lander("landers-e2e", &format!("sub1=rows-{}", k % 2), "192.0.2.95").1)
         .collect();
     for link in &links {
-        wait_for("SELECT 1 FROM clicks WHERE click_id = ?1", &click_id_of(link));
+        wait_for(
+            "SELECT 1 FROM clicks WHERE click_id = ?1",
+            &click_id_of(link),
+        );
     }
     let before = ledger(true);
     println!(
