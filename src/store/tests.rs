@@ -2232,7 +2232,7 @@ fn landing_clicks_count_once_whatever_the_order() {
     for order in [[&shown, &landed], [&landed, &shown]] {
         let mut db = database();
         for row in order {
-            run_batch(&mut db, &store_clicks(&[row.clone()], NOW));
+            run_batch(&mut db, &store_clicks(std::slice::from_ref(row), NOW));
         }
         assert_eq!(state(&db), expected, "{order:?}");
         // The call-to-action followed again, and a retried batch: nothing changes.
@@ -2240,12 +2240,12 @@ fn landing_clicks_count_once_whatever_the_order() {
             &mut db,
             &store_clicks(&[landed.clone(), shown.clone()], NOW),
         );
-        run_batch(&mut db, &store_clicks(&[landed.clone()], NOW));
+        run_batch(&mut db, &store_clicks(std::slice::from_ref(&landed), NOW));
         assert_eq!(state(&db), expected);
     }
     // Shown, never followed: a view and no landing click.
     let mut db = database();
-    run_batch(&mut db, &store_clicks(&[shown.clone()], NOW));
+    run_batch(&mut db, &store_clicks(std::slice::from_ref(&shown), NOW));
     assert_eq!(
         state(&db)[1],
         serde_json::json!([{ "clicks": 1, "lp_views": 1, "lp_clicks": 0 }])
@@ -2254,7 +2254,7 @@ fn landing_clicks_count_once_whatever_the_order() {
     let mut db = database();
     let draft = with_destinations(draft(&click_id, "", "", "cv1"), CANDIDATES);
     assert_eq!(record(&mut db, &draft, "pb1").outcome, "accepted");
-    run_batch(&mut db, &store_clicks(&[landed.clone()], NOW));
+    run_batch(&mut db, &store_clicks(std::slice::from_ref(&landed), NOW));
     let conversion = run_query(&db, "SELECT lander, offer FROM conversions");
     assert_eq!(conversion[0]["lander"], "quiz");
     assert_eq!(conversion[0]["offer"], "offer-a");
