@@ -351,28 +351,7 @@ pub fn plan_click(
                 return no_record(ClickResponse::Unavailable)
             }
         };
-    let (subs, external_id) = click_fields(campaign, request.query);
-    let bot_reason = bot_reason(request.is_head, request.user_agent, request.purpose);
-    let record = ClickRecord {
-        click_id: click_id.clone(),
-        campaign: campaign.id.clone(),
-        created_at_ms: request.now_ms,
-        subs,
-        external_id,
-        country: request.country.map(|c| clip(c, 8)),
-        asn: request.asn,
-        colo: request.colo.map(|c| clip(c, 8)),
-        user_agent: request
-            .user_agent
-            .map(|agent| clip(agent, MAX_USER_AGENT_BYTES))
-            .filter(|agent| !agent.is_empty()),
-        ip_hash: request.client_ip.map(|ip| ip_hash(secrets, ip.trim())),
-        bot_reason,
-        rule: None,
-        offer: None,
-        lander: None,
-        landed_at_ms: None,
-    };
+    let record = visitor_record(secrets, campaign, request, click_id, request.now_ms);
 
     if record.bot_reason.is_some() && campaign.bots == BotPolicy::Block {
         return ClickPlan {
@@ -402,6 +381,38 @@ pub fn plan_click(
     ClickPlan {
         response: respond_with(campaign, location),
         record: Some(record),
+    }
+}
+
+/// The row of a click (or landing click) `click_id` made at `created_at_ms` from this
+/// request: its parameters and the visitor's facts, no flow choice yet.
+fn visitor_record(
+    secrets: &ClickSecrets,
+    campaign: &Campaign,
+    request: &ClickRequest<'_>,
+    click_id: String,
+    created_at_ms: u64,
+) -> ClickRecord {
+    let (subs, external_id) = click_fields(campaign, request.query);
+    ClickRecord {
+        click_id,
+        campaign: campaign.id.clone(),
+        created_at_ms,
+        subs,
+        external_id,
+        country: request.country.map(|c| clip(c, 8)),
+        asn: request.asn,
+        colo: request.colo.map(|c| clip(c, 8)),
+        user_agent: request
+            .user_agent
+            .map(|agent| clip(agent, MAX_USER_AGENT_BYTES))
+            .filter(|agent| !agent.is_empty()),
+        ip_hash: request.client_ip.map(|ip| ip_hash(secrets, ip.trim())),
+        bot_reason: bot_reason(request.is_head, request.user_agent, request.purpose),
+        rule: None,
+        offer: None,
+        lander: None,
+        landed_at_ms: None,
     }
 }
 
@@ -553,35 +564,25 @@ pub fn plan_go(
     else {
         return no_record(ClickResponse::Unavailable);
     };
-    let (subs, external_id) = click_fields(campaign, request.query);
-    let bot_reason = bot_reason(request.is_head, request.user_agent, request.purpose);
-    let record = ClickRecord {
-        click_id: verified.id,
-        campaign: campaign.id.clone(),
-        created_at_ms: verified.issued_at_ms,
-        subs,
-        external_id,
-        country: request.country.map(|c| clip(c, 8)),
-        asn: request.asn,
-        colo: request.colo.map(|c| clip(c, 8)),
-        user_agent: request
-            .user_agent
-            .map(|agent| clip(agent, MAX_USER_AGENT_BYTES))
-            .filter(|agent| !agent.is_empty()),
-        ip_hash: request.client_ip.map(|ip| ip_hash(secrets, ip.trim())),
-        bot_reason: None,
-        rule,
-        offer: chosen.name.clone(),
-        lander,
-        landed_at_ms: Some(request.now_ms),
-    };
-    if bot_reason.is_some() && campaign.bots == BotPolicy::Block {
+    let mut record = visitor_record(
+        secrets,
+        campaign,
+        request,
+        verified.id,
+        verified.issued_at_ms,
+    );
+    let is_bot = record.bot_reason.take().is_some();
+    if is_bot && campaign.bots == BotPolicy::Block {
         return no_record(ClickResponse::BotBlocked);
     }
+    record.rule = rule;
+    record.offer = chosen.name.clone();
+    record.lander = lander;
+    record.landed_at_ms = Some(request.now_ms);
     let location = render(campaign, &chosen.url, &record, request.now_ms, None);
     ClickPlan {
         response: respond_with(campaign, location),
-        record: bot_reason.is_none().then_some(record),
+        record: (!is_bot).then_some(record),
     }
 }
 
