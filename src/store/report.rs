@@ -65,7 +65,8 @@ macro_rules! click_report_figures {
              CASE WHEN p.g_campaign THEN r.campaign END AS campaign, \
              CASE WHEN p.g_country THEN NULLIF(r.country, '') END AS country, ",
             report_sub_keys!("r"),
-            ", SUM(r.clicks) AS clicks, SUM(r.bot_clicks) AS bot_clicks FROM p CROSS JOIN "
+            ", SUM(r.clicks) AS clicks, SUM(r.bot_clicks) AS bot_clicks, \
+             SUM(r.lp_views) AS lp_views, SUM(r.lp_clicks) AS lp_clicks FROM p CROSS JOIN "
         )
     };
 }

@@ -260,6 +260,8 @@ mod tests {
             is_test: 0,
             rule: Some("r1".into()),
             offer: None,
+            lander: Some("lp".into()),
+            landed_at: Some(7),
         };
         let text = serde_json::to_string(&[&row]).unwrap();
         let values: Vec<Value> = serde_json::from_str(&text).unwrap();

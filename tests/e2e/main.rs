@@ -11,6 +11,7 @@ mod clicks;
 mod flows;
 mod forwarding;
 mod harness;
+mod landers;
 mod listener;
 mod lists;
 mod postbacks;
