@@ -370,7 +370,11 @@ pub fn plan_click(
     };
     record.rule = choice.rule.map(|rule| rule.name.clone());
     record.offer = choice.offer.name.clone();
-    record.lander = choice.lander.and_then(|lander| lander.name.clone());
+    // An unnamed lander (`lander_url`) is recorded as the empty name: the row must say a
+    // lander was shown (its landing view counts on that), and "" is no lander's name.
+    record.lander = choice
+        .lander
+        .map(|lander| lander.name.clone().unwrap_or_default());
     let location = match choice.lander {
         None => render(campaign, &choice.offer.url, &record, request.now_ms, None),
         Some(lander) => {
@@ -416,6 +420,9 @@ fn visitor_record(
     }
 }
 
+/// The parameters of a lander link besides the click's own (campaign, flow, tag).
+pub const GO_LINK_PARAMS: [&str; 3] = ["c", "f", "t"];
+
 /// The flow's choice as a lander link carries it: `rule.lander.offer` (names are
 /// `a-z 0-9 _ -`, so `.` cannot occur in one; an empty part is none).
 fn flow_part(record: &ClickRecord) -> String {
@@ -434,24 +441,35 @@ fn flow_part(record: &ClickRecord) -> String {
 fn go_link(secrets: &ClickSecrets, origin: Option<&str>, record: &ClickRecord) -> String {
     use crate::template::percent_encode;
     let flow = flow_part(record);
-    let tag = secrets.link_tag(&[&record.click_id, &record.campaign, &flow]);
-    let mut link = format!(
-        "{}/go/{}?c={}&f={flow}&t={tag}",
+    let fields = link_fields(record);
+    let tag = secrets.link_tag(&[&record.click_id, &record.campaign, &flow, &fields]);
+    format!(
+        "{}/go/{}?c={}&f={flow}&t={tag}{fields}",
         origin.unwrap_or_default(),
         record.click_id,
         percent_encode(&record.campaign)
-    );
+    )
+}
+
+/// The click's parameters as a lander link carries them (`&sub1=…&external_id=…`, in
+/// that order, percent-encoded). The link's tag covers them: they are the click's
+/// attribution when the landing click's row is stored before the click's own, so a
+/// visitor or a lander page that changes one gets the link refused, never a forged
+/// sub-ID or external_id stored and sent on.
+fn link_fields(record: &ClickRecord) -> String {
+    use crate::template::percent_encode;
     let subs = SubIds::from_array(record.subs.clone());
     let fields = subs
         .named()
         .into_iter()
         .chain([("external_id", &record.external_id)]);
+    let mut text = String::new();
     for (name, value) in fields {
         if let Some(value) = value {
-            link.push_str(&format!("&{name}={}", percent_encode(value)));
+            text.push_str(&format!("&{name}={}", percent_encode(value)));
         }
     }
-    link
+    text
 }
 
 /// `url` filled in with the click's macros (and `{go}`, for a lander).
@@ -530,7 +548,16 @@ pub fn plan_go(
         return no_record(ClickResponse::InvalidLink);
     };
     let flow = query("f");
-    if !secrets.link_tag_valid(&[&verified.id, &campaign.id, flow], query("t")) {
+    // The row as this link describes it; its parameters are part of what the tag covers.
+    let mut record = visitor_record(
+        secrets,
+        campaign,
+        request,
+        verified.id,
+        verified.issued_at_ms,
+    );
+    let fields = link_fields(&record);
+    if !secrets.link_tag_valid(&[&record.click_id, &campaign.id, flow, &fields], query("t")) {
         return no_record(ClickResponse::InvalidLink);
     }
     if campaign.paused {
@@ -564,20 +591,14 @@ pub fn plan_go(
     else {
         return no_record(ClickResponse::Unavailable);
     };
-    let mut record = visitor_record(
-        secrets,
-        campaign,
-        request,
-        verified.id,
-        verified.issued_at_ms,
-    );
     let is_bot = record.bot_reason.take().is_some();
     if is_bot && campaign.bots == BotPolicy::Block {
         return no_record(ClickResponse::BotBlocked);
     }
     record.rule = rule;
     record.offer = chosen.name.clone();
-    record.lander = lander;
+    // A landing click followed a lander: an unnamed one is the empty name, as at the click.
+    record.lander = Some(lander.unwrap_or_default());
     record.landed_at_ms = Some(request.now_ms);
     let location = render(campaign, &chosen.url, &record, request.now_ms, None);
     ClickPlan {

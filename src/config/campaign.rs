@@ -496,6 +496,15 @@ pub(super) fn resolve(
             );
             continue;
         }
+        // A lander link's own parameters (`/go/{clickid}?c=…&f=…&t=…`) cannot be aliases:
+        // read as a sub-ID there, they would change the click's parameters.
+        if crate::click::GO_LINK_PARAMS.contains(&alias.as_str()) {
+            problems.push(
+                format!("{path}.params.{alias}"),
+                "is a parameter of lander links (c, f, t); choose another alias",
+            );
+            continue;
+        }
         if target == crate::cost::COST_PARAM {
             cost_aliases.push(alias);
             continue;

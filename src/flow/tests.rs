@@ -618,7 +618,7 @@ fn an_unnamed_lander_and_the_default_pool_without_landers() {
     let record = plan.record.clone().unwrap();
     assert_eq!(
         (record.rule.as_deref(), record.lander.as_deref()),
-        (Some("plain-lp"), None)
+        (Some("plain-lp"), Some(""))
     );
     assert_eq!(location(&plan).path(), "/one");
     let went = follow(&config, &go_link(&plan), &request(&[]));
@@ -767,4 +767,66 @@ fn runtime_campaigns_with_landers_round_trip() {
     let again = crate::config::Campaign::from_runtime_json("spring", campaign.describe()).unwrap();
     assert_eq!(again.describe(), campaign.describe());
     assert_eq!(again.describe()["landers"][0]["name"], "quiz");
+}
+
+#[test]
+fn a_lander_link_whose_parameters_were_changed_is_refused() {
+    let config = lander_config();
+    let lp = config.campaigns.get("lp");
+    let query = pairs(&[("sub1", "ad7"), ("external_id", "src-42")]);
+    let mobile = ClickRequest {
+        user_agent: Some(IPHONE),
+        origin: Some("https://track.example"),
+        ..request(&query)
+    };
+    let plan = plan_click(&secrets(), lp, &mobile);
+    let link = go_link(&plan);
+    let landing = ClickRequest {
+        query: &[],
+        ..mobile.clone()
+    };
+    let went = follow(&config, &link, &landing);
+    let record = went.record.clone().expect("a landing click");
+    assert_eq!(record.subs[0].as_deref(), Some("ad7"));
+    assert_eq!(record.external_id.as_deref(), Some("src-42"));
+    // Each change to the click's parameters: the attribution a landing row may carry.
+    let changed = |edit: &dyn Fn(&mut Vec<(String, String)>)| {
+        let mut pairs: Vec<(String, String)> = link.query_pairs().into_owned().collect();
+        edit(&mut pairs);
+        let mut forged = link.clone();
+        forged.query_pairs_mut().clear().extend_pairs(pairs);
+        follow(&config, &forged, &landing).response
+    };
+    let set = |name: &'static str, value: &'static str| {
+        move |pairs: &mut Vec<(String, String)>| {
+            pairs.retain(|(key, _)| key != name);
+            pairs.push((name.to_string(), value.to_string()));
+        }
+    };
+    assert_eq!(changed(&set("sub1", "other")), ClickResponse::InvalidLink);
+    assert_eq!(
+        changed(&set("external_id", "forged")),
+        ClickResponse::InvalidLink
+    );
+    assert_eq!(changed(&set("sub2", "added")), ClickResponse::InvalidLink);
+    assert_eq!(
+        changed(&|pairs: &mut Vec<(String, String)>| pairs.retain(|(key, _)| key != "sub1")),
+        ClickResponse::InvalidLink
+    );
+    // Unchanged, in another order: the same link.
+    assert_eq!(
+        changed(&|pairs: &mut Vec<(String, String)>| pairs.reverse()),
+        went.response
+    );
+}
+
+#[test]
+fn lander_link_parameters_cannot_be_aliases() {
+    let refused = crate::config::Campaign::from_runtime_json(
+        "alias-c",
+        serde_json::json!({ "offer_url": "https://a.example/", "params": { "c": "sub3", "zone": "sub1" } }),
+    )
+    .unwrap_err();
+    assert_eq!(refused.0.len(), 1, "{refused}");
+    assert_eq!(refused.0[0].path, "campaigns.alias-c.params.c");
 }

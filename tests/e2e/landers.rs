@@ -200,6 +200,9 @@ fn landing_figures_reach_the_report_and_forged_links_are_refused() {
         edit("t", "0123456789abcdef"),
         edit("f", ".lp-three.offer-x"),
         edit("c", "flows-example"),
+        // The click's own parameters are covered too: changed, they would be its
+        // attribution if the landing row were stored first.
+        edit("sub1", "forged"),
         made_up,
     ] {
         let reply = follow(&forged, ips[2]);
@@ -326,4 +329,37 @@ fn rows_written_per_landing_click() {
     );
     assert!(per("clicks") <= 1.0, "{after:?}");
     assert!(per("click_rollup") <= 1.0, "{after:?}");
+}
+
+/// An unnamed lander (`lander_url`): its views count like a named one's, and the click
+/// and landing rows record it as the empty name.
+#[test]
+fn an_unnamed_landers_views_and_clicks_are_counted() {
+    let ips = ["192.0.2.95", "192.0.2.96"];
+    let links: Vec<url::Url> = ips
+        .iter()
+        .map(|ip| to_lander("landers-plain", "sub1=plain-e2e", ip).1)
+        .collect();
+    let reply = follow(&links[0], ips[0]);
+    assert_eq!(reply.status, 302, "{}", reply.body);
+    wait_for(
+        "SELECT 1 FROM clicks WHERE click_id = ?1 AND landed_at IS NOT NULL",
+        &click_id_of(&links[0]),
+    );
+    let other = wait_for(
+        "SELECT lander FROM clicks WHERE click_id = ?1",
+        &click_id_of(&links[1]),
+    );
+    assert_eq!(other["lander"], "");
+    let report = api("/api/report?group_by=campaign").json();
+    let row = report["rows"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|row| row["campaign"] == "landers-plain"))
+        .cloned()
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(
+        (&row["clicks"], &row["lp_views"], &row["lp_clicks"]),
+        (&Value::from(2), &Value::from(2), &Value::from(1)),
+        "{row}"
+    );
 }
