@@ -790,15 +790,16 @@ fn a_lander_link_whose_parameters_were_changed_is_refused() {
     assert_eq!(record.subs[0].as_deref(), Some("ad7"));
     assert_eq!(record.external_id.as_deref(), Some("src-42"));
     // Each change to the click's parameters: the attribution a landing row may carry.
-    let changed = |edit: &dyn Fn(&mut Vec<(String, String)>)| {
-        let mut pairs: Vec<(String, String)> = link.query_pairs().into_owned().collect();
+    type Pairs = Vec<(String, String)>;
+    let changed = |edit: &dyn Fn(&mut Pairs)| {
+        let mut pairs: Pairs = link.query_pairs().into_owned().collect();
         edit(&mut pairs);
         let mut forged = link.clone();
         forged.query_pairs_mut().clear().extend_pairs(pairs);
         follow(&config, &forged, &landing).response
     };
     let set = |name: &'static str, value: &'static str| {
-        move |pairs: &mut Vec<(String, String)>| {
+        move |pairs: &mut Pairs| {
             pairs.retain(|(key, _)| key != name);
             pairs.push((name.to_string(), value.to_string()));
         }
@@ -810,14 +811,11 @@ fn a_lander_link_whose_parameters_were_changed_is_refused() {
     );
     assert_eq!(changed(&set("sub2", "added")), ClickResponse::InvalidLink);
     assert_eq!(
-        changed(&|pairs: &mut Vec<(String, String)>| pairs.retain(|(key, _)| key != "sub1")),
+        changed(&|pairs: &mut Pairs| pairs.retain(|(key, _)| key != "sub1")),
         ClickResponse::InvalidLink
     );
     // Unchanged, in another order: the same link.
-    assert_eq!(
-        changed(&|pairs: &mut Vec<(String, String)>| pairs.reverse()),
-        went.response
-    );
+    assert_eq!(changed(&|pairs: &mut Pairs| pairs.reverse()), went.response);
 }
 
 #[test]
