@@ -192,8 +192,20 @@ pub async fn replay_spills(env: &Env, max_entries: u64) -> Result<u64> {
         };
         let count = u64::try_from(rows.len()).unwrap_or(u64::MAX);
         let counter = vec![crate::store::count_clicks_recovered(count)];
+        // One entry that fails (D1 still failing, or a batch it refuses) is left for the
+        // next run, and the others are still tried: an entry that can never be written
+        // must not hold back the ones after it.
         let released =
-            click_databases::store(env, &app, &rows, counter, "click_spill_replay").await?;
+            match click_databases::store(env, &app, &rows, counter, "click_spill_replay").await {
+                Ok(released) => released,
+                Err(error) => {
+                    worker::console_error!(
+                        "edgeback: spilled clicks {} not written: {error}",
+                        key.name
+                    );
+                    continue;
+                }
+            };
         kv.delete(&key.name).await.map_err(kv_error)?;
         click_databases::release(env, released).await;
         recovered = recovered.saturating_add(count);

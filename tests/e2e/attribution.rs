@@ -314,6 +314,40 @@ fn clicks_that_fail_every_retry_are_spilled_counted_and_replayed() {
 }
 
 #[test]
+fn a_spilled_batch_that_cannot_be_written_does_not_hold_back_the_next() {
+    let _alone = exclusive();
+    let w = isolated_worker();
+    let stored = |id: &str| {
+        !w.query("SELECT 1 FROM clicks WHERE click_id = ?1", &[&id])
+            .is_empty()
+    };
+    let failing = Injected::failing_click_writes(w, "e2e_fail_poison");
+    // Two clicks in two write windows: two spill entries, the first one first.
+    let first = w.click_only("attr-spill", "zoneid=poison-first", "192.0.2.143");
+    std::thread::sleep(Duration::from_millis(300));
+    let second = w.click_only("attr-spill", "zoneid=poison-second", "192.0.2.144");
+    std::thread::sleep(Duration::from_secs(16));
+    // D1 now refuses the first entry's row only: it stays, and the second is written.
+    w.execute(&format!(
+        "CREATE TRIGGER e2e_poison BEFORE INSERT ON clicks WHEN NEW.click_id = '{first}' \
+         BEGIN SELECT RAISE(ABORT, 'injected poison row'); END"
+    ));
+    drop(failing);
+    assert!(!stored(&first) && !stored(&second));
+    let reply = w.trigger_cron_at("*/5 * * * *", None);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(
+        stored(&second),
+        "the entry after a failing one was not replayed"
+    );
+    assert!(!stored(&first));
+    // Once D1 takes it, the next run writes it.
+    w.execute("DROP TRIGGER e2e_poison");
+    assert_eq!(w.trigger_cron_at("*/5 * * * *", None).status, 200);
+    assert!(stored(&first));
+}
+
+#[test]
 fn a_report_is_identical_after_its_clicks_and_log_are_purged() {
     let _alone = exclusive();
     let w = isolated_worker();
