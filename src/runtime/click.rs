@@ -254,7 +254,14 @@ pub async fn handle(
     if let (Some(record), Some(campaign)) = (plan.record, campaign) {
         // The campaign's own defaults at click time; the network's and the global
         // currency apply when the campaign has none (resolved by the record step).
-        let row = click_row(&record, campaign.payout_micros, campaign.currency, false);
+        let mut row = click_row(&record, campaign.payout_micros, campaign.currency, false);
+        // Its cost (docs/costs.md): a snapshot of the campaign's terms, 0 for a bot.
+        if let Some(cost) = &campaign.cost {
+            row.cost_micros = cost.click_cost(&query, record.bot_reason.is_some());
+            row.cost_currency = row
+                .cost_micros
+                .map(|_| cost.currency_or(app.config.currency).to_string());
+        }
         store_after_response(ctx, env, row);
     }
 

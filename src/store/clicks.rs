@@ -47,6 +47,10 @@ pub struct ClickRow {
     /// before flows existed (read back as `None`).
     pub rule: Option<String>,
     pub offer: Option<String>,
+    /// The click's cost and its currency (docs/costs.md: `cpc`, `auto`), none when the
+    /// campaign tracks no click cost.
+    pub cost_micros: Option<i64>,
+    pub cost_currency: Option<String>,
 }
 
 /// Read back from its JSON (a spilled batch, `runtime::click`): the sub-IDs are
@@ -83,6 +87,8 @@ impl super::FromRow for ClickRow {
             is_test: c.uint("is_test"),
             rule: c.opt_text("rule"),
             offer: c.opt_text("offer"),
+            cost_micros: c.opt_int("cost_micros"),
+            cost_currency: c.opt_text("cost_currency"),
         })
     }
 }
@@ -112,6 +118,8 @@ pub fn click_row(
         is_test: u8::from(is_test),
         rule: record.rule.clone(),
         offer: record.offer.clone(),
+        cost_micros: None,
+        cost_currency: None,
     }
 }
 
@@ -136,9 +144,25 @@ macro_rules! click_rows {
          json_extract(value, '$.payout_micros') AS payout_micros, \
          json_extract(value, '$.currency') AS currency, \
          json_extract(value, '$.is_test') AS is_test, json_extract(value, '$.rule') AS rule, \
-         json_extract(value, '$.offer') AS offer FROM json_each(?1)) ",
+         json_extract(value, '$.offer') AS offer, \
+         json_extract(value, '$.cost_micros') AS cost_micros, \
+         json_extract(value, '$.cost_currency') AS cost_currency FROM json_each(?1)) ",
             $alias
         )
+    };
+}
+
+// The cost columns of a pre-aggregate count (docs/costs.md): the clicks' costs summed, and
+// their currency (not in the key: one per campaign; the latest non-empty one wins).
+macro_rules! rollup_cost {
+    () => {
+        "COALESCE(SUM(r.cost_micros), 0), COALESCE(MAX(r.cost_currency), '')"
+    };
+}
+macro_rules! rollup_cost_update {
+    () => {
+        "cost_micros = cost_micros + excluded.cost_micros, cost_currency = \
+         CASE WHEN excluded.cost_currency = '' THEN cost_currency ELSE excluded.cost_currency END"
     };
 }
 
@@ -146,18 +170,21 @@ macro_rules! click_rows {
 // their 15-minute bucket, campaign, country and sub-ID tuple. Runs before the insert.
 pub(super) const COUNT_CLICKS_SQL: &str = concat!(
     "INSERT INTO click_rollup (bucket, campaign, country, sub1, sub2, sub3, sub4, sub5, sub6, \
-     sub7, sub8, sub9, sub10, clicks, bot_clicks) \
+     sub7, sub8, sub9, sub10, clicks, bot_clicks, cost_micros, cost_currency) \
      SELECT r.created_at - r.created_at % 900000, r.campaign, COALESCE(r.country, ''), \
      COALESCE(r.sub1, ''), \
      COALESCE(r.sub2, ''), COALESCE(r.sub3, ''), COALESCE(r.sub4, ''), COALESCE(r.sub5, ''), \
      COALESCE(r.sub6, ''), COALESCE(r.sub7, ''), COALESCE(r.sub8, ''), COALESCE(r.sub9, ''), \
-     COALESCE(r.sub10, ''), SUM(r.is_bot = 0), SUM(r.is_bot <> 0) FROM ",
+     COALESCE(r.sub10, ''), SUM(r.is_bot = 0), SUM(r.is_bot <> 0), ",
+    rollup_cost!(),
+    " FROM ",
     click_rows!("r"),
     " WHERE r.is_test = 0 AND NOT EXISTS (SELECT 1 FROM clicks k WHERE k.click_id = r.click_id) \
      GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13 \
      ON CONFLICT (bucket, campaign, country, sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, \
      sub9, sub10) \
-     DO UPDATE SET clicks = clicks + excluded.clicks, bot_clicks = bot_clicks + excluded.bot_clicks"
+     DO UPDATE SET clicks = clicks + excluded.clicks, bot_clicks = bot_clicks + excluded.bot_clicks, ",
+    rollup_cost_update!()
 );
 
 // Counts the rows not stored yet whose local day was already summed into the daily
@@ -166,11 +193,13 @@ pub(super) const COUNT_CLICKS_SQL: &str = concat!(
 // starting at or before the click is the only candidate. Writes nothing otherwise.
 pub(super) const COUNT_LATE_CLICKS_SQL: &str = concat!(
     "INSERT INTO click_day_rollup (day, campaign, country, sub1, sub2, sub3, sub4, sub5, sub6, \
-     sub7, sub8, sub9, sub10, clicks, bot_clicks) \
+     sub7, sub8, sub9, sub10, clicks, bot_clicks, cost_micros, cost_currency) \
      SELECT x.start_ms, r.campaign, COALESCE(r.country, ''), COALESCE(r.sub1, ''), \
      COALESCE(r.sub2, ''), COALESCE(r.sub3, ''), COALESCE(r.sub4, ''), COALESCE(r.sub5, ''), \
      COALESCE(r.sub6, ''), COALESCE(r.sub7, ''), COALESCE(r.sub8, ''), COALESCE(r.sub9, ''), \
-     COALESCE(r.sub10, ''), SUM(r.is_bot = 0), SUM(r.is_bot <> 0) FROM ",
+     COALESCE(r.sub10, ''), SUM(r.is_bot = 0), SUM(r.is_bot <> 0), ",
+    rollup_cost!(),
+    " FROM ",
     click_rows!("r"),
     " JOIN click_days x ON x.start_ms = \
      (SELECT MAX(start_ms) FROM click_days WHERE start_ms <= r.created_at) \
@@ -179,17 +208,19 @@ pub(super) const COUNT_LATE_CLICKS_SQL: &str = concat!(
      GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13 \
      ON CONFLICT (day, campaign, country, sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, \
      sub9, sub10) \
-     DO UPDATE SET clicks = clicks + excluded.clicks, bot_clicks = bot_clicks + excluded.bot_clicks"
+     DO UPDATE SET clicks = clicks + excluded.clicks, bot_clicks = bot_clicks + excluded.bot_clicks, ",
+    rollup_cost_update!()
 );
 
 const INSERT_CLICKS: &str = concat!(
     "INSERT INTO clicks (click_id, campaign, created_at, \
      sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, sub9, sub10, external_id, \
      country, asn, colo, user_agent, ip_hash, is_bot, bot_reason, payout_micros, currency, \
-     is_test, rule, offer) SELECT r.click_id, r.campaign, r.created_at, r.sub1, r.sub2, r.sub3, \
+     is_test, rule, offer, cost_micros, cost_currency) SELECT r.click_id, r.campaign, \
+     r.created_at, r.sub1, r.sub2, r.sub3, \
      r.sub4, r.sub5, r.sub6, r.sub7, r.sub8, r.sub9, r.sub10, r.external_id, r.country, r.asn, \
      r.colo, r.user_agent, r.ip_hash, r.is_bot, r.bot_reason, r.payout_micros, r.currency, \
-     r.is_test, r.rule, r.offer FROM ",
+     r.is_test, r.rule, r.offer, r.cost_micros, r.cost_currency FROM ",
     click_rows!("r"),
     " WHERE true ON CONFLICT (click_id) DO NOTHING"
 );
@@ -272,7 +303,7 @@ const SELECT_CLICK_ROWS: &str = "SELECT json_group_array(json_object('click_id',
      'sub10', sub10, 'external_id', external_id, 'country', country, 'asn', asn, 'colo', colo, \
      'user_agent', user_agent, 'ip_hash', ip_hash, 'is_bot', is_bot, 'bot_reason', bot_reason, \
      'payout_micros', payout_micros, 'currency', currency, 'is_test', is_test, 'rule', rule, \
-     'offer', offer)) AS rows \
+     'offer', offer, 'cost_micros', cost_micros, 'cost_currency', cost_currency)) AS rows \
      FROM clicks WHERE click_id IN (SELECT value FROM json_each(?1))";
 
 // Click IDs of conversions still waiting for their click row (the partial index

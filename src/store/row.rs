@@ -55,6 +55,18 @@ impl Column for i64 {
     }
 }
 
+impl Column for Option<i64> {
+    fn read(columns: &Columns<'_>, name: &str) -> Self {
+        columns.opt_int(name)
+    }
+}
+
+impl Column for Option<String> {
+    fn read(columns: &Columns<'_>, name: &str) -> Self {
+        columns.opt_text(name)
+    }
+}
+
 impl Column for String {
     fn read(columns: &Columns<'_>, name: &str) -> Self {
         columns.text(name)
@@ -260,6 +272,8 @@ mod tests {
             is_test: 0,
             rule: Some("r1".into()),
             offer: None,
+            cost_micros: Some(50_000),
+            cost_currency: Some("USD".into()),
         };
         let text = serde_json::to_string(&[&row]).unwrap();
         let values: Vec<Value> = serde_json::from_str(&text).unwrap();

@@ -1109,7 +1109,7 @@ fn the_report_statements_group_by_local_day() {
         1_741_651_200_000,
     )
     .unwrap();
-    let statements = report_statements(&query);
+    let statements = report_statements(&query, &[]);
     let clicks = run_batch(&mut db, &statements[..1]);
     assert_eq!(clicks.len(), 2, "{clicks:?}");
     assert_eq!(clicks[0]["day"], "2025-03-10");
@@ -1125,7 +1125,7 @@ fn the_report_statements_group_by_local_day() {
     assert_eq!(clicks[1]["bot_clicks"], 1);
     // In UTC both are on the 10th.
     let utc = crate::report::parse_query(&pairs("UTC", "day"), "UTC", 1_741_651_200_000).unwrap();
-    let rows = run_batch(&mut db, &report_statements(&utc)[..1]);
+    let rows = run_batch(&mut db, &report_statements(&utc, &[])[..1]);
     assert_eq!(rows.len(), 1);
     assert_eq!(
         (rows[0]["clicks"].as_i64(), rows[0]["bot_clicks"].as_i64()),
@@ -1133,8 +1133,8 @@ fn the_report_statements_group_by_local_day() {
     );
     assert_eq!(rows[0]["sub1"], serde_json::Value::Null, "sub1 not grouped");
     // The other two reads run too.
-    assert!(run_batch(&mut db, &report_statements(&utc)[1..2]).is_empty());
-    assert!(run_batch(&mut db, &report_statements(&utc)[2..]).is_empty());
+    assert!(run_batch(&mut db, &report_statements(&utc, &[])[1..2]).is_empty());
+    assert!(run_batch(&mut db, &report_statements(&utc, &[])[2..]).is_empty());
 }
 
 /// Everything a conversion ends up as, minus when it was attributed.
@@ -1459,7 +1459,7 @@ fn purging_clicks_and_the_log_changes_no_report_figure() {
             ("group_by".into(), group.into()),
         ];
         let query = crate::report::parse_query(&pairs, "UTC", NOW as i64).unwrap();
-        report_statements(&query)
+        report_statements(&query, &[])
             .iter()
             .map(|statement| run_batch(db, std::slice::from_ref(statement)))
             .collect::<Vec<_>>()
@@ -1692,7 +1692,7 @@ fn every_statement() -> Vec<Statement> {
     all.extend(get_conversion("cv"));
     all.push(get_click(&click_id));
     all.push(list_deliveries(None, None, None, 5));
-    all.extend(report_statements(&query));
+    all.extend(report_statements(&query, &[]));
     all.push(mark_cron_run(NOW));
     all.extend(purge_expired(NOW, NOW));
     all
@@ -1887,7 +1887,7 @@ fn report_click_figures_from_pre_aggregates_equal_the_raw_rows() {
             ("group_by".into(), group.into()),
         ];
         let query = crate::report::parse_query(&pairs, "UTC", NOW as i64).unwrap();
-        let statements = report_statements(&query);
+        let statements = report_statements(&query, &[]);
         let from_rollup = run_batch(&mut db, &statements[..1]);
         // The same figures from the raw rows, over the same local-day windows.
         let windows = crate::report::day_windows(&query);
@@ -2100,7 +2100,7 @@ fn a_refusal_counts_under_a_click_read_from_its_click_database_once() {
 fn report_rows(db: &mut Connection, group: &str) -> Vec<Vec<serde_json::Value>> {
     let pairs: Vec<(String, String)> = vec![("group_by".into(), group.into())];
     let query = crate::report::parse_query(&pairs, "UTC", NOW as i64).unwrap();
-    report_statements(&query)
+    report_statements(&query, &[])
         .iter()
         .map(|statement| run_batch(db, std::slice::from_ref(statement)))
         .collect()
@@ -2226,4 +2226,234 @@ fn migration_0007_recounts_the_stored_clicks_by_country() {
             json!({ "bucket": bucket * 102, "country": "", "sub1": "", "clicks": 1, "bot_clicks": 0 }),
         ]
     );
+}
+
+use serde_json::json;
+
+/// A click of `summer` at `at_ms` with sub1 `sub1` costing `cost` USD micro-units (a bot
+/// when `bot`), as the click path writes it.
+fn costed_click(id: &str, at_ms: u64, sub1: &str, cost: i64, bot: bool) -> Vec<Statement> {
+    let mut record = click(id);
+    record.created_at_ms = at_ms;
+    record.subs[0] = Some(sub1.into());
+    if bot {
+        record.bot_reason = Some("head".into());
+    }
+    let mut row = click_row(&record, None, None, false);
+    row.cost_micros = Some(cost);
+    row.cost_currency = Some("USD".into());
+    store_clicks(&[row], NOW)
+}
+
+/// The report with costs as `runtime::report` builds it: the entries overlapping the
+/// report, the batch, the spread's reads, `report::assemble_with_costs`.
+fn report_with_costs(
+    db: &mut Connection,
+    from: &str,
+    to: &str,
+    tz: &str,
+    group: &str,
+) -> serde_json::Value {
+    let pairs: Vec<(String, String)> = vec![
+        ("from".into(), from.into()),
+        ("to".into(), to.into()),
+        ("tz".into(), tz.into()),
+        ("group_by".into(), group.into()),
+    ];
+    let query = crate::report::parse_query(&pairs, "UTC", 1_742_000_000_000).unwrap();
+    let days = crate::report::day_windows(&query);
+    let (start, end) = (days[0].1, days[days.len() - 1].2);
+    let entries: Vec<crate::cost::CostEntry> =
+        run_batch(db, &[list_cost_entries(None, start, end)])
+            .iter()
+            .map(|row| from_value(row).unwrap())
+            .collect();
+    let statements = report_statements(&query, &entries);
+    let typed = |rows: Vec<serde_json::Value>| -> Vec<_> { rows };
+    let clicks: Vec<crate::report::ClickFigureRow> = typed(run_batch(db, &statements[..1]))
+        .iter()
+        .map(|row| from_value(row).unwrap())
+        .collect();
+    let conversions: Vec<crate::report::ConversionFigureRow> = run_batch(db, &statements[1..2])
+        .iter()
+        .map(|row| from_value(row).unwrap())
+        .collect();
+    let windows = crate::report::entry_windows(&crate::zone::tzdb::Tzdb, &entries);
+    let spread: Vec<(usize, &str, i64, i64)> = windows
+        .iter()
+        .map(|(e, c, s, t)| (*e, c.as_str(), *s, *t))
+        .collect();
+    let reads = entry_clicks(&spread, true);
+    let read = |db: &mut Connection, statement: &Statement| -> Vec<EntryClicks> {
+        run_batch(db, std::slice::from_ref(statement))
+            .iter()
+            .map(|row| from_value(row).unwrap())
+            .collect()
+    };
+    let day_clicks = read(db, &reads[0]);
+    let bucket_clicks = read(db, &reads[1]);
+    let costs = crate::report::entry_costs(&query, &entries, &windows, &day_clicks, &bucket_clicks);
+    crate::report::assemble_with_costs(&query, &clicks, &conversions, &[], &costs)
+}
+
+fn put_entry(db: &mut Connection, body: serde_json::Value) -> Vec<serde_json::Value> {
+    let entry = crate::cost::parse_entry(&crate::zone::tzdb::Tzdb, &body, "UTC").unwrap();
+    run_batch(db, &put_cost_entry(&entry))
+}
+
+// 2025-03-10T10:00Z and the next day.
+const MARCH_10: u64 = 1_741_600_800_000;
+const MARCH_11: u64 = MARCH_10 + 86_400_000;
+
+#[test]
+fn click_costs_are_summed_into_the_pre_aggregates_and_reported_by_hand() {
+    let mut db = database();
+    let mut batch = Vec::new();
+    // sub1 a: three clicks at the fixed 0.05; b: one click with its own 0.12; a bot: 0.
+    for (index, id) in ["a1", "a2", "a3"].iter().enumerate() {
+        batch.extend(costed_click(
+            id,
+            MARCH_10 + index as u64 * 1000,
+            "a",
+            50_000,
+            false,
+        ));
+    }
+    batch.extend(costed_click("b1", MARCH_10, "b", 120_000, false));
+    batch.extend(costed_click("bot", MARCH_10, "b", 0, true));
+    batch.extend(costed_click("n1", MARCH_11, "a", 50_000, false));
+    run_batch(&mut db, &batch);
+    // A retried batch counts nothing twice.
+    run_batch(&mut db, &costed_click("a1", MARCH_10, "a", 50_000, false));
+    assert_eq!(
+        count(&db, "SELECT SUM(cost_micros) FROM click_rollup"),
+        50_000 * 4 + 120_000
+    );
+    assert_eq!(
+        count(&db, "SELECT cost_micros FROM clicks WHERE click_id = 'b1'"),
+        120_000
+    );
+    let report = report_with_costs(&mut db, "2025-03-10", "2025-03-11", "UTC", "day,sub1");
+    let rows = report["rows"].as_array().unwrap();
+    let row = |day: &str, sub1: &str| {
+        rows.iter()
+            .find(|r| r["day"] == day && r["sub1"] == sub1)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(row("2025-03-10", "a")["cost"], json!({"USD": "0.150000"}));
+    assert_eq!(row("2025-03-10", "a")["cpc"], json!({"USD": "0.050000"}));
+    assert_eq!(row("2025-03-10", "b")["cost"], json!({"USD": "0.120000"}));
+    assert_eq!(row("2025-03-11", "a")["cost"], json!({"USD": "0.050000"}));
+    assert_eq!(report["total"]["cost"], json!({"USD": "0.320000"}));
+    assert_eq!(report["total"]["profit"], json!({"USD": "-0.320000"}));
+    // Summed into the daily rows by the cron: the same figures.
+    let days = [(1_741_564_800_000, 1_741_651_200_000)];
+    run_batch(&mut db, &sum_click_day(&days));
+    assert_eq!(
+        count(&db, "SELECT SUM(cost_micros) FROM click_day_rollup"),
+        270_000
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM click_day_rollup WHERE cost_currency = 'USD'"
+        ),
+        2
+    );
+    let summed = report_with_costs(&mut db, "2025-03-10", "2025-03-11", "UTC", "day,sub1");
+    assert_eq!(summed, report);
+    // A late click of a summed day is counted there too, with its cost.
+    run_batch(
+        &mut db,
+        &costed_click("late", MARCH_10 + 5000, "a", 50_000, false),
+    );
+    assert_eq!(
+        count(&db, "SELECT SUM(cost_micros) FROM click_day_rollup"),
+        320_000
+    );
+}
+
+#[test]
+fn a_manual_entry_replaces_its_days_tracked_costs_and_is_spread_by_clicks() {
+    let mut db = database();
+    let mut batch = Vec::new();
+    for (index, id) in ["a1", "a2", "a3"].iter().enumerate() {
+        batch.extend(costed_click(
+            id,
+            MARCH_10 + index as u64 * 1000,
+            "a",
+            50_000,
+            false,
+        ));
+    }
+    batch.extend(costed_click("b1", MARCH_10 + 7_200_000, "b", 50_000, false));
+    batch.extend(costed_click("n1", MARCH_11, "a", 50_000, false));
+    run_batch(&mut db, &batch);
+    let stored = put_entry(
+        &mut db,
+        json!({"campaign": "summer", "from": "2025-03-10", "to": "2025-03-10",
+               "amount": "1.000001", "currency": "USD"}),
+    );
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0]["amount_micros"], 1_000_001);
+    // 1.000001 over 3 and 1 clicks: 0.75000075 and 0.25000025; floors 750,000 and
+    // 250,000, the micro-unit left to the larger remainder (a: 0.75).
+    let report = report_with_costs(&mut db, "2025-03-10", "2025-03-11", "UTC", "day,sub1");
+    let rows = report["rows"].as_array().unwrap();
+    let cost = |day: &str, sub1: &str| {
+        rows.iter()
+            .find(|r| r["day"] == day && r["sub1"] == sub1)
+            .unwrap()["cost"]
+            .clone()
+    };
+    assert_eq!(cost("2025-03-10", "a"), json!({"USD": "0.750001"}));
+    assert_eq!(cost("2025-03-10", "b"), json!({"USD": "0.250000"}));
+    assert_eq!(
+        cost("2025-03-11", "a"),
+        json!({"USD": "0.050000"}),
+        "outside the entry"
+    );
+    assert_eq!(report["total"]["cost"], json!({"USD": "1.050001"}));
+    // In another zone (the second stage): the same total, split by bucket.
+    let berlin = report_with_costs(&mut db, "2025-03-09", "2025-03-12", "Europe/Berlin", "day");
+    assert_eq!(berlin["total"]["cost"], json!({"USD": "1.050001"}));
+    // The same period replaces; an overlapping one is refused, the one in the way named.
+    put_entry(
+        &mut db,
+        json!({"campaign": "summer", "from": "2025-03-10", "to": "2025-03-10",
+               "amount": "2", "currency": "USD"}),
+    );
+    let report = report_with_costs(&mut db, "2025-03-10", "2025-03-10", "UTC", "day");
+    assert_eq!(report["total"]["cost"], json!({"USD": "2.000000"}));
+    let refused = put_entry(
+        &mut db,
+        json!({"campaign": "summer", "from": "2025-03-09", "to": "2025-03-11",
+               "amount": "5", "currency": "USD"}),
+    );
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0]["from_day"], "2025-03-10");
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM cost_entries"), 1);
+    // A period without clicks: evenly over its 96 buckets.
+    put_entry(
+        &mut db,
+        json!({"campaign": "summer", "from": "2025-03-12", "to": "2025-03-12",
+               "amount": "9.600001", "currency": "USD"}),
+    );
+    let empty = report_with_costs(&mut db, "2025-03-12", "2025-03-12", "UTC", "day");
+    assert_eq!(empty["total"]["cost"], json!({"USD": "9.600001"}));
+    // Deleted: the tracked costs are back.
+    let entry = crate::cost::parse_entry(
+        &crate::zone::tzdb::Tzdb,
+        &json!({"campaign": "summer", "from": "2025-03-10", "to": "2025-03-10",
+                "amount": "0", "currency": "USD"}),
+        "UTC",
+    )
+    .unwrap();
+    run_batch(
+        &mut db,
+        &[delete_cost_entry("summer", entry.from_ms, entry.to_ms)],
+    );
+    let report = report_with_costs(&mut db, "2025-03-10", "2025-03-10", "UTC", "day");
+    assert_eq!(report["total"]["cost"], json!({"USD": "0.200000"}));
 }
