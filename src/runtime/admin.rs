@@ -285,6 +285,9 @@ async fn dispatch(request: Request, app: &App, ctx: &Context, env: &Env, db: &Db
         RouteId::GetCampaign => get_campaign_route(&call).await,
         RouteId::PutCampaign => put_campaign_route(&mut call).await,
         RouteId::DeleteCampaign => delete_campaign_route(&call).await,
+        RouteId::ListCosts => list_costs_route(&call).await,
+        RouteId::PutCost => put_cost_route(&mut call).await,
+        RouteId::DeleteCost => delete_cost_route(&call).await,
         RouteId::D1Ledger => {
             if !app.config.diagnostics.d1_query_header {
                 return Err(ApiError::not_found(
@@ -564,6 +567,76 @@ async fn delete_campaign_route(call: &Call<'_>) -> ApiResult {
         200,
         &json!({ "ok": true, "id": call.id, "deleted": true }),
     )?)
+}
+
+/// The largest integer a JavaScript number holds exactly (D1 binds numbers).
+const MAX_SAFE: i64 = 9_007_199_254_740_991;
+
+fn cost_entries_json(entries: &[crate::cost::CostEntry]) -> Value {
+    entries
+        .iter()
+        .map(crate::cost::CostEntry::describe)
+        .collect()
+}
+
+async fn list_costs_route(call: &Call<'_>) -> ApiResult {
+    let campaign = call.query.get("campaign");
+    let statement = crate::store::list_cost_entries(campaign.as_deref(), -MAX_SAFE, MAX_SAFE);
+    let entries: Vec<crate::cost::CostEntry> = call.db.all(&statement).await?;
+    Ok(respond_json(
+        200,
+        &json!({ "entries": cost_entries_json(&entries) }),
+    )?)
+}
+
+/// A cost entry read from `body` (`PUT`) or the query (`DELETE`).
+fn cost_entry(
+    call: &Call<'_>,
+    body: &Value,
+) -> std::result::Result<crate::cost::CostEntry, ApiError> {
+    let zones = super::zones::IntlZones::default();
+    crate::cost::parse_entry(&zones, body, &call.app.config.timezone).map_err(ApiError::bad_request)
+}
+
+async fn put_cost_route(call: &mut Call<'_>) -> ApiResult {
+    let body = call.request.bytes().await.unwrap_or_default();
+    let body = serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null);
+    let entry = cost_entry(call, &body)?;
+    if campaigns::find(call.app, call.env, &entry.campaign)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::not_found("campaign: no such campaign"));
+    }
+    // One batch: stored unless another period overlaps, then what is there now.
+    let results = call.db.batch(&crate::store::put_cost_entry(&entry)).await?;
+    let there: Vec<crate::cost::CostEntry> = rows_of(&results, 1)?;
+    match there.iter().find(|other| !(other.from_ms == entry.from_ms && other.to_ms == entry.to_ms)) {
+        Some(other) => Err(ApiError::Client {
+            status: 409,
+            code: "overlapping_cost_entry",
+            detail: format!(
+                "the entry of {} from {} to {} ({}) overlaps this period: delete it first, or enter exactly its period",
+                other.campaign, other.from, other.to, other.tz
+            ),
+        }),
+        None => Ok(respond_json(200, &json!({ "ok": true, "entry": entry.describe() }))?),
+    }
+}
+
+async fn delete_cost_route(call: &Call<'_>) -> ApiResult {
+    let mut body = serde_json::Map::new();
+    for name in ["campaign", "from", "to", "tz"] {
+        if let Some(value) = call.query.get(name) {
+            body.insert(name.into(), value.into());
+        }
+    }
+    body.insert("amount".into(), "0".into());
+    body.insert("currency".into(), "USD".into());
+    let entry = cost_entry(call, &Value::Object(body))?;
+    let delete = crate::store::delete_cost_entry(&entry.campaign, entry.from_ms, entry.to_ms);
+    call.db.batch(&[delete]).await?;
+    Ok(respond_json(200, &json!({ "ok": true, "deleted": true }))?)
 }
 
 /// The postback tester: a test click and a simulated postback through the whole
