@@ -38,6 +38,8 @@ pub struct ClickRequest<'a> {
     pub random: [u8; RANDOM_LEN],
     /// Zone rules for flow time-of-day filters (none: such a filter never matches).
     pub zones: Option<&'a dyn crate::zone::ZoneRules>,
+    /// The worker's own origin (`https://track.example`): a lander's `{go}` link.
+    pub origin: Option<&'a str>,
 }
 
 /// The response to send.
@@ -57,6 +59,9 @@ pub enum ClickResponse {
     TargetNotAllowed,
     /// `503`: the clock is outside the click-ID range; nothing can be minted.
     Unavailable,
+    /// `400`: a lander's call-to-action link (`/go/…`) that this tracker did not make,
+    /// or whose click is older than the lookback window.
+    InvalidLink,
 }
 
 /// The ten sub-IDs of a click, as stored beside it and copied into its conversions.
@@ -161,6 +166,10 @@ pub struct ClickRecord {
     pub rule: Option<String>,
     /// The chosen offer's name (`None`: the campaign's plain `offer_url`, or no offer).
     pub offer: Option<String>,
+    /// The landing page shown before the offer (`None`: none, or an unnamed `lander_url`).
+    pub lander: Option<String>,
+    /// When the lander's call-to-action was followed (`/go/…`): a landing click's row.
+    pub landed_at_ms: Option<u64>,
 }
 
 /// A response, and the row to store (none for unknown or paused campaigns).
@@ -342,26 +351,7 @@ pub fn plan_click(
                 return no_record(ClickResponse::Unavailable)
             }
         };
-    let (subs, external_id) = click_fields(campaign, request.query);
-    let bot_reason = bot_reason(request.is_head, request.user_agent, request.purpose);
-    let record = ClickRecord {
-        click_id: click_id.clone(),
-        campaign: campaign.id.clone(),
-        created_at_ms: request.now_ms,
-        subs,
-        external_id,
-        country: request.country.map(|c| clip(c, 8)),
-        asn: request.asn,
-        colo: request.colo.map(|c| clip(c, 8)),
-        user_agent: request
-            .user_agent
-            .map(|agent| clip(agent, MAX_USER_AGENT_BYTES))
-            .filter(|agent| !agent.is_empty()),
-        ip_hash: request.client_ip.map(|ip| ip_hash(secrets, ip.trim())),
-        bot_reason,
-        rule: None,
-        offer: None,
-    };
+    let record = visitor_record(secrets, campaign, request, click_id, request.now_ms);
 
     if record.bot_reason.is_some() && campaign.bots == BotPolicy::Block {
         return ClickPlan {
@@ -380,14 +370,106 @@ pub fn plan_click(
     };
     record.rule = choice.rule.map(|rule| rule.name.clone());
     record.offer = choice.offer.name.clone();
+    record.lander = choice.lander.and_then(|lander| lander.name.clone());
+    let location = match choice.lander {
+        None => render(campaign, &choice.offer.url, &record, request.now_ms, None),
+        Some(lander) => {
+            let go = go_link(secrets, request.origin, &record);
+            render(campaign, &lander.url, &record, request.now_ms, Some(&go))
+        }
+    };
+    ClickPlan {
+        response: respond_with(campaign, location),
+        record: Some(record),
+    }
+}
 
-    let ts = (request.now_ms / 1000).to_string();
-    let location = choice.offer.url.render(|name| match name {
-        "clickid" | "click_id" => Some(click_id.as_str()),
+/// The row of a click (or landing click) `click_id` made at `created_at_ms` from this
+/// request: its parameters and the visitor's facts, no flow choice yet.
+fn visitor_record(
+    secrets: &ClickSecrets,
+    campaign: &Campaign,
+    request: &ClickRequest<'_>,
+    click_id: String,
+    created_at_ms: u64,
+) -> ClickRecord {
+    let (subs, external_id) = click_fields(campaign, request.query);
+    ClickRecord {
+        click_id,
+        campaign: campaign.id.clone(),
+        created_at_ms,
+        subs,
+        external_id,
+        country: request.country.map(|c| clip(c, 8)),
+        asn: request.asn,
+        colo: request.colo.map(|c| clip(c, 8)),
+        user_agent: request
+            .user_agent
+            .map(|agent| clip(agent, MAX_USER_AGENT_BYTES))
+            .filter(|agent| !agent.is_empty()),
+        ip_hash: request.client_ip.map(|ip| ip_hash(secrets, ip.trim())),
+        bot_reason: bot_reason(request.is_head, request.user_agent, request.purpose),
+        rule: None,
+        offer: None,
+        lander: None,
+        landed_at_ms: None,
+    }
+}
+
+/// The flow's choice as a lander link carries it: `rule.lander.offer` (names are
+/// `a-z 0-9 _ -`, so `.` cannot occur in one; an empty part is none).
+fn flow_part(record: &ClickRecord) -> String {
+    let part = |name: &Option<String>| name.clone().unwrap_or_default();
+    format!(
+        "{}.{}.{}",
+        part(&record.rule),
+        part(&record.lander),
+        part(&record.offer)
+    )
+}
+
+/// A lander's call-to-action link (`{go}`, docs/flows.md): `/go/{clickid}` on this
+/// worker with the campaign, the flow's choice, their tag, and the click's parameters
+/// (for the offer URL's macros).
+fn go_link(secrets: &ClickSecrets, origin: Option<&str>, record: &ClickRecord) -> String {
+    use crate::template::percent_encode;
+    let flow = flow_part(record);
+    let tag = secrets.link_tag(&[&record.click_id, &record.campaign, &flow]);
+    let mut link = format!(
+        "{}/go/{}?c={}&f={flow}&t={tag}",
+        origin.unwrap_or_default(),
+        record.click_id,
+        percent_encode(&record.campaign)
+    );
+    let subs = SubIds::from_array(record.subs.clone());
+    let fields = subs
+        .named()
+        .into_iter()
+        .chain([("external_id", &record.external_id)]);
+    for (name, value) in fields {
+        if let Some(value) = value {
+            link.push_str(&format!("&{name}={}", percent_encode(value)));
+        }
+    }
+    link
+}
+
+/// `url` filled in with the click's macros (and `{go}`, for a lander).
+fn render(
+    campaign: &Campaign,
+    url: &crate::template::UrlTemplate,
+    record: &ClickRecord,
+    now_ms: u64,
+    go: Option<&str>,
+) -> String {
+    let ts = (now_ms / 1000).to_string();
+    url.render(|name| match name {
+        "clickid" | "click_id" => Some(record.click_id.as_str()),
         "campaign" => Some(campaign.id.as_str()),
         "external_id" => record.external_id.as_deref(),
         "country" => record.country.as_deref(),
         "ts" => Some(ts.as_str()),
+        "go" => go,
         other => ClickField::from_name(other).and_then(|field| match field {
             ClickField::Sub(number) => record
                 .subs
@@ -395,8 +477,12 @@ pub fn plan_click(
                 .and_then(|value| value.as_deref()),
             ClickField::ExternalId => record.external_id.as_deref(),
         }),
-    });
-    let response = match checked_target(campaign, &location) {
+    })
+}
+
+/// The campaign's kind of redirect to `location`, if it may go there.
+fn respond_with(campaign: &Campaign, location: String) -> ClickResponse {
+    match checked_target(campaign, &location) {
         Some(location) => match campaign.redirect {
             RedirectKind::Found => ClickResponse::Redirect {
                 status: 302,
@@ -409,10 +495,94 @@ pub fn plan_click(
             RedirectKind::MetaRefresh => ClickResponse::MetaRefresh { location },
         },
         None => ClickResponse::TargetNotAllowed,
-    };
-    ClickPlan {
+    }
+}
+
+/// `GET /go/{click_id}`, a lander's call-to-action (docs/flows.md, "Landing pages"): the
+/// offer the click was dealt at `/c`, and the landing click's row. Pure, no storage: the
+/// click ID is verified by its tag, the flow's choice by the link's tag, and the offer is
+/// the one the link names in the rule's pool (if configuration has dropped it since, a
+/// draw from the click ID's random bits in that pool; if the rule is gone, the default
+/// pool's). Bots and prefetches are sent on without a row.
+pub fn plan_go(
+    secrets: &ClickSecrets,
+    campaign: Option<&Campaign>,
+    click_id: &str,
+    lookback_ms: u64,
+    request: &ClickRequest<'_>,
+) -> ClickPlan {
+    let no_record = |response| ClickPlan {
         response,
-        record: Some(record),
+        record: None,
+    };
+    let query = |name: &str| {
+        request
+            .query
+            .iter()
+            .find(|(key, _)| key == name)
+            .map_or("", |(_, value)| value.as_str())
+    };
+    let Some(campaign) = campaign else {
+        return no_record(ClickResponse::InvalidLink);
+    };
+    let networks: Vec<&str> = campaign.network.as_deref().into_iter().collect();
+    let Ok(verified) = secrets.verify_for(click_id, request.now_ms, lookback_ms, &networks) else {
+        return no_record(ClickResponse::InvalidLink);
+    };
+    let flow = query("f");
+    if !secrets.link_tag_valid(&[&verified.id, &campaign.id, flow], query("t")) {
+        return no_record(ClickResponse::InvalidLink);
+    }
+    if campaign.paused {
+        return no_record(match &campaign.fallback_url {
+            Some(url) => ClickResponse::Fallback {
+                location: url.to_string(),
+            },
+            None => ClickResponse::NotFound,
+        });
+    }
+    let mut parts = flow.splitn(3, '.').map(|part| {
+        let part = part.trim();
+        (!part.is_empty()).then(|| part.to_string())
+    });
+    let (rule, lander, offer) = (
+        parts.next().flatten(),
+        parts.next().flatten(),
+        parts.next().flatten(),
+    );
+    let (rule, pool) = match campaign
+        .rules
+        .iter()
+        .find(|r| Some(&r.name) == rule.as_ref())
+    {
+        Some(found) => (rule, &found.pool),
+        None => (None, &campaign.default_pool),
+    };
+    let named = pool.offers.iter().find(|o| o.name == offer);
+    let Some(chosen) =
+        named.or_else(|| crate::flow::pick(pool, crate::flow::random_draw(&verified.random)))
+    else {
+        return no_record(ClickResponse::Unavailable);
+    };
+    let mut record = visitor_record(
+        secrets,
+        campaign,
+        request,
+        verified.id,
+        verified.issued_at_ms,
+    );
+    let is_bot = record.bot_reason.take().is_some();
+    if is_bot && campaign.bots == BotPolicy::Block {
+        return no_record(ClickResponse::BotBlocked);
+    }
+    record.rule = rule;
+    record.offer = chosen.name.clone();
+    record.lander = lander;
+    record.landed_at_ms = Some(request.now_ms);
+    let location = render(campaign, &chosen.url, &record, request.now_ms, None);
+    ClickPlan {
+        response: respond_with(campaign, location),
+        record: (!is_bot).then_some(record),
     }
 }
 
@@ -426,9 +596,14 @@ fn choose_offer<'c>(
     record: &ClickRecord,
 ) -> Option<crate::flow::Choice<'c>> {
     // A plain `offer_url` campaign: nothing to decide, nothing to classify.
-    if campaign.rules.is_empty() && campaign.default_pool.offers.len() == 1 {
+    let plain = campaign.default_pool.landers.is_empty();
+    if plain && campaign.rules.is_empty() && campaign.default_pool.offers.len() == 1 {
         let offer = campaign.default_pool.offers.first()?;
-        return Some(crate::flow::Choice { rule: None, offer });
+        return Some(crate::flow::Choice {
+            rule: None,
+            offer,
+            lander: None,
+        });
     }
     let language = crate::user_agent::primary_language(request.accept_language);
     let param = |name: &str| -> Option<&str> {

@@ -49,6 +49,22 @@ pub const MIN_SECRET_LEN: usize = 16;
 const TAG_DOMAIN: &[u8] = b"edgeback/click-id/v1";
 const RESTRICTED_TAG_DOMAIN: &[u8] = b"edgeback/click-id/v1/network";
 const KEY_ID_DOMAIN: &[u8] = b"edgeback/click-key-id";
+const LINK_DOMAIN: &[u8] = b"edgeback/lander-link/v1";
+
+/// The tag of a lander's call-to-action link under `secret`: the first 64 bits of
+/// HMAC-SHA256(secret, domain ‖ NUL ‖ part ‖ NUL ‖ part …), in hex.
+fn link_tag(secret: &[u8], parts: &[&str]) -> String {
+    let mut input: Vec<&[u8]> = vec![LINK_DOMAIN];
+    for part in parts {
+        input.push(b"\0");
+        input.push(part.as_bytes());
+    }
+    crate::crypto::hex(
+        hmac_sha256(secret, &input)
+            .get(..TAG_LEN)
+            .unwrap_or_default(),
+    )
+}
 
 /// Which configured secret verified an ID.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,6 +161,19 @@ impl ClickSecrets {
         &self.current.secret
     }
 
+    /// The tag that signs a lander's call-to-action link (docs/flows.md, "Landing pages"):
+    /// it binds the click ID, the campaign and the flow's choice to this tracker.
+    pub fn link_tag(&self, parts: &[&str]) -> String {
+        link_tag(&self.current.secret, parts)
+    }
+
+    /// Whether `tag` is [`Self::link_tag`] of `parts` under the current or previous secret.
+    pub fn link_tag_valid(&self, parts: &[&str], tag: &str) -> bool {
+        std::iter::once(&self.current)
+            .chain(self.previous.as_ref())
+            .any(|key| constant_time_eq(link_tag(&key.secret, parts).as_bytes(), tag.as_bytes()))
+    }
+
     /// Mints an unrestricted click ID issued at `now_ms` carrying `random`.
     pub fn mint(&self, now_ms: u64, random: [u8; RANDOM_LEN]) -> Result<String, ClickIdError> {
         self.mint_for(now_ms, random, None)
@@ -218,8 +247,13 @@ impl ClickSecrets {
         if now_ms.saturating_sub(issued_at_ms) > lookback_ms {
             return Err(ClickIdError::Expired { issued_at_ms });
         }
+        let mut random = [0u8; RANDOM_LEN];
+        for (slot, byte) in random.iter_mut().zip(payload.iter().skip(5)) {
+            *slot = *byte;
+        }
         Ok(VerifiedClickId {
             id: base32::encode(&bytes),
+            random,
             issued_at_ms,
             slot,
             restricted_to,
@@ -243,6 +277,8 @@ pub fn time_lower_bound(at_ms: u64) -> String {
 pub struct VerifiedClickId {
     /// The canonical (lower-case) form, as stored.
     pub id: String,
+    /// Its 56 random bits (a flow's draw for the click: docs/flows.md).
+    pub random: [u8; RANDOM_LEN],
     pub issued_at_ms: u64,
     pub slot: SecretSlot,
     /// The network the click's campaign was restricted to when the click was made.

@@ -21,10 +21,13 @@ pub struct Offer {
     pub weight: u32,
 }
 
-/// Offers split by weight.
+/// Offers split by weight, optionally behind landing pages (docs/flows.md, "Landing
+/// pages"): a lander is a weighted, named URL like an offer, so it is one too.
 #[derive(Debug, Clone)]
 pub struct Pool {
     pub offers: Vec<Offer>,
+    /// Landing pages shown before the offer (none: the click goes straight to the offer).
+    pub landers: Vec<Offer>,
     /// The same visitor (keyed hash of IP and User-Agent) always gets the same offer.
     pub sticky: bool,
 }
@@ -157,24 +160,27 @@ impl Filter {
     }
 }
 
-/// The offer a click goes to, and the rule that chose it (`None`: the default pool).
+/// The offer a click goes to, the lander it is shown first (if its pool has landers),
+/// and the rule that chose them (`None`: the default pool).
 #[derive(Debug, Clone, Copy)]
 pub struct Choice<'a> {
     pub rule: Option<&'a Rule>,
     pub offer: &'a Offer,
+    pub lander: Option<&'a Offer>,
 }
 
 /// A pool's pick for a position `draw` (any `u64`): offers take consecutive shares of
 /// `0..total weight`, in order. `None` only for a pool whose weights are all 0, which
 /// configuration refuses.
 pub fn pick(pool: &Pool, draw: u64) -> Option<&Offer> {
-    let total: u64 = pool
-        .offers
-        .iter()
-        .map(|offer| u64::from(offer.weight))
-        .sum();
+    pick_from(&pool.offers, draw)
+}
+
+/// The weighted pick of `draw` among `offers` (or landers).
+pub fn pick_from(offers: &[Offer], draw: u64) -> Option<&Offer> {
+    let total: u64 = offers.iter().map(|offer| u64::from(offer.weight)).sum();
     let mut position = draw.checked_rem(total)?;
-    for offer in &pool.offers {
+    for offer in offers {
         let weight = u64::from(offer.weight);
         if position < weight {
             return Some(offer);
@@ -219,7 +225,18 @@ pub fn random_draw(random: &[u8]) -> u64 {
     for (slot, byte) in seed.iter_mut().zip(random) {
         *slot = *byte;
     }
-    let mut z = u64::from_le_bytes(seed).wrapping_add(0x9e37_79b9_7f4a_7c15);
+    mix(u64::from_le_bytes(seed))
+}
+
+/// The lander's draw from the offer's: mixed again, so that which lander a click sees
+/// and which offer it reaches are independent (each split by its own weights), and the
+/// same for a sticky visitor on every click.
+pub fn lander_draw(offer_draw: u64) -> u64 {
+    mix(offer_draw ^ 0x6c61_6e64_6572_0001)
+}
+
+fn mix(seed: u64) -> u64 {
+    let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
@@ -237,8 +254,17 @@ pub fn choose<'a>(
         .iter()
         .find(|rule| rule.filters.iter().all(|filter| filter.matches(visitor)));
     let pool = rule.map_or(default_pool, |rule| &rule.pool);
-    let offer = pick(pool, draw(rule.map(|rule| rule.name.as_str()), pool))?;
-    Some(Choice { rule, offer })
+    let offer_draw = draw(rule.map(|rule| rule.name.as_str()), pool);
+    let offer = pick(pool, offer_draw)?;
+    let lander = match pool.landers.is_empty() {
+        true => None,
+        false => Some(pick_from(&pool.landers, lander_draw(offer_draw))?),
+    };
+    Some(Choice {
+        rule,
+        offer,
+        lander,
+    })
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]

@@ -164,6 +164,8 @@ pub fn clicks_apply(query: &ReportQuery) -> bool {
 struct Figures {
     clicks: i64,
     bot_clicks: i64,
+    lp_views: i64,
+    lp_clicks: i64,
     conversions: i64,
     approved: i64,
     revenue: BTreeMap<String, i64>,
@@ -257,11 +259,14 @@ macro_rules! report_row {
 }
 
 report_row!(
-    /// Clicks and bot clicks of one group (from the pre-aggregates), and their tracked
-    /// cost outside manual entries in its currency (docs/costs.md; none without one).
+    /// Clicks, bot clicks, landing views and landing clicks of one group (from the
+    /// pre-aggregates), and their tracked cost outside manual entries in its currency
+    /// (docs/costs.md; none without one).
     ClickFigureRow {
         clicks: i64,
         bot_clicks: i64,
+        lp_views: i64,
+        lp_clicks: i64,
         cost_currency: Option<String>,
         cost_micros: Option<i64>,
     }
@@ -380,6 +385,9 @@ impl Figures {
             "pending_revenue": money(&self.pending_revenue),
             "cr": if with_clicks { rate(self.conversions, self.clicks) } else { Value::Null },
             "epc": if with_clicks { Value::Object(epc) } else { Value::Null },
+            "lp_views": if with_clicks { json!(self.lp_views) } else { Value::Null },
+            "lp_clicks": if with_clicks { json!(self.lp_clicks) } else { Value::Null },
+            "lp_ctr": if with_clicks { rate(self.lp_clicks, self.lp_views) } else { Value::Null },
             "approval_rate": rate(self.approved, self.conversions),
             "duplicates": self.duplicates,
             "refused_postbacks": self.refused,
@@ -394,6 +402,8 @@ impl Figures {
     fn add(&mut self, other: &Figures) {
         self.clicks += other.clicks;
         self.bot_clicks += other.bot_clicks;
+        self.lp_views += other.lp_views;
+        self.lp_clicks += other.lp_clicks;
         self.conversions += other.conversions;
         self.approved += other.approved;
         for (c, m) in &other.revenue {
@@ -459,6 +469,8 @@ pub fn assemble_with_costs(
             let figures = group(&mut groups, key_of!(row));
             figures.clicks += row.clicks;
             figures.bot_clicks += row.bot_clicks;
+            figures.lp_views += row.lp_views;
+            figures.lp_clicks += row.lp_clicks;
             if let Some(currency) = &row.cost_currency {
                 let entry = figures.cost.entry(currency.clone()).or_default();
                 *entry = entry.saturating_add(row.cost_micros.unwrap_or_default());

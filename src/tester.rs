@@ -129,6 +129,8 @@ pub fn test_click(campaign: &Campaign, click_id: &str, now_ms: u64) -> crate::st
         bot_reason: None,
         rule: None,
         offer: None,
+        lander: None,
+        landed_at_ms: None,
     };
     crate::store::click_row(&record, campaign.payout_micros, campaign.currency, true)
 }

@@ -98,6 +98,9 @@ pub(super) struct RawCampaign {
     offer_url: Option<String>,
     /// A weighted default pool instead of `offer_url` (docs/flows.md).
     offers: Option<Vec<serde_json::Value>>,
+    /// Landing pages in front of the default pool's offers (docs/flows.md).
+    lander_url: Option<String>,
+    landers: Option<Vec<serde_json::Value>>,
     sticky: bool,
     /// Ordered rules, each checked on its own so every rule's problems are reported.
     rules: Vec<serde_json::Value>,
@@ -118,6 +121,8 @@ pub(super) struct RawCampaign {
 const CAMPAIGN_FIELDS: &[&str] = &[
     "offer_url",
     "offers",
+    "lander_url",
+    "landers",
     "sticky",
     "rules",
     "allowed_hosts",
@@ -147,6 +152,8 @@ impl RawCampaign {
             let raw = RawCampaign {
                 offer_url: table.text("offer_url"),
                 offers: table.values("offers", true),
+                lander_url: table.text("lander_url"),
+                landers: table.values("landers", true),
                 sticky: table.flag("sticky"),
                 rules: table.values("rules", false).unwrap_or_default(),
                 allowed_hosts: table.strings("allowed_hosts", true),
@@ -241,6 +248,32 @@ impl Campaign {
     /// Validates a run-time campaign (stored in KV) with the rules of a static one. Its
     /// key paths start with `campaigns.{id}`. A network restriction is refused: the record
     /// step enforces it from the static configuration only.
+    /// Checks the zones of the flow's time filters against zone rules the core lacks (the
+    /// runtime's `Intl` in the worker, chrono-tz natively): a name of the right shape that
+    /// no zone has is refused where the campaign is configured, static or run-time, with
+    /// its key path under `path`.
+    pub fn check_zones(
+        &self,
+        rules: &dyn crate::zone::ZoneRules,
+        path: &str,
+    ) -> Result<(), super::ConfigErrors> {
+        let problems: Vec<super::ConfigError> = super::flow::time_zones(&self.rules)
+            .filter_map(|(index, zone)| {
+                crate::zone::check_zone(rules, zone)
+                    .err()
+                    .map(|reason| super::ConfigError {
+                        path: format!("{path}.rules[{index}].filters.time.zone"),
+                        reason,
+                    })
+            })
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(super::ConfigErrors(problems))
+        }
+    }
+
     pub fn from_runtime_json(
         id: &str,
         value: serde_json::Value,
@@ -335,22 +368,33 @@ pub(super) fn resolve(
     if let Some(offers) = &raw.offers {
         flow_source.insert("offers".into(), offers.clone().into());
     }
+    if let Some(url) = &raw.lander_url {
+        flow_source.insert("lander_url".into(), url.clone().into());
+    }
+    if let Some(landers) = &raw.landers {
+        flow_source.insert("landers".into(), landers.clone().into());
+    }
     if raw.sticky {
         flow_source.insert("sticky".into(), true.into());
     }
     if !raw.rules.is_empty() {
         flow_source.insert("rules".into(), raw.rules.clone().into());
     }
-    // Every offer URL, of every pool: a template whose filled-in form is an http(s) URL.
-    // Their hosts are the default allowed hosts.
+    // Every offer and lander URL, of every pool: a template whose filled-in form is an
+    // http(s) URL. Their hosts are the default allowed hosts. Lander URLs take `{go}` too.
     let mut default_hosts: Vec<String> = Vec::new();
     let mut macro_in_host = false;
-    let mut parse_url = |problems: &mut Problems, at: &str, text: &str| -> Option<UrlTemplate> {
+    let mut parse_url = |problems: &mut Problems, at: &str, text: &str, lander: bool| {
         if text.len() > MAX_CAMPAIGN_URL_BYTES {
             problems.push(at, too_long(text, MAX_CAMPAIGN_URL_BYTES));
             return None;
         }
-        let template = match UrlTemplate::parse(text, OFFER_MACROS) {
+        let macros: &[&[&str]] = if lander {
+            &[OFFER_MACROS, &["go"]]
+        } else {
+            &[OFFER_MACROS]
+        };
+        let template = match UrlTemplate::parse_in(text, macros) {
             Ok(template) => template,
             Err(error) => {
                 problems.push(at, error.to_string());
@@ -377,14 +421,14 @@ pub(super) fn resolve(
             .is_some_and(|authority| authority.contains('{'));
         Some(template)
     };
-    let default_pool = super::flow::resolve_pool(
-        problems,
-        path,
-        raw.offer_url,
-        raw.offers,
-        raw.sticky,
-        &mut parse_url,
-    );
+    let pool = super::flow::RawPool {
+        offer_url: raw.offer_url,
+        offers: raw.offers,
+        lander_url: raw.lander_url,
+        landers: raw.landers,
+        sticky: raw.sticky,
+    };
+    let default_pool = super::flow::resolve_pool(problems, path, pool, &mut parse_url);
     let rules = super::flow::resolve_rules(problems, path, raw.rules, &mut parse_url);
 
     let allowed_hosts = match raw.allowed_hosts {

@@ -77,36 +77,89 @@ fn text_field(
     }
 }
 
-/// An offer URL checked as a template: `None` (with the problem pushed) if it is not.
-pub(super) type ParseUrl<'a> = dyn FnMut(&mut Problems, &str, &str) -> Option<UrlTemplate> + 'a;
+/// An offer URL (or, with `true`, a lander URL) checked as a template: `None` (with the
+/// problem pushed) if it is not.
+pub(super) type ParseUrl<'a> =
+    dyn FnMut(&mut Problems, &str, &str, bool) -> Option<UrlTemplate> + 'a;
 
-/// A pool from either `offer_url` (one unnamed offer) or `offers`, at `path`.
+/// A pool's destinations as written: `offer_url` or `offers`, and optionally
+/// `lander_url` or `landers` (docs/flows.md).
+pub(super) struct RawPool {
+    pub offer_url: Option<String>,
+    pub offers: Option<Vec<Value>>,
+    pub lander_url: Option<String>,
+    pub landers: Option<Vec<Value>>,
+    pub sticky: bool,
+}
+
+/// A pool from either `offer_url` (one unnamed offer) or `offers`, at `path`, and its
+/// landers from `lander_url` or `landers` (none: straight to the offer).
 pub(super) fn resolve_pool(
     problems: &mut Problems,
     path: &str,
-    offer_url: Option<String>,
-    offers: Option<Vec<Value>>,
-    sticky: bool,
+    raw: RawPool,
     parse_url: &mut ParseUrl<'_>,
 ) -> Option<Pool> {
     let before = problems.0.len();
-    let offers = match (offer_url, offers) {
+    let offers = weighted(
+        problems,
+        path,
+        "offer",
+        raw.offer_url,
+        raw.offers,
+        parse_url,
+    );
+    let landers = match (&raw.lander_url, &raw.landers) {
+        (None, None) => Some(Vec::new()),
+        _ => weighted(
+            problems,
+            path,
+            "lander",
+            raw.lander_url,
+            raw.landers,
+            parse_url,
+        ),
+    };
+    let (Some(offers), Some(landers)) = (offers, landers) else {
+        return None;
+    };
+    (problems.0.len() == before).then_some(Pool {
+        offers,
+        landers,
+        sticky: raw.sticky,
+    })
+}
+
+/// `{kind}_url` (one unnamed entry) or `{kind}s` (a weighted list of named ones).
+fn weighted(
+    problems: &mut Problems,
+    path: &str,
+    kind: &str,
+    single: Option<String>,
+    list: Option<Vec<Value>>,
+    parse_url: &mut ParseUrl<'_>,
+) -> Option<Vec<Offer>> {
+    let before = problems.0.len();
+    let lander = kind == "lander";
+    let offers = match (single, list) {
         (Some(_), Some(_)) => {
             problems.push(
-                format!("{path}.offers"),
-                "set either offer_url (one offer) or offers (a weighted pool), not both",
+                format!("{path}.{kind}s"),
+                format!(
+                    "set either {kind}_url (one {kind}) or {kind}s (a weighted pool), not both"
+                ),
             );
             return None;
         }
         (None, None) => {
             problems.push(
-                format!("{path}.offer_url"),
-                "missing: set offer_url (one offer) or offers (a weighted pool)",
+                format!("{path}.{kind}_url"),
+                format!("missing: set {kind}_url (one {kind}) or {kind}s (a weighted pool)"),
             );
             return None;
         }
         (Some(url), None) => {
-            let url = parse_url(problems, &format!("{path}.offer_url"), &url)?;
+            let url = parse_url(problems, &format!("{path}.{kind}_url"), &url, lander)?;
             vec![Offer {
                 name: None,
                 url,
@@ -116,15 +169,15 @@ pub(super) fn resolve_pool(
         (None, Some(list)) => {
             if list.is_empty() || list.len() > MAX_OFFERS {
                 problems.push(
-                    format!("{path}.offers"),
-                    format!("has {} offers; 1 to {MAX_OFFERS} are accepted", list.len()),
+                    format!("{path}.{kind}s"),
+                    format!("has {} {kind}s; 1 to {MAX_OFFERS} are accepted", list.len()),
                 );
                 return None;
             }
             let mut offers = Vec::with_capacity(list.len());
             let mut names: Vec<String> = Vec::with_capacity(list.len());
             for (index, value) in list.into_iter().enumerate() {
-                let at = format!("{path}.offers[{index}]");
+                let at = format!("{path}.{kind}s[{index}]");
                 let Some(mut object) = object_at(problems, &at, value, &["name", "url", "weight"])
                 else {
                     continue;
@@ -152,11 +205,11 @@ pub(super) fn resolve_pool(
                 if names.contains(&raw.0) {
                     problems.push(
                         format!("{at}.name"),
-                        format!("\"{}\" names another offer of this pool", raw.0),
+                        format!("\"{}\" names another {kind} of this pool", raw.0),
                     );
                 }
                 names.push(raw.0.clone());
-                if let Some(url) = parse_url(problems, &format!("{at}.url"), &raw.1) {
+                if let Some(url) = parse_url(problems, &format!("{at}.url"), &raw.1, lander) {
                     offers.push(Offer {
                         name: Some(raw.0),
                         url,
@@ -166,14 +219,14 @@ pub(super) fn resolve_pool(
             }
             if problems.0.len() == before && offers.iter().all(|offer| offer.weight == 0) {
                 problems.push(
-                    format!("{path}.offers"),
-                    "every weight is 0: at least one offer must take clicks",
+                    format!("{path}.{kind}s"),
+                    format!("every weight is 0: at least one {kind} must take clicks"),
                 );
             }
             offers
         }
     };
-    (problems.0.len() == before).then_some(Pool { offers, sticky })
+    (problems.0.len() == before).then_some(offers)
 }
 
 /// The campaign's rules, at `{path}.rules`.
@@ -193,7 +246,15 @@ pub(super) fn resolve_rules(
     let mut resolved: Vec<Rule> = Vec::with_capacity(rules.len());
     for (index, value) in rules.into_iter().enumerate() {
         let at = format!("{path}.rules[{index}]");
-        let known = ["name", "filters", "offer_url", "offers", "sticky"];
+        let known = [
+            "name",
+            "filters",
+            "offer_url",
+            "offers",
+            "lander_url",
+            "landers",
+            "sticky",
+        ];
         let Some(mut object) = object_at(problems, &at, value, &known) else {
             continue;
         };
@@ -213,19 +274,27 @@ pub(super) fn resolve_rules(
                 Vec::new()
             }
         };
-        let offer_url = match object.remove("offer_url") {
-            None => None,
-            Some(Value::String(url)) => Some(url),
-            Some(_) => {
-                problems.push(format!("{at}.offer_url"), "must be a string");
+        let mut text = |key: &str| match object.remove(key) {
+            None => Ok(None),
+            Some(Value::String(url)) => Ok(Some(url)),
+            Some(_) => Err(format!("{at}.{key}")),
+        };
+        let (offer_url, lander_url) = match (text("offer_url"), text("lander_url")) {
+            (Ok(offer_url), Ok(lander_url)) => (offer_url, lander_url),
+            (Err(at), _) | (_, Err(at)) => {
+                problems.push(at, "must be a string");
                 continue;
             }
         };
-        let offers = match object.remove("offers") {
-            None => None,
-            Some(Value::Array(list)) => Some(list),
-            Some(_) => {
-                problems.push(format!("{at}.offers"), "must be a list of offers");
+        let mut list = |key: &str| match object.remove(key) {
+            None => Ok(None),
+            Some(Value::Array(list)) => Ok(Some(list)),
+            Some(_) => Err(format!("{at}.{key}")),
+        };
+        let (offers, landers) = match (list("offers"), list("landers")) {
+            (Ok(offers), Ok(landers)) => (offers, landers),
+            (Err(at), _) | (_, Err(at)) => {
+                problems.push(at, "must be a list of {name, url, weight}");
                 continue;
             }
         };
@@ -237,7 +306,14 @@ pub(super) fn resolve_rules(
                 false
             }
         };
-        let pool = resolve_pool(problems, &at, offer_url, offers, sticky, parse_url);
+        let raw = RawPool {
+            offer_url,
+            offers,
+            lander_url,
+            landers,
+            sticky,
+        };
+        let pool = resolve_pool(problems, &at, raw, parse_url);
         if let Some(pool) = pool {
             resolved.push(Rule {
                 name,

@@ -527,13 +527,9 @@ impl Config {
         }
         // The zones of flow time filters, by the same rules (docs/flows.md).
         for (id, campaign) in &self.campaigns {
-            for (index, zone) in flow::time_zones(&campaign.rules) {
-                if let Err(reason) = crate::zone::check_zone(rules, zone) {
-                    problems.push(
-                        format!("{VAR_NAME}.campaigns.{id}.rules[{index}].filters.time.zone"),
-                        reason,
-                    );
-                }
+            if let Err(errors) = campaign.check_zones(rules, &format!("{VAR_NAME}.campaigns.{id}"))
+            {
+                problems.0.extend(errors.0);
             }
         }
         if problems.0.is_empty() {

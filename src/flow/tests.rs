@@ -68,6 +68,7 @@ fn request<'a>(query: &'a [(String, String)]) -> ClickRequest<'a> {
         now_ms: NOON_UTC + 2 * 3_600_000,
         random: [1; 7],
         zones: Some(&Tzdb),
+        origin: Some("https://track.example"),
         ..Default::default()
     }
 }
@@ -454,4 +455,316 @@ fn time_windows_follow_the_zone_and_wrap_midnight() {
         to_minute: 1440,
     };
     assert!(!unknown.contains(&Tzdb, NOON_UTC));
+}
+
+// Landing pages (docs/flows.md, "Landing pages").
+
+fn lander_config() -> Config {
+    Config::from_json(json!({
+        "networks": { "generic": {} },
+        "campaigns": {
+            "lp": {
+                "offers": [
+                    { "name": "a", "url": "https://a.example/?c={clickid}&s={sub1}", "weight": 70 },
+                    { "name": "b", "url": "https://b.example/?c={clickid}", "weight": 30 }
+                ],
+                "rules": [
+                    { "name": "mobile", "filters": { "device": "mobile" }, "sticky": true,
+                      "landers": [
+                        { "name": "quiz", "url": "https://lp.example/quiz?c={clickid}&next={go}", "weight": 1 },
+                        { "name": "story", "url": "https://lp.example/story?next={go}&geo={country}", "weight": 3 }
+                      ],
+                      "offers": [
+                        { "name": "x", "url": "https://x.example/?c={clickid}&s={sub1}", "weight": 1 },
+                        { "name": "y", "url": "https://y.example/?c={clickid}", "weight": 1 }
+                      ] },
+                    { "name": "plain-lp", "filters": { "params": { "sub2": "lp" } },
+                      "lander_url": "https://lp.example/one?next={go}", "offer_url": "https://a.example/one" }
+                ]
+            }
+        }
+    }))
+    .unwrap()
+}
+
+fn location(plan: &ClickPlan) -> url::Url {
+    match &plan.response {
+        ClickResponse::Redirect { location, .. } => url::Url::parse(location).unwrap(),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The lander's `{go}` link of a click's redirect, as the lander page gets it.
+fn go_link(plan: &ClickPlan) -> url::Url {
+    let lander = location(plan);
+    let next = lander
+        .query_pairs()
+        .find(|(name, _)| name == "next")
+        .unwrap()
+        .1;
+    url::Url::parse(&next).unwrap()
+}
+
+/// `plan_go` for a `{go}` link, with the request facts of `request`.
+fn follow(config: &Config, link: &url::Url, request: &ClickRequest<'_>) -> ClickPlan {
+    let click_id = link.path().strip_prefix("/go/").unwrap();
+    let query: Vec<(String, String)> = link.query_pairs().into_owned().collect();
+    let campaign = query.iter().find(|(k, _)| k == "c").map(|(_, v)| v.clone());
+    let request = ClickRequest {
+        query: &query,
+        ..request.clone()
+    };
+    crate::click::plan_go(
+        &secrets(),
+        campaign.and_then(|id| config.campaigns.get(&id)),
+        click_id,
+        30 * 86_400_000,
+        &request,
+    )
+}
+
+#[test]
+fn landers_split_by_weight_and_their_link_reaches_the_dealt_offer() {
+    let config = lander_config();
+    let lp = config.campaigns.get("lp");
+    let secrets = secrets();
+    let query = pairs(&[("sub1", "fb 1")]);
+    let mut landers: BTreeMap<String, u64> = BTreeMap::new();
+    let mut offers: BTreeMap<String, u64> = BTreeMap::new();
+    for visitor in 0..4_000u32 {
+        let ip = format!("10.0.{}.{}", visitor >> 8, visitor & 255);
+        let request = ClickRequest {
+            user_agent: Some(IPHONE),
+            client_ip: Some(&ip),
+            random: random_bytes(u64::from(visitor)),
+            origin: Some("https://track.example"),
+            ..request(&query)
+        };
+        let plan = plan_click(&secrets, lp, &request);
+        let record = plan.record.clone().unwrap();
+        assert_eq!(record.rule.as_deref(), Some("mobile"));
+        assert_eq!(record.landed_at_ms, None);
+        let lander = location(&plan);
+        assert_eq!(lander.host_str(), Some("lp.example"));
+        assert_eq!(
+            Some(lander.path()),
+            record
+                .lander
+                .as_deref()
+                .map(|name| format!("/{name}"))
+                .as_deref()
+        );
+        let link = go_link(&plan);
+        assert_eq!(link.origin().ascii_serialization(), "https://track.example");
+        assert_eq!(link.path(), format!("/go/{}", record.click_id));
+        // Another IP at the call-to-action (a phone changing networks): the same offer.
+        let later = ClickRequest {
+            client_ip: Some("203.0.113.9"),
+            now_ms: request.now_ms + 60_000,
+            ..request.clone()
+        };
+        let went = follow(&config, &link, &later);
+        let landed = went.record.clone().unwrap();
+        let offer = location(&went);
+        assert_eq!(
+            offer.host_str().map(|h| h.trim_end_matches(".example")),
+            record.offer.as_deref()
+        );
+        assert!(offer.as_str().contains(&record.click_id));
+        if record.offer.as_deref() == Some("x") {
+            assert!(offer.as_str().ends_with("&s=fb%201"), "{offer}");
+        }
+        assert_eq!(
+            (
+                &landed.click_id,
+                &landed.rule,
+                &landed.lander,
+                &landed.offer
+            ),
+            (
+                &record.click_id,
+                &record.rule,
+                &record.lander,
+                &record.offer
+            )
+        );
+        assert_eq!(landed.landed_at_ms, Some(later.now_ms));
+        assert_eq!(landed.created_at_ms, record.created_at_ms / 10 * 10);
+        assert_eq!(landed.subs, record.subs);
+        *landers.entry(record.lander.unwrap()).or_default() += 1;
+        *offers.entry(record.offer.unwrap()).or_default() += 1;
+    }
+    assert_share(landers["quiz"], 4_000, 0.25);
+    assert_share(offers["x"], 4_000, 0.5);
+    // The pool is sticky: the same visitor sees the same lander and offer on every click.
+    let again = |n: u64| {
+        let request = ClickRequest {
+            user_agent: Some(IPHONE),
+            random: random_bytes(n),
+            ..request(&query)
+        };
+        let record = plan_click(&secrets, lp, &request).record.unwrap();
+        (record.lander, record.offer)
+    };
+    assert!((1..20).all(|n| again(n) == again(0)));
+}
+
+#[test]
+fn an_unnamed_lander_and_the_default_pool_without_landers() {
+    let config = lander_config();
+    let lp = config.campaigns.get("lp");
+    let query = pairs(&[("sub2", "lp")]);
+    let plan = plan_click(&secrets(), lp, &request(&query));
+    let record = plan.record.clone().unwrap();
+    assert_eq!(
+        (record.rule.as_deref(), record.lander.as_deref()),
+        (Some("plain-lp"), None)
+    );
+    assert_eq!(location(&plan).path(), "/one");
+    let went = follow(&config, &go_link(&plan), &request(&[]));
+    assert_eq!(location(&went).as_str(), "https://a.example/one");
+    assert_eq!(went.record.unwrap().rule.as_deref(), Some("plain-lp"));
+    // Desktop, no sub2: the default pool, straight to its offer.
+    let plan = plan_click(&secrets(), lp, &request(&[]));
+    assert_eq!(plan.record.as_ref().unwrap().lander, None);
+    assert!(["a.example", "b.example"].contains(&location(&plan).host_str().unwrap()));
+}
+
+#[test]
+fn go_links_are_deterministic_and_forgeries_are_refused() {
+    let config = lander_config();
+    let lp = config.campaigns.get("lp");
+    let mobile = ClickRequest {
+        user_agent: Some(IPHONE),
+        origin: Some("https://track.example"),
+        ..request(&[])
+    };
+    let plan = plan_click(&secrets(), lp, &mobile);
+    let link = go_link(&plan);
+    let first = follow(&config, &link, &mobile);
+    assert_eq!(follow(&config, &link, &mobile), first);
+    let refused = |link: &url::Url| follow(&config, link, &mobile).response;
+    let with = |name: &str, value: &str| {
+        let mut changed = link.clone();
+        let pairs: Vec<(String, String)> = link
+            .query_pairs()
+            .into_owned()
+            .map(|(k, v)| {
+                if k == name {
+                    (k, value.to_string())
+                } else {
+                    (k, v)
+                }
+            })
+            .collect();
+        changed.query_pairs_mut().clear().extend_pairs(pairs);
+        changed
+    };
+    // Another offer or rule, another campaign, a changed tag: not a link this tracker made.
+    for forged in [
+        with("f", "mobile.quiz.y"),
+        with("f", "mobile.quiz.x"),
+        with("f", "..a"),
+        with("c", "nope"),
+        with("t", "0000000000000000"),
+        with("t", ""),
+    ] {
+        let changed = forged.query() != link.query();
+        let answer = refused(&forged);
+        assert!(
+            !changed || answer == ClickResponse::InvalidLink,
+            "{forged}: {answer:?}"
+        );
+    }
+    // A forged, truncated or other click ID.
+    let other = secrets().mint(mobile.now_ms, [9; 7]).unwrap();
+    for id in ["0".repeat(32), other, "abc".into()] {
+        let mut forged = link.clone();
+        forged.set_path(&format!("/go/{id}"));
+        assert_eq!(refused(&forged), ClickResponse::InvalidLink, "{id}");
+    }
+    // Older than the lookback window.
+    let late = ClickRequest {
+        now_ms: mobile.now_ms + 31 * 86_400_000,
+        ..mobile.clone()
+    };
+    assert_eq!(
+        follow(&config, &link, &late).response,
+        ClickResponse::InvalidLink
+    );
+    // A bot or prefetch is sent on, without a landing click.
+    let prefetch = ClickRequest {
+        purpose: Some("prefetch"),
+        ..mobile.clone()
+    };
+    let went = follow(&config, &link, &prefetch);
+    assert_eq!(went.response, first.response);
+    assert_eq!(went.record, None);
+}
+
+#[test]
+fn lander_problems_are_reported_with_their_key_paths() {
+    let found = errors(json!({
+        "offer_url": "https://a.example/?next={go}",
+        "lander_url": "https://lp.example/",
+        "landers": [],
+        "rules": [
+            { "name": "r", "offer_url": "https://a.example/",
+              "landers": [
+                { "name": "l", "url": "https://lp.example/?c={clikid}" },
+                { "name": "l", "url": "https://lp.example/2", "wieght": 2 },
+                { "name": "m", "url": "ftp://lp.example/", "weight": 0 }
+              ] },
+            { "name": "s", "offer_url": "https://a.example/", "lander_url": 5 },
+            { "name": "t", "offer_url": "https://a.example/",
+              "landers": [{ "name": "z", "url": "https://lp.example/", "weight": 0 }] }
+        ]
+    }));
+    let expect = [
+        "EDGEBACK.campaigns.c.offer_url: unknown macro",
+        "EDGEBACK.campaigns.c.landers: set either lander_url (one lander) or landers (a weighted pool), not both",
+        "EDGEBACK.campaigns.c.rules[0].landers[0].url: unknown macro",
+        "EDGEBACK.campaigns.c.rules[0].landers[1].wieght: unknown field `wieght`, expected one of name, url, weight (did you mean \"weight\"?)",
+        "EDGEBACK.campaigns.c.rules[0].landers[2].url: ",
+        "EDGEBACK.campaigns.c.rules[1].lander_url: must be a string",
+        "EDGEBACK.campaigns.c.rules[2].landers: every weight is 0: at least one lander must take clicks",
+    ];
+    for prefix in expect {
+        assert!(
+            found.iter().any(|e| e.starts_with(prefix)),
+            "{prefix}\nin {found:#?}"
+        );
+    }
+    assert_eq!(found.len(), expect.len(), "{found:#?}");
+}
+
+#[test]
+fn lander_hosts_are_allowed_by_default_and_checked_when_listed() {
+    let config = lander_config();
+    assert!(config.campaigns["lp"].allows_host("lp.example"));
+    let listed = Config::from_json(json!({ "networks": { "generic": {} }, "campaigns": { "c": {
+        "offer_url": "https://a.example/",
+        "lander_url": "https://{sub1}.lp.example/?next={go}",
+        "allowed_hosts": ["a.example"]
+    }}}))
+    .unwrap();
+    let query = pairs(&[("sub1", "evil.example/x?")]);
+    let plan = plan_click(&secrets(), listed.campaigns.get("c"), &request(&query));
+    assert_eq!(plan.response, ClickResponse::TargetNotAllowed);
+}
+
+#[test]
+fn runtime_campaigns_with_landers_round_trip() {
+    let value = json!({
+        "offer_url": "https://a.example/",
+        "landers": [{ "name": "quiz", "url": "https://lp.example/?next={go}", "weight": 2 }],
+        "rules": [{ "name": "m", "filters": { "device": "mobile" }, "offer_url": "https://a.example/m",
+                    "lander_url": "https://lp.example/m?next={go}" }]
+    });
+    let campaign = crate::config::Campaign::from_runtime_json("spring", value).unwrap();
+    assert_eq!(campaign.default_pool.landers.len(), 1);
+    assert_eq!(campaign.rules[0].pool.landers.len(), 1);
+    let again = crate::config::Campaign::from_runtime_json("spring", campaign.describe()).unwrap();
+    assert_eq!(again.describe(), campaign.describe());
+    assert_eq!(again.describe()["landers"][0]["name"], "quiz");
 }

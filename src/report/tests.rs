@@ -114,8 +114,8 @@ fn assembles_groups_and_totals() {
     ])
     .unwrap();
     let clicks = [
-        json!({"day": "2025-03-10", "clicks": 3, "bot_clicks": 1}),
-        json!({"day": "2025-03-11", "clicks": 1, "bot_clicks": 0}),
+        json!({"day": "2025-03-10", "clicks": 3, "bot_clicks": 1, "lp_views": 2, "lp_clicks": 1}),
+        json!({"day": "2025-03-11", "clicks": 1, "bot_clicks": 0, "lp_views": 1, "lp_clicks": 1}),
     ];
     let conversions = [
         json!({"day": "2025-03-10", "currency": "USD", "conversions": 2, "approved": 1, "revenue_micros": 10_000_000, "pending_micros": 0}),
@@ -157,10 +157,23 @@ fn assembles_groups_and_totals() {
     assert_eq!(report["rows"][1]["cr"], "0.000000");
     assert_eq!(report["total"]["clicks"], 4);
     assert_eq!(report["total"]["conversions"], 3);
+    // Landing views, landing clicks and their CTR (docs/flows.md, "Landing pages").
+    assert_eq!(
+        (
+            first["lp_views"].clone(),
+            first["lp_clicks"].clone(),
+            first["lp_ctr"].clone()
+        ),
+        (json!(2), json!(1), json!("0.500000"))
+    );
+    assert_eq!(report["total"]["lp_views"], 3);
+    assert_eq!(report["total"]["lp_clicks"], 2);
+    assert_eq!(report["total"]["lp_ctr"], "0.666667");
     // Grouped by network, click figures do not apply.
     let by_network = query(&[("group_by", "network")]).unwrap();
     let report = assemble(&by_network, &clicks, &[], &[]);
     assert_eq!(report["total"]["clicks"], Value::Null);
+    assert_eq!(report["total"]["lp_ctr"], Value::Null);
 }
 
 #[test]
@@ -171,11 +184,10 @@ fn by_day_alone_every_day_of_the_range_is_a_row() {
         ("group_by", "day"),
     ])
     .unwrap();
-    let clicks: Vec<ClickFigureRow> =
-        vec![
-            crate::store::from_value(&json!({"day": "2025-03-01", "clicks": 2, "bot_clicks": 0}))
-                .unwrap(),
-        ];
+    let clicks: Vec<ClickFigureRow> = vec![crate::store::from_value(
+        &json!({"day": "2025-03-01", "clicks": 2, "bot_clicks": 0, "lp_views": 0, "lp_clicks": 0}),
+    )
+    .unwrap()];
     let report = assemble(&q, &clicks, &[], &[]);
     let days: Vec<&str> = report["rows"]
         .as_array()
@@ -242,8 +254,8 @@ fn costs_profit_and_roi_by_hand() {
     ])
     .unwrap();
     let clicks: Vec<ClickFigureRow> = typed(&[
-        json!({"campaign": "summer", "clicks": 600, "bot_clicks": 7}),
-        json!({"campaign": "summer", "clicks": 400, "bot_clicks": 0}),
+        json!({"campaign": "summer", "clicks": 600, "bot_clicks": 7, "lp_views": 0, "lp_clicks": 0}),
+        json!({"campaign": "summer", "clicks": 400, "bot_clicks": 0, "lp_views": 0, "lp_clicks": 0}),
     ]);
     let conversions: Vec<ConversionFigureRow> = typed(&[json!({
         "campaign": "summer", "currency": "USD", "conversions": 20, "approved": 20,
@@ -279,9 +291,9 @@ fn losses_currencies_and_groups_without_clicks() {
     ])
     .unwrap();
     let clicks: Vec<ClickFigureRow> = typed(&[
-        json!({"sub1": "loss", "clicks": 3, "bot_clicks": 0}),
-        json!({"sub1": "mixed", "clicks": 7, "bot_clicks": 0}),
-        json!({"sub1": "free", "clicks": 2, "bot_clicks": 0}),
+        json!({"sub1": "loss", "clicks": 3, "bot_clicks": 0, "lp_views": 0, "lp_clicks": 0}),
+        json!({"sub1": "mixed", "clicks": 7, "bot_clicks": 0, "lp_views": 0, "lp_clicks": 0}),
+        json!({"sub1": "free", "clicks": 2, "bot_clicks": 0, "lp_views": 0, "lp_clicks": 0}),
     ]);
     let conversions: Vec<ConversionFigureRow> = typed(&[
         json!({"sub1": "loss", "currency": "USD", "conversions": 2, "approved": 1, "revenue_micros": 1_000_000, "pending_micros": 0}),

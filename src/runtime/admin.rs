@@ -531,7 +531,15 @@ async fn put_campaign_route(call: &mut Call<'_>) -> ApiResult {
             "the body must be a JSON campaign object",
         ));
     };
-    match Campaign::from_runtime_json(&id, value) {
+    // Time-filter zones are checked by the runtime's own rules (`Intl`), as the static
+    // configuration's are at load.
+    let checked = Campaign::from_runtime_json(&id, value).and_then(|campaign| {
+        let rules = super::zones::IntlZones::default();
+        campaign
+            .check_zones(&rules, &format!("campaigns.{id}"))
+            .map(|()| campaign)
+    });
+    match checked {
         Ok(campaign) => {
             let description = campaign.describe();
             call.env

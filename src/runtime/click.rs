@@ -34,7 +34,18 @@ const SPILL_TTL_SECONDS: u64 = 30 * 24 * 60 * 60;
 /// every queued row and writes them. Other requests only queue plain data and await
 /// nothing, so no I/O or promise crosses request contexts (workerd cancels those).
 fn store_after_response(ctx: &Context, env: &Env, row: ClickRow) {
-    PENDING.with(|pending| pending.borrow_mut().push(row));
+    PENDING.with(|pending| {
+        let mut pending = pending.borrow_mut();
+        // A landing click of a click still queued here lands on its row: one row per
+        // click ID in a window, so the batch counts the click once.
+        match pending
+            .iter_mut()
+            .find(|queued| queued.click_id == row.click_id)
+        {
+            Some(queued) => queued.landed_at = queued.landed_at.or(row.landed_at),
+            None => pending.push(row),
+        }
+    });
     let now = super::now_ms();
     let scheduled = FLUSH_SCHEDULED_AT.with(Cell::get);
     if scheduled.is_some_and(|at| now.saturating_sub(at) < FLUSH_PRESUMED_GONE_MS) {
@@ -190,12 +201,15 @@ pub async fn replay_spills(env: &Env, max_entries: u64) -> Result<u64> {
     Ok(recovered)
 }
 
+/// `/c/{campaign}` (`go`: `None`), or a lander's call-to-action `/go/{click_id}?c=…`
+/// (docs/flows.md, "Landing pages"): the same request facts, the same zero D1 queries.
 pub async fn handle(
     request: &Request,
     app: &App,
     ctx: &Context,
     env: &Env,
     campaign_id: &str,
+    go: Option<&str>,
 ) -> Result<Response> {
     let url = request.url()?;
     let query: Vec<(String, String)> = url
@@ -203,6 +217,14 @@ pub async fn handle(
         .take(crate::click::MAX_PARAMS)
         .map(|(name, value)| (name.into_owned(), value.into_owned()))
         .collect();
+    let campaign_id = match go {
+        Some(_) => query
+            .iter()
+            .find(|(name, _)| name == "c")
+            .map_or("", |(_, value)| value.as_str()),
+        None => campaign_id,
+    };
+    let origin = url.origin().ascii_serialization();
     let headers = request.headers();
     let user_agent = headers.get("user-agent").ok().flatten();
     let purpose = headers
@@ -248,8 +270,21 @@ pub async fn handle(
         now_ms: super::now_ms(),
         random: random()?,
         zones: Some(&zones),
+        origin: Some(&origin),
     };
-    let plan = plan_click(&app.click_secrets, campaign, &click_request);
+    let plan = match go {
+        None => plan_click(&app.click_secrets, campaign, &click_request),
+        Some(click_id) => {
+            let lookback_ms = u64::from(app.config.lookback_days).saturating_mul(86_400_000);
+            crate::click::plan_go(
+                &app.click_secrets,
+                campaign,
+                click_id,
+                lookback_ms,
+                &click_request,
+            )
+        }
+    };
 
     if let (Some(record), Some(campaign)) = (plan.record, campaign) {
         // The campaign's own defaults at click time; the network's and the global
@@ -295,5 +330,6 @@ pub async fn handle(
         ClickResponse::BotBlocked => respond(403, text, "blocked"),
         ClickResponse::TargetNotAllowed => respond(400, text, "invalid click parameters"),
         ClickResponse::Unavailable => respond(503, text, "temporarily unavailable"),
+        ClickResponse::InvalidLink => respond(400, text, "invalid link"),
     }
 }

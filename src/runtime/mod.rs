@@ -224,7 +224,14 @@ async fn route(request: Request, env: &Env, ctx: &Context, db: &LazyDb) -> Resul
     match segments.as_slice() {
         ["c", campaign] if !campaign.is_empty() => {
             if matches!(request.method(), Method::Get | Method::Head) {
-                click::handle(&request, &app, ctx, env, campaign).await
+                click::handle(&request, &app, ctx, env, campaign, None).await
+            } else {
+                respond(405, "text/plain; charset=utf-8", "method not allowed")
+            }
+        }
+        ["go", click_id] if !click_id.is_empty() => {
+            if matches!(request.method(), Method::Get | Method::Head) {
+                click::handle(&request, &app, ctx, env, "", Some(click_id)).await
             } else {
                 respond(405, "text/plain; charset=utf-8", "method not allowed")
             }

@@ -47,6 +47,10 @@ pub struct ClickRow {
     /// before flows existed (read back as `None`).
     pub rule: Option<String>,
     pub offer: Option<String>,
+    /// The landing page shown before the offer (docs/flows.md, "Landing pages"), and,
+    /// in a landing click's row (`/go/…`), when its call-to-action was followed.
+    pub lander: Option<String>,
+    pub landed_at: Option<u64>,
     /// The click's cost and its currency (docs/costs.md: `cpc`, `auto`), none when the
     /// campaign tracks no click cost.
     pub cost_micros: Option<i64>,
@@ -87,6 +91,8 @@ impl super::FromRow for ClickRow {
             is_test: c.uint("is_test"),
             rule: c.opt_text("rule"),
             offer: c.opt_text("offer"),
+            lander: c.opt_text("lander"),
+            landed_at: c.opt_uint("landed_at"),
             cost_micros: c.opt_int("cost_micros"),
             cost_currency: c.opt_text("cost_currency"),
         })
@@ -118,6 +124,8 @@ pub fn click_row(
         is_test: u8::from(is_test),
         rule: record.rule.clone(),
         offer: record.offer.clone(),
+        lander: record.lander.clone(),
+        landed_at: record.landed_at_ms,
         cost_micros: None,
         cost_currency: None,
     }
@@ -144,7 +152,8 @@ macro_rules! click_rows {
          json_extract(value, '$.payout_micros') AS payout_micros, \
          json_extract(value, '$.currency') AS currency, \
          json_extract(value, '$.is_test') AS is_test, json_extract(value, '$.rule') AS rule, \
-         json_extract(value, '$.offer') AS offer, \
+         json_extract(value, '$.offer') AS offer, json_extract(value, '$.lander') AS lander, \
+         json_extract(value, '$.landed_at') AS landed_at, \
          json_extract(value, '$.cost_micros') AS cost_micros, \
          json_extract(value, '$.cost_currency') AS cost_currency FROM json_each(?1)) ",
             $alias
@@ -168,14 +177,18 @@ macro_rules! rollup_cost_update {
 
 // Counts the rows not stored yet (so a retried batch never counts a click twice) into
 // their 15-minute bucket, campaign, country and sub-ID tuple. Runs before the insert.
+// A landing click's row (`landed_at`) that arrives before its click's own stands for
+// both: it counts the click, its lander view and its landing click.
 pub(super) const COUNT_CLICKS_SQL: &str = concat!(
     "INSERT INTO click_rollup (bucket, campaign, country, sub1, sub2, sub3, sub4, sub5, sub6, \
-     sub7, sub8, sub9, sub10, clicks, bot_clicks, cost_micros, cost_currency) \
+     sub7, sub8, sub9, sub10, clicks, bot_clicks, lp_views, lp_clicks, cost_micros, \
+     cost_currency) \
      SELECT r.created_at - r.created_at % 900000, r.campaign, COALESCE(r.country, ''), \
      COALESCE(r.sub1, ''), \
      COALESCE(r.sub2, ''), COALESCE(r.sub3, ''), COALESCE(r.sub4, ''), COALESCE(r.sub5, ''), \
      COALESCE(r.sub6, ''), COALESCE(r.sub7, ''), COALESCE(r.sub8, ''), COALESCE(r.sub9, ''), \
-     COALESCE(r.sub10, ''), SUM(r.is_bot = 0), SUM(r.is_bot <> 0), ",
+     COALESCE(r.sub10, ''), SUM(r.is_bot = 0), SUM(r.is_bot <> 0), \
+     SUM(r.is_bot = 0 AND r.lander IS NOT NULL), SUM(r.is_bot = 0 AND r.landed_at IS NOT NULL), ",
     rollup_cost!(),
     " FROM ",
     click_rows!("r"),
@@ -183,8 +196,27 @@ pub(super) const COUNT_CLICKS_SQL: &str = concat!(
      GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13 \
      ON CONFLICT (bucket, campaign, country, sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, \
      sub9, sub10) \
-     DO UPDATE SET clicks = clicks + excluded.clicks, bot_clicks = bot_clicks + excluded.bot_clicks, ",
+     DO UPDATE SET clicks = clicks + excluded.clicks, bot_clicks = bot_clicks + excluded.bot_clicks, \
+     lp_views = lp_views + excluded.lp_views, lp_clicks = lp_clicks + excluded.lp_clicks, ",
     rollup_cost_update!()
+);
+
+// Landing clicks of stored clicks not landed yet (a click lands once, however often its
+// call-to-action is followed): counted into their click's own pre-aggregate row, before
+// the insert below sets `landed_at`.
+const COUNT_LANDINGS: &str = concat!(
+    "INSERT INTO click_rollup (bucket, campaign, country, sub1, sub2, sub3, sub4, sub5, sub6, \
+     sub7, sub8, sub9, sub10, clicks, bot_clicks, lp_views, lp_clicks) \
+     SELECT k.created_at - k.created_at % 900000, k.campaign, COALESCE(k.country, ''), \
+     COALESCE(k.sub1, ''), COALESCE(k.sub2, ''), COALESCE(k.sub3, ''), COALESCE(k.sub4, ''), \
+     COALESCE(k.sub5, ''), COALESCE(k.sub6, ''), COALESCE(k.sub7, ''), COALESCE(k.sub8, ''), \
+     COALESCE(k.sub9, ''), COALESCE(k.sub10, ''), 0, 0, 0, COUNT(*) FROM ",
+    click_rows!("r"),
+    " JOIN clicks k ON k.click_id = r.click_id WHERE r.landed_at IS NOT NULL \
+     AND k.landed_at IS NULL AND k.is_test = 0 AND k.is_bot = 0 \
+     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13 \
+     ON CONFLICT (bucket, campaign, country, sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, \
+     sub9, sub10) DO UPDATE SET lp_clicks = lp_clicks + excluded.lp_clicks"
 );
 
 // Counts the rows not stored yet whose local day was already summed into the daily
@@ -193,11 +225,13 @@ pub(super) const COUNT_CLICKS_SQL: &str = concat!(
 // starting at or before the click is the only candidate. Writes nothing otherwise.
 pub(super) const COUNT_LATE_CLICKS_SQL: &str = concat!(
     "INSERT INTO click_day_rollup (day, campaign, country, sub1, sub2, sub3, sub4, sub5, sub6, \
-     sub7, sub8, sub9, sub10, clicks, bot_clicks, cost_micros, cost_currency) \
+     sub7, sub8, sub9, sub10, clicks, bot_clicks, lp_views, lp_clicks, cost_micros, \
+     cost_currency) \
      SELECT x.start_ms, r.campaign, COALESCE(r.country, ''), COALESCE(r.sub1, ''), \
      COALESCE(r.sub2, ''), COALESCE(r.sub3, ''), COALESCE(r.sub4, ''), COALESCE(r.sub5, ''), \
      COALESCE(r.sub6, ''), COALESCE(r.sub7, ''), COALESCE(r.sub8, ''), COALESCE(r.sub9, ''), \
-     COALESCE(r.sub10, ''), SUM(r.is_bot = 0), SUM(r.is_bot <> 0), ",
+     COALESCE(r.sub10, ''), SUM(r.is_bot = 0), SUM(r.is_bot <> 0), \
+     SUM(r.is_bot = 0 AND r.lander IS NOT NULL), SUM(r.is_bot = 0 AND r.landed_at IS NOT NULL), ",
     rollup_cost!(),
     " FROM ",
     click_rows!("r"),
@@ -208,21 +242,43 @@ pub(super) const COUNT_LATE_CLICKS_SQL: &str = concat!(
      GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13 \
      ON CONFLICT (day, campaign, country, sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, \
      sub9, sub10) \
-     DO UPDATE SET clicks = clicks + excluded.clicks, bot_clicks = bot_clicks + excluded.bot_clicks, ",
+     DO UPDATE SET clicks = clicks + excluded.clicks, bot_clicks = bot_clicks + excluded.bot_clicks, \
+     lp_views = lp_views + excluded.lp_views, lp_clicks = lp_clicks + excluded.lp_clicks, ",
     rollup_cost_update!()
+);
+
+// The landing clicks [`COUNT_LANDINGS`] counts, for a click whose day was already summed
+// (a landing past midnight, its day summed in between): into the daily figures as well.
+const COUNT_LATE_LANDINGS: &str = concat!(
+    "INSERT INTO click_day_rollup (day, campaign, country, sub1, sub2, sub3, sub4, sub5, sub6, \
+     sub7, sub8, sub9, sub10, clicks, bot_clicks, lp_views, lp_clicks) \
+     SELECT x.start_ms, k.campaign, COALESCE(k.country, ''), \
+     COALESCE(k.sub1, ''), COALESCE(k.sub2, ''), COALESCE(k.sub3, ''), COALESCE(k.sub4, ''), \
+     COALESCE(k.sub5, ''), COALESCE(k.sub6, ''), COALESCE(k.sub7, ''), COALESCE(k.sub8, ''), \
+     COALESCE(k.sub9, ''), COALESCE(k.sub10, ''), 0, 0, 0, COUNT(*) FROM ",
+    click_rows!("r"),
+    " JOIN clicks k ON k.click_id = r.click_id JOIN click_days x ON x.start_ms = \
+     (SELECT MAX(start_ms) FROM click_days WHERE start_ms <= k.created_at) \
+     WHERE x.end_ms > k.created_at AND r.landed_at IS NOT NULL \
+     AND k.landed_at IS NULL AND k.is_test = 0 AND k.is_bot = 0 \
+     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13 \
+     ON CONFLICT (day, campaign, country, sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, \
+     sub9, sub10) DO UPDATE SET lp_clicks = lp_clicks + excluded.lp_clicks"
 );
 
 const INSERT_CLICKS: &str = concat!(
     "INSERT INTO clicks (click_id, campaign, created_at, \
      sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, sub9, sub10, external_id, \
      country, asn, colo, user_agent, ip_hash, is_bot, bot_reason, payout_micros, currency, \
-     is_test, rule, offer, cost_micros, cost_currency) SELECT r.click_id, r.campaign, \
-     r.created_at, r.sub1, r.sub2, r.sub3, \
-     r.sub4, r.sub5, r.sub6, r.sub7, r.sub8, r.sub9, r.sub10, r.external_id, r.country, r.asn, \
-     r.colo, r.user_agent, r.ip_hash, r.is_bot, r.bot_reason, r.payout_micros, r.currency, \
-     r.is_test, r.rule, r.offer, r.cost_micros, r.cost_currency FROM ",
+     is_test, rule, offer, lander, landed_at, cost_micros, cost_currency) SELECT r.click_id, \
+     r.campaign, r.created_at, \
+     r.sub1, r.sub2, r.sub3, r.sub4, r.sub5, r.sub6, r.sub7, r.sub8, r.sub9, r.sub10, \
+     r.external_id, r.country, r.asn, r.colo, r.user_agent, r.ip_hash, r.is_bot, r.bot_reason, \
+     r.payout_micros, r.currency, r.is_test, r.rule, r.offer, r.lander, r.landed_at, \
+     r.cost_micros, r.cost_currency FROM ",
     click_rows!("r"),
-    " WHERE true ON CONFLICT (click_id) DO NOTHING"
+    " WHERE true ON CONFLICT (click_id) DO UPDATE SET landed_at = excluded.landed_at \
+     WHERE excluded.landed_at IS NOT NULL AND clicks.landed_at IS NULL"
 );
 
 // The conversions of these clicks (`k`, the rows of `?1`) still waiting for their click
@@ -283,7 +339,7 @@ const COMPLETE_CONVERSIONS: &str = concat!(
     "UPDATE conversions AS c SET campaign = k.campaign, sub1 = k.sub1, sub2 = k.sub2, \
      sub3 = k.sub3, sub4 = k.sub4, sub5 = k.sub5, sub6 = k.sub6, sub7 = k.sub7, sub8 = k.sub8, \
      sub9 = k.sub9, sub10 = k.sub10, external_id = k.external_id, country = k.country, \
-     rule = k.rule, offer = k.offer, \
+     rule = k.rule, offer = k.offer, lander = k.lander, \
      payout_micros = CASE WHEN c.payout_from_click THEN COALESCE(k.payout_micros, 0) \
      ELSE c.payout_micros END, \
      currency = CASE WHEN c.currency_from_click THEN COALESCE(k.currency, c.currency) \
@@ -303,7 +359,8 @@ const SELECT_CLICK_ROWS: &str = "SELECT json_group_array(json_object('click_id',
      'sub10', sub10, 'external_id', external_id, 'country', country, 'asn', asn, 'colo', colo, \
      'user_agent', user_agent, 'ip_hash', ip_hash, 'is_bot', is_bot, 'bot_reason', bot_reason, \
      'payout_micros', payout_micros, 'currency', currency, 'is_test', is_test, 'rule', rule, \
-     'offer', offer, 'cost_micros', cost_micros, 'cost_currency', cost_currency)) AS rows \
+     'offer', offer, 'lander', lander, 'landed_at', landed_at, 'cost_micros', cost_micros, \
+     'cost_currency', cost_currency)) AS rows \
      FROM clicks WHERE click_id IN (SELECT value FROM json_each(?1))";
 
 // Click IDs of conversions still waiting for their click row (the partial index
@@ -366,7 +423,13 @@ pub fn store_click_rows(rows: &[ClickRow]) -> Vec<Statement> {
     let mut statements = Vec::new();
     for chunk in rows.chunks(CLICKS_PER_STATEMENT) {
         let json = chunk_json(chunk);
-        for sql in [COUNT_CLICKS_SQL, COUNT_LATE_CLICKS_SQL, INSERT_CLICKS] {
+        for sql in [
+            COUNT_CLICKS_SQL,
+            COUNT_LATE_CLICKS_SQL,
+            COUNT_LANDINGS,
+            COUNT_LATE_LANDINGS,
+            INSERT_CLICKS,
+        ] {
             statements.push(Statement {
                 sql,
                 params: vec![json.clone()],

@@ -126,6 +126,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../migrations/0009_click_days.sql"),
     ),
     (
+        "0010_landers.sql",
+        include_str!("../../migrations/0010_landers.sql"),
+    ),
+    (
         "0011_costs.sql",
         include_str!("../../migrations/0011_costs.sql"),
     ),
@@ -138,7 +142,7 @@ macro_rules! conversion_columns {
          c.payout_micros, c.currency, c.transaction_id, c.version, c.clicked_at, c.created_at, \
          c.updated_at, json_array(c.sub1, c.sub2, c.sub3, c.sub4, c.sub5, c.sub6, c.sub7, c.sub8, \
          c.sub9, c.sub10) AS subs, c.external_id, c.country, c.attributed_at, c.payout_from_click, \
-         c.rule, c.offer"
+         c.rule, c.offer, c.lander"
     };
 }
 

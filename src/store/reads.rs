@@ -36,9 +36,10 @@ pub struct ConversionRow {
     pub attributed_at: Option<i64>,
     /// The payout is the campaign's default (no postback of this version carried one).
     pub payout_from_click: i64,
-    /// The click's flow rule and offer (docs/flows.md).
+    /// The click's flow rule, offer and lander (docs/flows.md).
     pub rule: Option<String>,
     pub offer: Option<String>,
+    pub lander: Option<String>,
 }
 
 impl FromRow for ConversionRow {
@@ -66,6 +67,7 @@ impl FromRow for ConversionRow {
             payout_from_click: c.int("payout_from_click"),
             rule: c.opt_text("rule"),
             offer: c.opt_text("offer"),
+            lander: c.opt_text("lander"),
         })
     }
 }
@@ -93,6 +95,7 @@ impl ConversionRow {
             "country": self.country,
             "rule": self.rule,
             "offer": self.offer,
+            "lander": self.lander,
             "sub": self.subs.to_map(),
             "attributed": self.attributed_at.is_some(),
             "attributed_at": self.attributed_at,
@@ -234,7 +237,8 @@ pub fn get_conversion(conversion_id: &str) -> Vec<Statement> {
 
 const GET_CLICK: &str = "SELECT click_id, campaign, created_at, json_array(sub1, sub2, sub3, \
      sub4, sub5, sub6, sub7, sub8, sub9, sub10) AS subs, external_id, country, asn, colo, \
-     user_agent, ip_hash, is_bot, bot_reason, payout_micros, currency, is_test, rule, offer \
+     user_agent, ip_hash, is_bot, bot_reason, payout_micros, currency, is_test, rule, offer, \
+     lander, landed_at \
      FROM clicks \
      WHERE click_id = ?1";
 
@@ -249,7 +253,8 @@ pub fn get_click(click_id: &str) -> Statement {
 // is a key range [since, cursor) read newest first, filtered row by row, stopped by LIMIT.
 const LIST_CLICKS: &str = "SELECT click_id, campaign, created_at, json_array(sub1, sub2, sub3, \
      sub4, sub5, sub6, sub7, sub8, sub9, sub10) AS subs, external_id, country, asn, colo, \
-     user_agent, ip_hash, is_bot, bot_reason, payout_micros, currency, is_test, rule, offer \
+     user_agent, ip_hash, is_bot, bot_reason, payout_micros, currency, is_test, rule, offer, \
+     lander, landed_at \
      FROM clicks \
      WHERE click_id >= ?1 AND (?2 IS NULL OR click_id < ?2) AND (?3 IS NULL OR campaign = ?3) \
      AND (?4 IS NULL OR country = ?4) AND (?5 IS NULL OR is_bot = ?5) \
@@ -494,6 +499,9 @@ pub struct ClickView {
     pub is_test: i64,
     pub rule: Option<String>,
     pub offer: Option<String>,
+    pub lander: Option<String>,
+    /// When the lander's call-to-action was followed (docs/flows.md).
+    pub landed_at: Option<i64>,
 }
 
 impl FromRow for ClickView {
@@ -517,6 +525,8 @@ impl FromRow for ClickView {
             is_test: c.int("is_test"),
             rule: c.opt_text("rule"),
             offer: c.opt_text("offer"),
+            lander: c.opt_text("lander"),
+            landed_at: c.opt_int("landed_at"),
         })
     }
 }
@@ -541,6 +551,8 @@ impl ClickView {
             "is_test": self.is_test,
             "rule": self.rule,
             "offer": self.offer,
+            "lander": self.lander,
+            "landed_at": self.landed_at,
         });
         if let Some(fields) = object.as_object_mut() {
             for (name, value) in self.subs.named() {

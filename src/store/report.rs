@@ -69,6 +69,7 @@ macro_rules! click_report_figures {
              CASE WHEN p.g_country THEN NULLIF(r.country, '') END AS country, ",
             report_sub_keys!("r"),
             ", SUM(r.clicks) AS clicks, SUM(r.bot_clicks) AS bot_clicks, \
+             SUM(r.lp_views) AS lp_views, SUM(r.lp_clicks) AS lp_clicks, \
              NULLIF(r.cost_currency, '') AS cost_currency, \
              SUM(CASE WHEN EXISTS (SELECT 1 FROM json_each(p.entries) e \
              WHERE json_extract(e.value, '$[0]') = r.campaign \
@@ -110,10 +111,10 @@ const REPORT_CLICKS: &str = concat!(
     ") ",
     click_report_figures!("r.day"),
     "dc AS w JOIN click_day_rollup r ON r.day = w.start_ms \
-     WHERE true GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 16 UNION ALL ",
+     WHERE true GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 18 UNION ALL ",
     click_report_figures!("r.bucket"),
     "du AS w JOIN click_rollup r ON r.bucket >= w.start_ms AND r.bucket < w.end_ms \
-     WHERE true GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 16"
+     WHERE true GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 18"
 );
 
 // Conversions carry their own attribution snapshot: no click is read. Their IDs sort by

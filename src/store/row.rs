@@ -272,6 +272,8 @@ mod tests {
             is_test: 0,
             rule: Some("r1".into()),
             offer: None,
+            lander: Some("lp".into()),
+            landed_at: Some(7),
             cost_micros: Some(50_000),
             cost_currency: Some("USD".into()),
         };

@@ -102,6 +102,8 @@ fn click(id: &str) -> ClickRecord {
         bot_reason: None,
         rule: Some("dach".into()),
         offer: Some("offer-a".into()),
+        lander: Some("quiz".into()),
+        landed_at_ms: None,
     }
 }
 
@@ -1141,7 +1143,8 @@ fn the_report_statements_group_by_local_day() {
 fn final_state(db: &Connection) -> serde_json::Value {
     let conversion = run_query(
         db,
-        "SELECT conversion_id, campaign, sub1, sub2, external_id, country, rule, offer, network, \
+        "SELECT conversion_id, campaign, sub1, sub2, external_id, country, rule, offer, lander, \
+         network, \
          event, status, payout_micros, payout_from_click, currency, currency_from_click, version, \
          attributed_at IS NOT NULL AS attributed FROM conversions",
     );
@@ -1215,6 +1218,7 @@ fn a_conversion_ends_up_the_same_whenever_its_click_row_lands() {
     // The flow's choice (docs/flows.md) travels with the other attributes.
     assert_eq!(expected["conversion"][0]["rule"], "dach");
     assert_eq!(expected["conversion"][0]["offer"], "offer-a");
+    assert_eq!(expected["conversion"][0]["lander"], "quiz");
     assert_eq!(expected["conversion"][0]["payout_micros"], 2_500_000);
     assert_eq!(expected["conversion"][0]["currency"], "EUR");
     assert_eq!(expected["rollup"][0]["clicks"], 1);
@@ -2226,6 +2230,98 @@ fn migration_0007_recounts_the_stored_clicks_by_country() {
             json!({ "bucket": bucket * 102, "country": "", "sub1": "", "clicks": 1, "bot_clicks": 0 }),
         ]
     );
+}
+
+/// Landing pages (docs/flows.md): a click shown a lander counts a landing view; its
+/// landing click's row (`/go/…`) sets `landed_at` on the click row and counts a landing
+/// click once, whether it is written after the click's own row or before it.
+#[test]
+fn landing_clicks_count_once_whatever_the_order() {
+    let click_id = secrets().mint(NOW - 1000, [41; 7]).unwrap();
+    let shown = click_row(&click(&click_id), None, None, false);
+    let landed = ClickRow {
+        landed_at: Some(NOW + 30_000),
+        ..shown.clone()
+    };
+    let state = |db: &Connection| {
+        let click = run_query(db, "SELECT lander, landed_at FROM clicks");
+        let rollup = run_query(
+            db,
+            "SELECT SUM(clicks) AS clicks, SUM(lp_views) AS lp_views, SUM(lp_clicks) AS lp_clicks \
+             FROM click_rollup",
+        );
+        serde_json::json!([click, rollup])
+    };
+    let expected = serde_json::json!([
+        [{ "lander": "quiz", "landed_at": NOW + 30_000 }],
+        [{ "clicks": 1, "lp_views": 1, "lp_clicks": 1 }]
+    ]);
+    for order in [[&shown, &landed], [&landed, &shown]] {
+        let mut db = database();
+        for row in order {
+            run_batch(&mut db, &store_clicks(std::slice::from_ref(row), NOW));
+        }
+        assert_eq!(state(&db), expected, "{order:?}");
+        // The call-to-action followed again, and a retried batch: nothing changes.
+        run_batch(
+            &mut db,
+            &store_clicks(&[landed.clone(), shown.clone()], NOW),
+        );
+        run_batch(&mut db, &store_clicks(std::slice::from_ref(&landed), NOW));
+        assert_eq!(state(&db), expected);
+    }
+    // Shown, never followed: a view and no landing click.
+    let mut db = database();
+    run_batch(&mut db, &store_clicks(std::slice::from_ref(&shown), NOW));
+    assert_eq!(
+        state(&db)[1],
+        serde_json::json!([{ "clicks": 1, "lp_views": 1, "lp_clicks": 0 }])
+    );
+    // A conversion recorded before either row gets the lander from whichever lands first.
+    let mut db = database();
+    let draft = with_destinations(draft(&click_id, "", "", "cv1"), CANDIDATES);
+    assert_eq!(record(&mut db, &draft, "pb1").outcome, "accepted");
+    run_batch(&mut db, &store_clicks(std::slice::from_ref(&landed), NOW));
+    let conversion = run_query(&db, "SELECT lander, offer FROM conversions");
+    assert_eq!(conversion[0]["lander"], "quiz");
+    assert_eq!(conversion[0]["offer"], "offer-a");
+}
+
+#[test]
+fn landing_clicks_after_their_day_was_summed_reach_the_daily_figures() {
+    let click_id = secrets().mint(NOW - 1000, [42; 7]).unwrap();
+    let shown = click_row(&click(&click_id), None, None, false);
+    let landed = ClickRow {
+        landed_at: Some(NOW + 30_000),
+        ..shown.clone()
+    };
+    let figures = |db: &Connection, table: &str| {
+        run_query(
+            db,
+            &format!(
+                "SELECT SUM(clicks) AS clicks, SUM(lp_views) AS lp_views, \
+                 SUM(lp_clicks) AS lp_clicks FROM {table}"
+            ),
+        )
+    };
+    let days = crate::zone::ended_days(
+        &crate::zone::tzdb::Tzdb,
+        "UTC",
+        (NOW + 2 * 86_400_000) as i64,
+        3,
+    );
+    // The click's day is summed between its two rows, whichever comes first.
+    for order in [[&shown, &landed], [&landed, &shown]] {
+        let mut db = database();
+        run_batch(&mut db, &store_clicks(std::slice::from_ref(order[0]), NOW));
+        for _ in 0..3 {
+            run_batch(&mut db, &sum_click_day(&days));
+        }
+        run_batch(&mut db, &store_clicks(std::slice::from_ref(order[1]), NOW));
+        let expected = vec![serde_json::json!({ "clicks": 1, "lp_views": 1, "lp_clicks": 1 })];
+        assert_eq!(figures(&db, "click_rollup"), expected, "{order:?}");
+        assert_eq!(figures(&db, "click_day_rollup"), expected, "{order:?}");
+    }
 }
 
 use serde_json::json;

@@ -546,6 +546,34 @@ fn run_time_campaigns_live_in_kv_and_static_ones_win() {
         invalid.json()["errors"][0]["path"],
         "campaigns.rt-bad.offer_url"
     );
+    // A time filter's zone is checked by the runtime's own zone rules, as at load: a
+    // name of the right shape that no zone has is refused (it passed before).
+    let zoneless = api(
+        "PUT",
+        "/api/campaigns/rt-zone",
+        Some(
+            r#"{"offer_url": "https://x.example/", "rules": [{"name": "night",
+                "filters": {"time": {"zone": "Mars/Olympus_Mons", "from": "22:00", "to": "06:00"}},
+                "offer_url": "https://x.example/night"}]}"#,
+        ),
+    );
+    assert_eq!(zoneless.status, 400, "{}", zoneless.body);
+    assert_eq!(
+        zoneless.json()["errors"][0]["path"],
+        "campaigns.rt-zone.rules[0].filters.time.zone"
+    );
+    assert_eq!(api("GET", "/api/campaigns/rt-zone", None).status, 404);
+    let known = api(
+        "PUT",
+        "/api/campaigns/rt-zone",
+        Some(
+            r#"{"offer_url": "https://x.example/", "rules": [{"name": "night",
+                "filters": {"time": {"zone": "Asia/Kathmandu", "from": "22:00", "to": "06:00"}},
+                "offer_url": "https://x.example/night"}]}"#,
+        ),
+    );
+    assert_eq!(known.status, 200, "{}", known.body);
+    assert_eq!(api("DELETE", "/api/campaigns/rt-zone", None).status, 200);
     assert_eq!(
         api(
             "PUT",

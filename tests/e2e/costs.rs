@@ -29,7 +29,11 @@ fn click(w: &Worker, campaign: &str, query: &str) -> String {
         ],
     );
     assert_eq!(reply.status, 302, "{}", reply.body);
-    assert_eq!(reply.d1_queries(), 0, "D1 queries before the click's response");
+    assert_eq!(
+        reply.d1_queries(),
+        0,
+        "D1 queries before the click's response"
+    );
     let location = url::Url::parse(reply.header("location").expect("Location")).expect("url");
     location
         .query_pairs()
@@ -78,7 +82,10 @@ fn wait_for_clicks(w: &Worker, campaign: &str, n: usize) {
         .and_then(|row| row["n"].as_u64())
         != Some(n as u64)
     {
-        assert!(std::time::Instant::now() < deadline, "{campaign}: click rows missing");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{campaign}: click rows missing"
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
@@ -102,7 +109,10 @@ fn cpc_and_automatic_costs_give_profit_and_roi_and_an_entry_replaces_the_day() {
          ORDER BY cost_micros",
         &[],
     );
-    assert_eq!(costs[0], json!({"cost_micros": 50_000, "cost_currency": "USD"}));
+    assert_eq!(
+        costs[0],
+        json!({"cost_micros": 50_000, "cost_currency": "USD"})
+    );
     assert_eq!(costs[3]["cost_micros"], 120_000);
     // One approved conversion at the campaign's 4 USD.
     let reply = w.get(
@@ -150,12 +160,22 @@ fn cpc_and_automatic_costs_give_profit_and_roi_and_an_entry_replaces_the_day() {
     assert_eq!(refused.status, 409, "{}", refused.body);
     assert!(refused.body.contains(&day), "{}", refused.body);
     // Bad bodies and unknown campaigns are named.
-    let bad = api(w, "PUT", "/api/costs", Some(&json!({"campaign": "cost-cpc", "from": day,
-        "to": day, "amount": "-1", "currency": "USD"})));
+    let bad = api(
+        w,
+        "PUT",
+        "/api/costs",
+        Some(&json!({"campaign": "cost-cpc", "from": day,
+        "to": day, "amount": "-1", "currency": "USD"})),
+    );
     assert_eq!(bad.status, 400, "{}", bad.body);
     assert!(bad.body.contains("amount"), "{}", bad.body);
-    let unknown = api(w, "PUT", "/api/costs", Some(&json!({"campaign": "no-such-campaign",
-        "from": day, "to": day, "amount": "1", "currency": "USD"})));
+    let unknown = api(
+        w,
+        "PUT",
+        "/api/costs",
+        Some(&json!({"campaign": "no-such-campaign",
+        "from": day, "to": day, "amount": "1", "currency": "USD"})),
+    );
     assert_eq!(unknown.status, 404, "{}", unknown.body);
     // Without the admin token: 401.
     assert_eq!(w.send("GET", "/api/costs", &[], None).status, 401);
@@ -177,5 +197,9 @@ fn cpc_and_automatic_costs_give_profit_and_roi_and_an_entry_replaces_the_day() {
         None,
     );
     assert_eq!(csv.status, 200, "{}", csv.body);
-    assert!(csv.body.contains("roi,cost_USD,profit_USD,cpa_USD,cpc_USD"), "{}", csv.body);
+    assert!(
+        csv.body.contains("roi,cost_USD,profit_USD,cpa_USD,cpc_USD"),
+        "{}",
+        csv.body
+    );
 }

@@ -79,9 +79,9 @@ fn the_worked_example_routes_by_device_and_parameter_and_records_the_choice() {
         assert_eq!(row["offer"], "app-install");
     }
 
-    // The same phone without the Facebook parameter, and a desktop with it: the default
-    // pool's A/B test.
-    for (query, agent) in [("sub1=organic", IPHONE), ("sub1=fb_ad7", DESKTOP)] {
+    // Desktops, with the Facebook parameter or without: the default pool's A/B test.
+    // (The same phone without it goes to the lander rule: tests/e2e/landers.rs.)
+    for (query, agent) in [("sub1=organic", DESKTOP), ("sub1=fb_ad7", DESKTOP)] {
         let (location, id) = click(query, agent, "192.0.2.72");
         let row = stored(&id);
         if in_dach(&row) {

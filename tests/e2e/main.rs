@@ -12,6 +12,7 @@ mod costs;
 mod flows;
 mod forwarding;
 mod harness;
+mod landers;
 mod listener;
 mod lists;
 mod postbacks;
