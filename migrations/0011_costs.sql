@@ -6,6 +6,18 @@
 ALTER TABLE clicks ADD COLUMN cost_micros INTEGER;
 ALTER TABLE clicks ADD COLUMN cost_currency TEXT;
 
+-- The cost terms of the click's conversions (`cpa`: an amount per approved conversion in
+-- `cost_currency`; `revshare`: parts per million of its payout, in the payout's
+-- currency), the campaign's at click time. Every conversion copies them with the click's
+-- other attributes (the record step, or the click batch that completes a conversion
+-- recorded before its click row), as `rule` and `offer` (0008); the report prices each
+-- approved conversion from them and its current payout.
+ALTER TABLE clicks ADD COLUMN cpa_micros INTEGER;
+ALTER TABLE clicks ADD COLUMN revshare_ppm INTEGER;
+ALTER TABLE conversions ADD COLUMN cpa_micros INTEGER;
+ALTER TABLE conversions ADD COLUMN revshare_ppm INTEGER;
+ALTER TABLE conversions ADD COLUMN cost_currency TEXT;
+
 -- The pre-aggregates sum the costs of their clicks. The currency is not part of their key
 -- (a rebuild of both tables, as 0007 did, for a value that is one per campaign): the
 -- latest non-empty one written wins, so a campaign whose cost currency changes reports

@@ -9,6 +9,7 @@ use super::App;
 use crate::cost::CostEntry;
 use crate::report::{
     assemble_with_costs, day_windows, entry_costs, entry_windows, parse_query_with, ClickFigureRow,
+    CostFigureRow,
 };
 use crate::store::{
     entry_clicks, list_cost_entries, report_click_statement, report_statements, EntryClicks,
@@ -61,9 +62,9 @@ pub async fn build(
     let mut clicks: Vec<ClickFigureRow> = rows_of(results, 0)?;
     let (mut day_clicks, mut bucket_clicks) = (Vec::new(), Vec::new());
     if !spread_reads.is_empty() {
-        day_clicks.extend(rows_of::<EntryClicks>(results, 3)?);
+        day_clicks.extend(rows_of::<EntryClicks>(results, 4)?);
         if buckets {
-            bucket_clicks.extend(rows_of::<EntryClicks>(results, 4)?);
+            bucket_clicks.extend(rows_of::<EntryClicks>(results, 5)?);
         }
     }
     for other in all.iter().skip(1) {
@@ -77,7 +78,15 @@ pub async fn build(
     }
     let conversions = rows_of(results, 1)?;
     let log = rows_of(results, 2)?;
-    let costs = entry_costs(&query, &entries, &windows, &day_clicks, &bucket_clicks);
+    // The conversions' costs, then the entries' parts.
+    let mut costs: Vec<CostFigureRow> = rows_of(results, 3)?;
+    costs.extend(entry_costs(
+        &query,
+        &entries,
+        &windows,
+        &day_clicks,
+        &bucket_clicks,
+    ));
     Ok(Ok(assemble_with_costs(
         &query,
         &clicks,

@@ -55,6 +55,9 @@ pub struct ClickRow {
     /// campaign tracks no click cost.
     pub cost_micros: Option<i64>,
     pub cost_currency: Option<String>,
+    /// The cost terms of its conversions (`cpa`, `revshare`), none for other models.
+    pub cpa_micros: Option<i64>,
+    pub revshare_ppm: Option<i64>,
 }
 
 /// Read back from its JSON (a spilled batch, `runtime::click`): the sub-IDs are
@@ -95,6 +98,8 @@ impl super::FromRow for ClickRow {
             landed_at: c.opt_uint("landed_at"),
             cost_micros: c.opt_int("cost_micros"),
             cost_currency: c.opt_text("cost_currency"),
+            cpa_micros: c.opt_int("cpa_micros"),
+            revshare_ppm: c.opt_int("revshare_ppm"),
         })
     }
 }
@@ -128,6 +133,8 @@ pub fn click_row(
         landed_at: record.landed_at_ms,
         cost_micros: None,
         cost_currency: None,
+        cpa_micros: None,
+        revshare_ppm: None,
     }
 }
 
@@ -155,7 +162,9 @@ macro_rules! click_rows {
          json_extract(value, '$.offer') AS offer, json_extract(value, '$.lander') AS lander, \
          json_extract(value, '$.landed_at') AS landed_at, \
          json_extract(value, '$.cost_micros') AS cost_micros, \
-         json_extract(value, '$.cost_currency') AS cost_currency FROM json_each(?1)) ",
+         json_extract(value, '$.cost_currency') AS cost_currency, \
+         json_extract(value, '$.cpa_micros') AS cpa_micros, \
+         json_extract(value, '$.revshare_ppm') AS revshare_ppm FROM json_each(?1)) ",
             $alias
         )
     };
@@ -165,7 +174,8 @@ macro_rules! click_rows {
 // their currency (not in the key: one per campaign; the latest non-empty one wins).
 macro_rules! rollup_cost {
     () => {
-        "COALESCE(SUM(r.cost_micros), 0), COALESCE(MAX(r.cost_currency), '')"
+        "COALESCE(SUM(r.cost_micros), 0), \
+         COALESCE(MAX(CASE WHEN r.cost_micros IS NOT NULL THEN r.cost_currency END), '')"
     };
 }
 macro_rules! rollup_cost_update {
@@ -270,12 +280,13 @@ const INSERT_CLICKS: &str = concat!(
     "INSERT INTO clicks (click_id, campaign, created_at, \
      sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, sub9, sub10, external_id, \
      country, asn, colo, user_agent, ip_hash, is_bot, bot_reason, payout_micros, currency, \
-     is_test, rule, offer, lander, landed_at, cost_micros, cost_currency) SELECT r.click_id, \
+     is_test, rule, offer, lander, landed_at, cost_micros, cost_currency, cpa_micros, \
+     revshare_ppm) SELECT r.click_id, \
      r.campaign, r.created_at, \
      r.sub1, r.sub2, r.sub3, r.sub4, r.sub5, r.sub6, r.sub7, r.sub8, r.sub9, r.sub10, \
      r.external_id, r.country, r.asn, r.colo, r.user_agent, r.ip_hash, r.is_bot, r.bot_reason, \
      r.payout_micros, r.currency, r.is_test, r.rule, r.offer, r.lander, r.landed_at, \
-     r.cost_micros, r.cost_currency FROM ",
+     r.cost_micros, r.cost_currency, r.cpa_micros, r.revshare_ppm FROM ",
     click_rows!("r"),
     " WHERE true ON CONFLICT (click_id) DO UPDATE SET landed_at = excluded.landed_at \
      WHERE excluded.landed_at IS NOT NULL AND clicks.landed_at IS NULL"
@@ -339,7 +350,8 @@ const COMPLETE_CONVERSIONS: &str = concat!(
     "UPDATE conversions AS c SET campaign = k.campaign, sub1 = k.sub1, sub2 = k.sub2, \
      sub3 = k.sub3, sub4 = k.sub4, sub5 = k.sub5, sub6 = k.sub6, sub7 = k.sub7, sub8 = k.sub8, \
      sub9 = k.sub9, sub10 = k.sub10, external_id = k.external_id, country = k.country, \
-     rule = k.rule, offer = k.offer, lander = k.lander, \
+     rule = k.rule, offer = k.offer, lander = k.lander, cpa_micros = k.cpa_micros, \
+     revshare_ppm = k.revshare_ppm, cost_currency = k.cost_currency, \
      payout_micros = CASE WHEN c.payout_from_click THEN COALESCE(k.payout_micros, 0) \
      ELSE c.payout_micros END, \
      currency = CASE WHEN c.currency_from_click THEN COALESCE(k.currency, c.currency) \
@@ -360,7 +372,8 @@ const SELECT_CLICK_ROWS: &str = "SELECT json_group_array(json_object('click_id',
      'user_agent', user_agent, 'ip_hash', ip_hash, 'is_bot', is_bot, 'bot_reason', bot_reason, \
      'payout_micros', payout_micros, 'currency', currency, 'is_test', is_test, 'rule', rule, \
      'offer', offer, 'lander', lander, 'landed_at', landed_at, 'cost_micros', cost_micros, \
-     'cost_currency', cost_currency)) AS rows \
+     'cost_currency', cost_currency, 'cpa_micros', cpa_micros, \
+     'revshare_ppm', revshare_ppm)) AS rows \
      FROM clicks WHERE click_id IN (SELECT value FROM json_each(?1))";
 
 // Click IDs of conversions still waiting for their click row (the partial index

@@ -134,6 +134,32 @@ const REPORT_CONVERSIONS: &str = concat!(
      WHERE c.is_test = 0 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16"
 );
 
+// The costs of approved `cpa` and `revshare` conversions (docs/costs.md) created outside
+// the manual entries of their campaign, from the terms they copied from their click: a
+// fixed amount in the cost currency, or a share of the current payout (rounded half away
+// from zero, as `cost::share`) in the payout's currency.
+const REPORT_CONVERSION_COSTS: &str = concat!(
+    report_params!(),
+    "SELECT CASE WHEN p.g_day THEN d.label END AS day, \
+     CASE WHEN p.g_campaign THEN c.campaign END AS campaign, \
+     CASE WHEN p.g_network THEN c.network END AS network, \
+     CASE WHEN p.g_event THEN c.event END AS event, \
+     CASE WHEN p.g_country THEN c.country END AS country, ",
+    report_sub_keys!("c"),
+    ", CASE WHEN c.revshare_ppm IS NOT NULL THEN c.currency \
+     ELSE COALESCE(c.cost_currency, c.currency) END AS currency, \
+     CAST(SUM(CASE WHEN c.revshare_ppm IS NOT NULL THEN (c.payout_micros * c.revshare_ppm \
+     + CASE WHEN c.payout_micros < 0 THEN -500000 ELSE 500000 END) / 1000000 \
+     ELSE c.cpa_micros END) AS INTEGER) AS cost_micros \
+     FROM p CROSS JOIN d JOIN conversions c ON c.conversion_id >= d.start_id AND c.conversion_id < d.end_id \
+     WHERE c.is_test = 0 AND c.status = 'approved' \
+     AND (c.revshare_ppm IS NOT NULL OR c.cpa_micros IS NOT NULL) \
+     AND NOT EXISTS (SELECT 1 FROM json_each(p.entries) e \
+     WHERE json_extract(e.value, '$[0]') = c.campaign AND c.created_at >= json_extract(e.value, '$[1]') \
+     AND c.created_at < json_extract(e.value, '$[2]')) \
+     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16"
+);
+
 // Duplicates and refusals from their pre-aggregates: purging the log changes nothing.
 const REPORT_POSTBACKS: &str = concat!(
     report_params!(),
@@ -157,7 +183,8 @@ pub fn report_click_statement(
     report_statements(query, entries).into_iter().next()
 }
 
-/// The report's three reads (clicks, conversions, postback log) for `query`, one batch;
+/// The report's four reads (clicks, conversions, postback log, conversion costs) for
+/// `query`, one batch;
 /// `entries` are the manual cost entries overlapping the report, whose periods' tracked
 /// costs are left out.
 pub fn report_statements(
@@ -191,11 +218,16 @@ pub fn report_statements(
     params.push(SqlValue::Text(
         serde_json::Value::Array(entries).to_string(),
     ));
-    [REPORT_CLICKS, REPORT_CONVERSIONS, REPORT_POSTBACKS]
-        .into_iter()
-        .map(|sql| Statement {
-            sql,
-            params: params.clone(),
-        })
-        .collect()
+    [
+        REPORT_CLICKS,
+        REPORT_CONVERSIONS,
+        REPORT_POSTBACKS,
+        REPORT_CONVERSION_COSTS,
+    ]
+    .into_iter()
+    .map(|sql| Statement {
+        sql,
+        params: params.clone(),
+    })
+    .collect()
 }

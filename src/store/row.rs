@@ -276,6 +276,8 @@ mod tests {
             landed_at: Some(7),
             cost_micros: Some(50_000),
             cost_currency: Some("USD".into()),
+            cpa_micros: None,
+            revshare_ppm: Some(400_000),
         };
         let text = serde_json::to_string(&[&row]).unwrap();
         let values: Vec<Value> = serde_json::from_str(&text).unwrap();

@@ -2143,8 +2143,8 @@ fn the_report_groups_by_country_from_the_pre_aggregates() {
     refused.click_id = Some(ids[3].clone());
     run_batch(&mut db, &log_refusal(&refused, "bad_token", None));
 
-    let [clicks, conversions, postbacks] =
-        <[Vec<serde_json::Value>; 3]>::try_from(report_rows(&mut db, "country")).unwrap();
+    let [clicks, conversions, postbacks, _] =
+        <[Vec<serde_json::Value>; 4]>::try_from(report_rows(&mut db, "country")).unwrap();
     let by_country =
         |rows: &[serde_json::Value], figure: &str| -> Vec<(serde_json::Value, serde_json::Value)> {
             let mut pairs: Vec<_> = rows
@@ -2388,7 +2388,17 @@ fn report_with_costs(
     };
     let day_clicks = read(db, &reads[0]);
     let bucket_clicks = read(db, &reads[1]);
-    let costs = crate::report::entry_costs(&query, &entries, &windows, &day_clicks, &bucket_clicks);
+    let mut costs: Vec<crate::report::CostFigureRow> = run_batch(db, &statements[3..4])
+        .iter()
+        .map(|row| from_value(row).unwrap())
+        .collect();
+    costs.extend(crate::report::entry_costs(
+        &query,
+        &entries,
+        &windows,
+        &day_clicks,
+        &bucket_clicks,
+    ));
     crate::report::assemble_with_costs(&query, &clicks, &conversions, &[], &costs)
 }
 
@@ -2552,4 +2562,90 @@ fn a_manual_entry_replaces_its_days_tracked_costs_and_is_spread_by_clicks() {
     );
     let report = report_with_costs(&mut db, "2025-03-10", "2025-03-10", "UTC", "day");
     assert_eq!(report["total"]["cost"], json!({"USD": "0.200000"}));
+}
+
+#[test]
+fn cpa_and_revshare_conversions_cost_from_their_clicks_terms() {
+    let mut db = database();
+    let cpa_id = secrets().mint(NOW - 1000, [71; 7]).unwrap();
+    let share_id = secrets().mint(NOW - 1000, [72; 7]).unwrap();
+    // `summer`: 1.50 USD per approved conversion.
+    let mut cpa = click_row(&click(&cpa_id), None, None, false);
+    cpa.cpa_micros = Some(1_500_000);
+    cpa.cost_currency = Some("USD".into());
+    run_batch(&mut db, &store_clicks(&[cpa], NOW));
+    let id = |tag: u8| crate::postback::new_record_id(NOW, [tag; 14]);
+    assert_eq!(
+        record(&mut db, &draft(&cpa_id, "T1", "4", &id(1)), "pa1").outcome,
+        "accepted"
+    );
+    // `winter`: 40 % of the payout; its conversion is recorded before its click row and
+    // completed by the click batch (the payout, 4 EUR, and the terms from the click).
+    assert_eq!(
+        record(&mut db, &draft(&share_id, "T2", "", &id(2)), "pa2").outcome,
+        "accepted"
+    );
+    let mut share = click_row(&click(&share_id), Some(4_000_000), Some("EUR"), false);
+    share.campaign = "winter".into();
+    share.revshare_ppm = Some(400_000);
+    run_batch(&mut db, &store_clicks(&[share], NOW));
+    let terms = run_query(
+        &db,
+        "SELECT campaign, cpa_micros, revshare_ppm, cost_currency FROM conversions ORDER BY campaign",
+    );
+    assert_eq!(terms[0]["cpa_micros"], 1_500_000, "{terms:?}");
+    assert_eq!(terms[1]["revshare_ppm"], 400_000, "{terms:?}");
+    // No click cost: the pre-aggregates carry no cost currency.
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM click_rollup WHERE cost_currency <> ''"
+        ),
+        0
+    );
+
+    let day = crate::zone::Date::from_unix_ms(NOW as i64)
+        .unwrap()
+        .to_string();
+    let report = report_with_costs(&mut db, &day, &day, "UTC", "campaign");
+    let row = |campaign: &str| {
+        report["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["campaign"] == campaign)
+            .unwrap()
+            .clone()
+    };
+    // By hand: summer 4 − 1.50 = 2.50, ROI 2.5 / 1.5; winter 40 % of 4 EUR = 1.60.
+    assert_eq!(row("summer")["cost"], json!({"USD": "1.500000"}));
+    assert_eq!(row("summer")["profit"], json!({"USD": "2.500000"}));
+    assert_eq!(row("summer")["roi"], "1.666667");
+    assert_eq!(row("summer")["cpa"], json!({"USD": "1.500000"}));
+    assert_eq!(row("winter")["cost"], json!({"EUR": "1.600000"}));
+    assert_eq!(row("winter")["profit"], json!({"EUR": "2.400000"}));
+    // A manual entry of the day replaces summer's conversion cost.
+    put_entry(
+        &mut db,
+        json!({"campaign": "summer", "from": day, "to": day, "amount": "3", "currency": "USD"}),
+    );
+    let report = report_with_costs(&mut db, &day, &day, "UTC", "campaign");
+    let summer = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["campaign"] == "summer")
+        .unwrap()
+        .clone();
+    assert_eq!(summer["cost"], json!({"USD": "3.000000"}));
+    assert_eq!(
+        report["total"]["cost"],
+        json!({"EUR": "1.600000", "USD": "3.000000"})
+    );
+    // Reversed: the cost goes with the revenue.
+    let mut reversal = draft(&share_id, "T2", "", &id(3));
+    reversal.status = crate::config::Status::Reversed;
+    let _ = record(&mut db, &reversal, "pa3");
+    let report = report_with_costs(&mut db, &day, &day, "UTC", "campaign");
+    assert_eq!(report["total"]["cost"], json!({"USD": "3.000000"}));
 }
