@@ -1,4 +1,4 @@
-//! Costs, profit and ROI end to end (docs/costs.md): a CPC campaign and an automatic one,
+//! Costs, profit and ROI end to end (docs/costs.md): a CPC, an automatic and a CPA campaign,
 //! clicks (0 D1 queries before the response), a postback, the report's figures by hand; a
 //! manual entry replacing the day's tracked cost, listed, refused when overlapping,
 //! deleted.
@@ -91,7 +91,7 @@ fn wait_for_clicks(w: &Worker, campaign: &str, n: usize) {
 }
 
 #[test]
-fn cpc_and_automatic_costs_give_profit_and_roi_and_an_entry_replaces_the_day() {
+fn cpc_automatic_and_cpa_costs_give_profit_and_roi_and_an_entry_replaces_the_day() {
     let w = worker();
     // CPC 0.05 USD: three clicks at the fixed amount, one carrying its own 0.12.
     let ids: Vec<String> = ["sub1=a", "sub1=a", "sub1=b", "sub1=b&cost=0.12"]
@@ -102,8 +102,11 @@ fn cpc_and_automatic_costs_give_profit_and_roi_and_an_entry_replaces_the_day() {
     for query in ["price=0.5", "cost=5", ""] {
         click(w, "cost-auto", query);
     }
+    // CPA 1.50 USD: the click costs nothing, its approved conversion 1.50.
+    let cpa_click = click(w, "cost-cpa", "");
     wait_for_clicks(w, "cost-cpc", 4);
     wait_for_clicks(w, "cost-auto", 3);
+    wait_for_clicks(w, "cost-cpa", 1);
     let costs = w.query(
         "SELECT cost_micros, cost_currency FROM clicks WHERE campaign = 'cost-cpc' \
          ORDER BY cost_micros",
@@ -117,6 +120,11 @@ fn cpc_and_automatic_costs_give_profit_and_roi_and_an_entry_replaces_the_day() {
     // One approved conversion at the campaign's 4 USD.
     let reply = w.get(
         &format!("/postback?clickid={}&txid=cost-1&status=approved", ids[0]),
+        &[],
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let reply = w.get(
+        &format!("/postback?clickid={cpa_click}&txid=cost-2&status=approved"),
         &[],
     );
     assert_eq!(reply.status, 200, "{}", reply.body);
@@ -135,6 +143,11 @@ fn cpc_and_automatic_costs_give_profit_and_roi_and_an_entry_replaces_the_day() {
     assert_eq!(auto["cost"], json!({"USD": "0.500000"}), "{auto}");
     assert_eq!(auto["profit"], json!({"USD": "-0.500000"}), "{auto}");
     assert_eq!(auto["roi"], "-1.000000", "{auto}");
+    // CPA: 4 − 1.50 = 2.50, ROI 2.5 / 1.5.
+    let cpa = report_row(w, "cost-cpa");
+    assert_eq!(cpa["cost"], json!({"USD": "1.500000"}), "{cpa}");
+    assert_eq!(cpa["profit"], json!({"USD": "2.500000"}), "{cpa}");
+    assert_eq!(cpa["roi"], "1.666667", "{cpa}");
 
     // The source's statement says 2 USD for today: it replaces the tracked 0.27.
     let day = today();
