@@ -318,6 +318,8 @@ mod tests {
         assert_eq!(text.len(), 4);
     }
 
+    // The query's zone rules come from chrono-tz, which only native builds have.
+    #[cfg(not(target_arch = "wasm32"))]
     #[test]
     fn the_report_gets_roi_and_cost_columns_per_currency_when_there_are_costs() {
         // The worked example of docs/costs.md: 1,000 clicks at 0.05 USD, 20 approved at 4.
