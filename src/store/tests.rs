@@ -2649,3 +2649,74 @@ fn cpa_and_revshare_conversions_cost_from_their_clicks_terms() {
     let report = report_with_costs(&mut db, &day, &day, "UTC", "campaign");
     assert_eq!(report["total"]["cost"], json!({"USD": "3.000000"}));
 }
+
+#[test]
+fn an_entry_spreads_the_same_over_clicks_split_across_click_databases() {
+    // The same clicks in one database, or split over two (docs/scale.md): the same parts.
+    let clicks: Vec<Vec<Statement>> = (0..7)
+        .map(|n| {
+            let sub1 = ["a", "b", "c"][n % 3];
+            costed_click(
+                &format!("k{n}"),
+                MARCH_10 + n as u64 * 600_000,
+                sub1,
+                50_000,
+                false,
+            )
+        })
+        .collect();
+    let entry = crate::cost::parse_entry(
+        &crate::zone::tzdb::Tzdb,
+        &json!({"campaign": "summer", "from": "2025-03-10", "to": "2025-03-10",
+                "tz": "Europe/Berlin", "amount": "10", "currency": "USD"}),
+        "UTC",
+    )
+    .unwrap();
+    let entries = [entry];
+    let windows = crate::report::entry_windows(&crate::zone::tzdb::Tzdb, &entries);
+    let spread: Vec<(usize, &str, i64, i64)> = windows
+        .iter()
+        .map(|(e, c, s, t)| (*e, c.as_str(), *s, *t))
+        .collect();
+    let reads = entry_clicks(&spread, true);
+    let read = |db: &mut Connection, index: usize| -> Vec<EntryClicks> {
+        run_batch(db, std::slice::from_ref(&reads[index]))
+            .iter()
+            .map(|row| from_value(row).unwrap())
+            .collect()
+    };
+    let pairs: Vec<(String, String)> = vec![
+        ("from".into(), "2025-03-09".into()),
+        ("to".into(), "2025-03-11".into()),
+        ("tz".into(), "UTC".into()),
+        ("group_by".into(), "day,sub1".into()),
+    ];
+    let query = crate::report::parse_query(&pairs, "UTC", 1_742_000_000_000).unwrap();
+    let costs_of = |dbs: &mut [Connection]| {
+        let (mut days, mut buckets) = (Vec::new(), Vec::new());
+        for db in dbs.iter_mut() {
+            days.extend(read(db, 0));
+            buckets.extend(read(db, 1));
+        }
+        let mut rows: Vec<(Option<String>, Option<String>, i64)> =
+            crate::report::entry_costs(&query, &entries, &windows, &days, &buckets)
+                .into_iter()
+                .map(|row| (row.day, row.sub1, row.cost_micros))
+                .collect();
+        rows.sort();
+        rows
+    };
+    let mut one = [database()];
+    run_batch(&mut one[0], &clicks.concat());
+    let mut two = [database(), database()];
+    for (n, statements) in clicks.iter().enumerate() {
+        run_batch(&mut two[n % 2], statements);
+    }
+    let whole = costs_of(&mut one);
+    assert_eq!(whole, costs_of(&mut two));
+    assert_eq!(whole.iter().map(|row| row.2).sum::<i64>(), 10_000_000);
+    // A Berlin day seen in UTC: its first hour falls on the 9th.
+    assert!(whole
+        .iter()
+        .any(|row| row.0.as_deref() == Some("2025-03-10")));
+}
