@@ -570,20 +570,18 @@ pub fn entry_costs(
 ) -> Vec<CostFigureRow> {
     use crate::cost::{allocate, spread, Allocation};
     type Key = [String; 11];
-    let mut by_day: BTreeMap<(usize, i64, Key), u64> = BTreeMap::new();
-    for row in days {
-        let clicks = by_day
-            .entry((row.entry, row.at, row.key.clone()))
-            .or_default();
-        *clicks = clicks.saturating_add(row.clicks);
-    }
-    let mut by_bucket: BTreeMap<(usize, Key, i64), u64> = BTreeMap::new();
-    for row in buckets {
-        let clicks = by_bucket
-            .entry((row.entry, row.key.clone(), row.at))
-            .or_default();
-        *clicks = clicks.saturating_add(row.clicks);
-    }
+    // Rows of the same entry, day (or bucket) and key added up, in that order.
+    let add_up = |rows: &[crate::store::EntryClicks]| {
+        let mut sums: BTreeMap<(usize, i64, Key), u64> = BTreeMap::new();
+        for row in rows {
+            let clicks = sums
+                .entry((row.entry, row.at, row.key.clone()))
+                .or_default();
+            *clicks = clicks.saturating_add(row.clicks);
+        }
+        sums
+    };
+    let (by_day, by_bucket) = (add_up(days), add_up(buckets));
     let mut out = Vec::new();
     let mut push = |entry: &crate::cost::CostEntry, at: i64, key: Option<&Key>, cost: i64| {
         let Some((label, _, _)) = query.windows.iter().find(|(_, s, e)| *s <= at && at < *e) else {
@@ -634,8 +632,9 @@ pub fn entry_costs(
                         .find(|w| w.0 == index && w.2 == day)
                         .map_or(day, |w| w.3);
                     let inside: Vec<(i64, u64)> = by_bucket
-                        .range((index, key.clone(), day)..(index, key.clone(), end))
-                        .map(|(k, clicks)| (k.2, *clicks))
+                        .iter()
+                        .filter(|(k, _)| k.0 == index && day <= k.1 && k.1 < end && k.2 == *key)
+                        .map(|(k, clicks)| (k.1, *clicks))
                         .collect();
                     let weights: Vec<u64> = inside.iter().map(|(_, clicks)| *clicks).collect();
                     match spread(part, &weights) {
