@@ -34,15 +34,11 @@ pub async fn build(
     let end = days.last().map_or(0, |day| day.2);
     let entries: Vec<CostEntry> = db.all(&list_cost_entries(None, start, end)).await?;
     let windows = entry_windows(&zones, &entries);
-    let spread: Vec<(usize, &str, i64, i64)> = windows
-        .iter()
-        .map(|(entry, campaign, start, end)| (*entry, campaign.as_str(), *start, *end))
-        .collect();
     let buckets = entries.iter().any(|entry| entry.tz != query.tz);
     let spread_reads = if entries.is_empty() {
         Vec::new()
     } else {
-        entry_clicks(&spread, buckets)
+        entry_clicks(&windows, buckets)
     };
     // The main batch, then the click figures of every other click database; their
     // rows add up like the main database's (docs/scale.md).

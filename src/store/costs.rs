@@ -162,12 +162,15 @@ impl FromRow for EntryClicks {
 
 /// The reads of the spread over `windows` (`(entry index, campaign, start_ms, end_ms)`
 /// of each entry's local days): per day, and with `buckets` per 15-minute bucket too.
-pub fn entry_clicks(windows: &[(usize, &str, i64, i64)], buckets: bool) -> Vec<Statement> {
-    let json: Vec<serde_json::Value> = windows
+pub fn entry_clicks(windows: &[(usize, String, i64, i64)], buckets: bool) -> Vec<Statement> {
+    let json: Vec<String> = windows
         .iter()
-        .map(|(entry, campaign, start, end)| serde_json::json!([entry, campaign, start, end]))
+        .map(|(entry, campaign, start, end)| {
+            let campaign = serde_json::Value::from(campaign.as_str());
+            format!("[{entry},{campaign},{start},{end}]")
+        })
         .collect();
-    let param = super::SqlValue::Text(serde_json::Value::Array(json).to_string());
+    let param = super::SqlValue::Text(format!("[{}]", json.join(",")));
     let mut statements = vec![Statement {
         sql: ENTRY_DAY_CLICKS,
         params: vec![param.clone()],

@@ -211,13 +211,14 @@ pub fn report_statements(
     ];
     params.extend((1..=10).map(|n| on(GroupKey::Sub(n))));
     params.push(on(GroupKey::Country));
-    let entries: Vec<serde_json::Value> = entries
+    let entries: Vec<String> = entries
         .iter()
-        .map(|e| serde_json::json!([e.campaign, e.from_ms, e.to_ms]))
+        .map(|e| {
+            let campaign = serde_json::Value::from(e.campaign.as_str());
+            format!("[{campaign},{},{}]", e.from_ms, e.to_ms)
+        })
         .collect();
-    params.push(SqlValue::Text(
-        serde_json::Value::Array(entries).to_string(),
-    ));
+    params.push(SqlValue::Text(format!("[{}]", entries.join(","))));
     [
         REPORT_CLICKS,
         REPORT_CONVERSIONS,

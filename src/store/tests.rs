@@ -2375,11 +2375,7 @@ fn report_with_costs(
         .map(|row| from_value(row).unwrap())
         .collect();
     let windows = crate::report::entry_windows(&crate::zone::tzdb::Tzdb, &entries);
-    let spread: Vec<(usize, &str, i64, i64)> = windows
-        .iter()
-        .map(|(e, c, s, t)| (*e, c.as_str(), *s, *t))
-        .collect();
-    let reads = entry_clicks(&spread, true);
+    let reads = entry_clicks(&windows, true);
     let read = |db: &mut Connection, statement: &Statement| -> Vec<EntryClicks> {
         run_batch(db, std::slice::from_ref(statement))
             .iter()
@@ -2674,11 +2670,7 @@ fn an_entry_spreads_the_same_over_clicks_split_across_click_databases() {
     .unwrap();
     let entries = [entry];
     let windows = crate::report::entry_windows(&crate::zone::tzdb::Tzdb, &entries);
-    let spread: Vec<(usize, &str, i64, i64)> = windows
-        .iter()
-        .map(|(e, c, s, t)| (*e, c.as_str(), *s, *t))
-        .collect();
-    let reads = entry_clicks(&spread, true);
+    let reads = entry_clicks(&windows, true);
     let read = |db: &mut Connection, index: usize| -> Vec<EntryClicks> {
         run_batch(db, std::slice::from_ref(&reads[index]))
             .iter()
