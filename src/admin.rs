@@ -20,6 +20,9 @@ pub enum RouteId {
     GetCampaign,
     PutCampaign,
     DeleteCampaign,
+    ListCosts,
+    PutCost,
+    DeleteCost,
     D1Ledger,
 }
 
@@ -368,6 +371,44 @@ pub const ROUTES: &[Route] = &[
         paged: false,
         csv: None,
     },
+    Route {
+        id: RouteId::ListCosts,
+        method: "GET",
+        path: "/api/costs",
+        summary: "Manual cost entries (docs/costs.md), oldest first",
+        query: &[("campaign", "string", "only this campaign's entries")],
+        paged: false,
+        csv: None,
+    },
+    Route {
+        id: RouteId::PutCost,
+        method: "PUT",
+        path: "/api/costs",
+        summary: "Enter a campaign's cost for whole local days ({campaign, from, to, tz, amount, \
+                  currency}): it replaces the tracked costs of the period; the same period \
+                  replaces its entry, an overlapping one is refused (409)",
+        query: &[],
+        paged: false,
+        csv: None,
+    },
+    Route {
+        id: RouteId::DeleteCost,
+        method: "DELETE",
+        path: "/api/costs",
+        summary: "Delete the manual cost entry of exactly this period: the tracked costs are back",
+        query: &[
+            ("campaign", "string", "the entry's campaign"),
+            ("from", "string", "its first local day, YYYY-MM-DD"),
+            ("to", "string", "its last local day, YYYY-MM-DD"),
+            (
+                "tz",
+                "string",
+                "its IANA time zone, default the configured one",
+            ),
+        ],
+        paged: false,
+        csv: None,
+    },
 ];
 
 /// Matches `method` and `path` against the table; returns the route and its path values.
@@ -555,6 +596,9 @@ mod tests {
             ("GET", "/api/campaigns/x"),
             ("PUT", "/api/campaigns/x"),
             ("DELETE", "/api/campaigns/x"),
+            ("GET", "/api/costs"),
+            ("PUT", "/api/costs"),
+            ("DELETE", "/api/costs"),
             ("GET", "/api/openapi.json"),
         ] {
             assert!(match_route(method, path).is_some(), "{method} {path}");

@@ -116,6 +116,15 @@ pub fn report(report: &Value) -> String {
         all
     };
     let outcomes = names_of("refused_postbacks");
+    // Costs (docs/costs.md), when there are any: ROI, then per currency of the profit
+    // (revenue's and cost's) cost, profit, CPA and CPC.
+    let costed = !names_of("cost").is_empty();
+    let cost_currencies = if costed {
+        names_of("profit")
+    } else {
+        Vec::new()
+    };
+    const COST_FIELDS: [&str; 4] = ["cost", "profit", "cpa", "cpc"];
     const COUNTS: [&str; 10] = [
         "clicks",
         "bot_clicks",
@@ -136,6 +145,16 @@ pub fn report(report: &Value) -> String {
         header.push(format!("epc_{currency}"));
     }
     header.extend(outcomes.iter().map(|outcome| format!("refused_{outcome}")));
+    if costed {
+        header.push("roi".into());
+    }
+    for currency in &cost_currencies {
+        header.extend(
+            COST_FIELDS
+                .iter()
+                .map(|field| format!("{field}_{currency}")),
+        );
+    }
     let mut out = String::new();
     line(&mut out, header);
     let row = |out: &mut String, row: &Value, is_total: bool| {
@@ -174,6 +193,19 @@ pub fn report(report: &Value) -> String {
                 .get(outcome)
                 .map_or_else(|| "0".to_string(), |n| cell_text(Some(n)))
         }));
+        if costed {
+            cells.push(cell_text(row.get("roi")));
+        }
+        for currency in &cost_currencies {
+            for field in COST_FIELDS {
+                // Money is zero where the group has none; per-unit figures empty.
+                cells.push(match row[field].get(currency) {
+                    Some(value) => cell_text(Some(value)),
+                    None if field == "cost" || field == "profit" => "0.000000".into(),
+                    None => String::new(),
+                });
+            }
+        }
         line(out, cells);
     };
     for item in report["rows"].as_array().into_iter().flatten() {
@@ -284,6 +316,47 @@ mod tests {
         );
         assert!(text[3].starts_with("total,4,1,2,1,"), "{}", text[3]);
         assert_eq!(text.len(), 4);
+    }
+
+    // The query's zone rules come from chrono-tz, which only native builds have.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[test]
+    fn the_report_gets_roi_and_cost_columns_per_currency_when_there_are_costs() {
+        // The worked example of docs/costs.md: 1,000 clicks at 0.05 USD, 20 approved at 4.
+        let query = crate::report::parse_query(
+            &[
+                ("from".into(), "2025-03-10".into()),
+                ("to".into(), "2025-03-10".into()),
+            ],
+            "UTC",
+            1_741_651_200_000,
+        )
+        .unwrap();
+        let clicks: Vec<crate::report::ClickFigureRow> = vec![crate::store::from_value(&json!({
+            "day": "2025-03-10", "clicks": 1000, "bot_clicks": 0, "lp_views": 0, "lp_clicks": 0,
+            "cost_currency": "USD",
+            "cost_micros": 50_000_000
+        }))
+        .unwrap()];
+        let conversions: Vec<crate::report::ConversionFigureRow> =
+            vec![crate::store::from_value(&json!({
+                "day": "2025-03-10", "currency": "USD", "conversions": 20, "approved": 20,
+                "revenue_micros": 80_000_000, "pending_micros": 0
+            }))
+            .unwrap()];
+        let value = crate::report::assemble(&query, &clicks, &conversions, &[]);
+        let text = report_csv_lines(&value);
+        assert!(
+            text[0].ends_with(",roi,cost_USD,profit_USD,cpa_USD,cpc_USD"),
+            "{}",
+            text[0]
+        );
+        assert!(
+            text[1].ends_with(",0.600000,50.000000,30.000000,2.500000,0.050000"),
+            "{}",
+            text[1]
+        );
+        assert!(text[2].starts_with("total,"), "{}", text[2]);
     }
 
     fn report_csv_lines(value: &Value) -> Vec<String> {

@@ -260,12 +260,15 @@ macro_rules! report_row {
 
 report_row!(
     /// Clicks, bot clicks, landing views and landing clicks of one group (from the
-    /// pre-aggregates).
+    /// pre-aggregates), and their tracked cost outside manual entries in its currency
+    /// (docs/costs.md; none without one).
     ClickFigureRow {
         clicks: i64,
         bot_clicks: i64,
         lp_views: i64,
         lp_clicks: i64,
+        cost_currency: Option<String>,
+        cost_micros: Option<i64>,
     }
 );
 report_row!(
@@ -468,6 +471,10 @@ pub fn assemble_with_costs(
             figures.bot_clicks += row.bot_clicks;
             figures.lp_views += row.lp_views;
             figures.lp_clicks += row.lp_clicks;
+            if let Some(currency) = &row.cost_currency {
+                let entry = figures.cost.entry(currency.clone()).or_default();
+                *entry = entry.saturating_add(row.cost_micros.unwrap_or_default());
+            }
         }
     }
     for row in conversions {
@@ -531,6 +538,123 @@ pub fn assemble_with_costs(
         "rows": rows,
         "total": total.to_json(with_clicks),
     })
+}
+
+/// Each entry's local days, `(entry index, campaign, start_ms, end_ms)`: the windows of
+/// the spread's reads (`store::entry_clicks`).
+pub fn entry_windows(
+    rules: &dyn ZoneRules,
+    entries: &[crate::cost::CostEntry],
+) -> Vec<(usize, String, i64, i64)> {
+    let mut windows = Vec::new();
+    for (index, entry) in entries.iter().enumerate() {
+        let mut offsets = ZoneOffsets::new(rules, &entry.tz);
+        for (_, start, end) in offsets.day_windows(entry.from, entry.to) {
+            windows.push((index, entry.campaign.clone(), start, end));
+        }
+    }
+    windows
+}
+
+/// The manual entries' parts that fall in the report (docs/costs.md, "the spread"): each
+/// entry's amount over its days' click rows (`days`, from every click database), and,
+/// for a report in another zone than the entry's, each part over its row's 15-minute
+/// buckets (`buckets`); a period without clicks evenly over its buckets. Rows of the same
+/// key from several databases add up first, and go in order of day and key.
+pub fn entry_costs(
+    query: &ReportQuery,
+    entries: &[crate::cost::CostEntry],
+    windows: &[(usize, String, i64, i64)],
+    days: &[crate::store::EntryClicks],
+    buckets: &[crate::store::EntryClicks],
+) -> Vec<CostFigureRow> {
+    use crate::cost::{allocate, spread, Allocation};
+    type Key = [String; 11];
+    // Rows of the same entry, day (or bucket) and key added up, in that order.
+    let add_up = |rows: &[crate::store::EntryClicks]| {
+        let mut sums: BTreeMap<(usize, i64, Key), u64> = BTreeMap::new();
+        for row in rows {
+            let clicks = sums
+                .entry((row.entry, row.at, row.key.clone()))
+                .or_default();
+            *clicks = clicks.saturating_add(row.clicks);
+        }
+        sums
+    };
+    let (by_day, by_bucket) = (add_up(days), add_up(buckets));
+    let mut out = Vec::new();
+    let mut push = |entry: &crate::cost::CostEntry, at: i64, key: Option<&Key>, cost: i64| {
+        let Some((label, _, _)) = query.windows.iter().find(|(_, s, e)| *s <= at && at < *e) else {
+            return;
+        };
+        let text = |n: usize| {
+            key.and_then(|key| key.get(n))
+                .filter(|value| !value.is_empty())
+                .cloned()
+        };
+        out.push(CostFigureRow {
+            day: Some(label.clone()),
+            campaign: Some(entry.campaign.clone()),
+            network: None,
+            event: None,
+            country: text(0),
+            sub1: text(1),
+            sub2: text(2),
+            sub3: text(3),
+            sub4: text(4),
+            sub5: text(5),
+            sub6: text(6),
+            sub7: text(7),
+            sub8: text(8),
+            sub9: text(9),
+            sub10: text(10),
+            currency: entry.currency.to_string(),
+            cost_micros: cost,
+        });
+    };
+    for (index, entry) in entries.iter().enumerate() {
+        let rows: Vec<(&(usize, i64, Key), u64)> = by_day
+            .iter()
+            .filter(|(k, _)| k.0 == index)
+            .map(|(k, clicks)| (k, *clicks))
+            .collect();
+        let weights: Vec<u64> = rows.iter().map(|(_, clicks)| *clicks).collect();
+        match allocate(entry, &weights) {
+            Allocation::ByClicks(parts) => {
+                for ((&(_, day, ref key), _), part) in rows.iter().zip(parts) {
+                    if entry.tz == query.tz {
+                        push(entry, day, Some(key), part);
+                        continue;
+                    }
+                    // The second stage: the day's part over its buckets by their clicks.
+                    let end = windows
+                        .iter()
+                        .find(|w| w.0 == index && w.2 == day)
+                        .map_or(day, |w| w.3);
+                    let inside: Vec<(i64, u64)> = by_bucket
+                        .iter()
+                        .filter(|(k, _)| k.0 == index && day <= k.1 && k.1 < end && k.2 == *key)
+                        .map(|(k, clicks)| (k.1, *clicks))
+                        .collect();
+                    let weights: Vec<u64> = inside.iter().map(|(_, clicks)| *clicks).collect();
+                    match spread(part, &weights) {
+                        Some(parts) => {
+                            for ((bucket, _), part) in inside.iter().zip(parts) {
+                                push(entry, *bucket, Some(key), part);
+                            }
+                        }
+                        None => push(entry, day, Some(key), part),
+                    }
+                }
+            }
+            Allocation::ByTime(parts) => {
+                for (bucket, part) in parts {
+                    push(entry, bucket, None, part);
+                }
+            }
+        }
+    }
+    out
 }
 
 // The tests take zone rules from chrono-tz, which only native builds have.

@@ -225,6 +225,9 @@ const METRICS = [
   ["cr", "CR", (r) => percent(r.cr)],
   ["epc", "EPC", (r) => (r.epc === null ? "—" : moneyText(r.epc))],
   ["approval_rate", "Approval", (r) => percent(r.approval_rate)],
+  ["cost", "Cost", (r) => (r.cost == null ? "—" : moneyText(r.cost) || "—")],
+  ["profit", "Profit", (r) => (r.profit == null ? "—" : moneyText(r.profit) || "—")],
+  ["roi", "ROI", (r) => percent(r.roi)],
   ["duplicates", "Dupl.", (r) => count(r.duplicates)],
   ["refused", "Refused", (r) => Object.entries(r.refused_postbacks || {}).map(([o, n]) => `${o}: ${n}`).join(", ")],
 ];

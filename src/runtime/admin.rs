@@ -285,6 +285,7 @@ async fn dispatch(request: Request, app: &App, ctx: &Context, env: &Env, db: &Db
         RouteId::GetCampaign => get_campaign_route(&call).await,
         RouteId::PutCampaign => put_campaign_route(&mut call).await,
         RouteId::DeleteCampaign => delete_campaign_route(&call).await,
+        RouteId::ListCosts | RouteId::PutCost | RouteId::DeleteCost => costs_route(&mut call).await,
         RouteId::D1Ledger => {
             if !app.config.diagnostics.d1_query_header {
                 return Err(ApiError::not_found(
@@ -572,6 +573,87 @@ async fn delete_campaign_route(call: &Call<'_>) -> ApiResult {
         200,
         &json!({ "ok": true, "id": call.id, "deleted": true }),
     )?)
+}
+
+/// The largest integer a JavaScript number holds exactly (D1 binds numbers).
+const MAX_SAFE: i64 = 9_007_199_254_740_991;
+
+/// `GET`, `PUT` and `DELETE /api/costs` (docs/costs.md), one batch each: the list; the
+/// entry stored unless another period overlaps, then what is there; the deletion.
+async fn costs_route(call: &mut Call<'_>) -> ApiResult {
+    use crate::cost::CostEntry;
+    let id = call.route.id;
+    let mut body = serde_json::Map::new();
+    if id == RouteId::PutCost {
+        let bytes = call.request.bytes().await.unwrap_or_default();
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(object)) => body = object,
+            _ => return Err(ApiError::bad_request("the body must be a JSON object")),
+        }
+    } else {
+        // A deletion names its entry in the query; its amount is not asked for.
+        for name in ["campaign", "from", "to", "tz"] {
+            if let Some(value) = call.query.get(name) {
+                body.insert(name.into(), value.into());
+            }
+        }
+        body.insert("amount".into(), "0".into());
+        body.insert("currency".into(), "USD".into());
+    }
+    let entry = if id == RouteId::ListCosts {
+        None
+    } else {
+        let zones = super::zones::IntlZones::default();
+        let body = Value::Object(body);
+        let entry = crate::cost::parse_entry(&zones, &body, &call.app.config.timezone)
+            .map_err(ApiError::bad_request)?;
+        Some(entry)
+    };
+    let statements = match &entry {
+        None => vec![crate::store::list_cost_entries(
+            call.query.get("campaign").as_deref(),
+            -MAX_SAFE,
+            MAX_SAFE,
+        )],
+        Some(entry) if id == RouteId::PutCost => {
+            if campaigns::find(call.app, call.env, &entry.campaign)
+                .await?
+                .is_none()
+            {
+                return Err(ApiError::not_found("campaign: no such campaign"));
+            }
+            crate::store::put_cost_entry(entry)
+        }
+        Some(entry) => vec![crate::store::delete_cost_entry(
+            &entry.campaign,
+            entry.from_ms,
+            entry.to_ms,
+        )],
+    };
+    let results = call.db.batch(&statements).await?;
+    let there: Vec<CostEntry> = rows_of(&results, statements.len().saturating_sub(1))?;
+    let answer = match &entry {
+        None => json!({ "entries": there.iter().map(CostEntry::describe).collect::<Vec<_>>() }),
+        Some(_) if id == RouteId::DeleteCost => json!({ "ok": true, "deleted": true }),
+        Some(entry) => {
+            // Stored unless another entry of the campaign overlaps: name it.
+            let same =
+                |other: &&CostEntry| other.from_ms == entry.from_ms && other.to_ms == entry.to_ms;
+            if let Some(other) = there.iter().find(|other| !same(other)) {
+                return Err(ApiError::Client {
+                    status: 409,
+                    code: "overlapping_cost_entry",
+                    detail: format!(
+                        "the entry of {} from {} to {} ({}) overlaps this period: delete it \
+                         first, or enter exactly its period",
+                        other.campaign, other.from, other.to, other.tz
+                    ),
+                });
+            }
+            json!({ "ok": true, "entry": entry.describe() })
+        }
+    };
+    Ok(respond_json(200, &answer)?)
 }
 
 /// The postback tester: a test click and a simulated postback through the whole

@@ -3,6 +3,7 @@
 
 use super::{click_databases, client_ip, random, respond, App, Misconfigured};
 use crate::click::{meta_refresh_page, plan_click, ClickRequest, ClickResponse};
+use crate::cost::CostModel;
 use crate::store::{click_row, count_click_losses, ClickLosses, ClickRow};
 use std::cell::{Cell, RefCell};
 use worker::{Context, Env, Method, Request, Response, Result};
@@ -301,7 +302,21 @@ pub async fn handle(
     if let (Some(record), Some(campaign)) = (plan.record, campaign) {
         // The campaign's own defaults at click time; the network's and the global
         // currency apply when the campaign has none (resolved by the record step).
-        let row = click_row(&record, campaign.payout_micros, campaign.currency, false);
+        let mut row = click_row(&record, campaign.payout_micros, campaign.currency, false);
+        // Its cost (docs/costs.md): a snapshot of the campaign's terms, 0 for a bot.
+        if let Some(cost) = &campaign.cost {
+            row.cost_micros = cost.click_cost(&query, record.bot_reason.is_some());
+            let currency = cost.currency_or(app.config.currency).to_string();
+            match cost.model {
+                CostModel::Cpa { micros } => row.cpa_micros = Some(micros),
+                CostModel::RevShare { ppm } => row.revshare_ppm = Some(ppm),
+                _ => {}
+            }
+            // The currency of a click's cost or of its conversions' fixed `cpa` cost (a
+            // `revshare` cost is in each payout's currency).
+            row.cost_currency =
+                (row.cost_micros.is_some() || row.cpa_micros.is_some()).then_some(currency);
+        }
         store_after_response(ctx, env, row);
     }
 

@@ -51,6 +51,13 @@ pub struct ClickRow {
     /// in a landing click's row (`/go/…`), when its call-to-action was followed.
     pub lander: Option<String>,
     pub landed_at: Option<u64>,
+    /// The click's cost and its currency (docs/costs.md: `cpc`, `auto`), none when the
+    /// campaign tracks no click cost.
+    pub cost_micros: Option<i64>,
+    pub cost_currency: Option<String>,
+    /// The cost terms of its conversions (`cpa`, `revshare`), none for other models.
+    pub cpa_micros: Option<i64>,
+    pub revshare_ppm: Option<i64>,
 }
 
 /// Read back from its JSON (a spilled batch, `runtime::click`): the sub-IDs are
@@ -89,6 +96,10 @@ impl super::FromRow for ClickRow {
             offer: c.opt_text("offer"),
             lander: c.opt_text("lander"),
             landed_at: c.opt_uint("landed_at"),
+            cost_micros: c.opt_int("cost_micros"),
+            cost_currency: c.opt_text("cost_currency"),
+            cpa_micros: c.opt_int("cpa_micros"),
+            revshare_ppm: c.opt_int("revshare_ppm"),
         })
     }
 }
@@ -120,6 +131,10 @@ pub fn click_row(
         offer: record.offer.clone(),
         lander: record.lander.clone(),
         landed_at: record.landed_at_ms,
+        cost_micros: None,
+        cost_currency: None,
+        cpa_micros: None,
+        revshare_ppm: None,
     }
 }
 
@@ -145,9 +160,28 @@ macro_rules! click_rows {
          json_extract(value, '$.currency') AS currency, \
          json_extract(value, '$.is_test') AS is_test, json_extract(value, '$.rule') AS rule, \
          json_extract(value, '$.offer') AS offer, json_extract(value, '$.lander') AS lander, \
-         json_extract(value, '$.landed_at') AS landed_at FROM json_each(?1)) ",
+         json_extract(value, '$.landed_at') AS landed_at, \
+         json_extract(value, '$.cost_micros') AS cost_micros, \
+         json_extract(value, '$.cost_currency') AS cost_currency, \
+         json_extract(value, '$.cpa_micros') AS cpa_micros, \
+         json_extract(value, '$.revshare_ppm') AS revshare_ppm FROM json_each(?1)) ",
             $alias
         )
+    };
+}
+
+// The cost columns of a pre-aggregate count (docs/costs.md): the clicks' costs summed, and
+// their currency (not in the key: one per campaign; the latest non-empty one wins).
+macro_rules! rollup_cost {
+    () => {
+        "COALESCE(SUM(r.cost_micros), 0), \
+         COALESCE(MAX(CASE WHEN r.cost_micros IS NOT NULL THEN r.cost_currency END), '')"
+    };
+}
+macro_rules! rollup_cost_update {
+    () => {
+        "cost_micros = cost_micros + excluded.cost_micros, cost_currency = \
+         CASE WHEN excluded.cost_currency = '' THEN cost_currency ELSE excluded.cost_currency END"
     };
 }
 
@@ -157,21 +191,24 @@ macro_rules! click_rows {
 // both: it counts the click, its lander view and its landing click.
 pub(super) const COUNT_CLICKS_SQL: &str = concat!(
     "INSERT INTO click_rollup (bucket, campaign, country, sub1, sub2, sub3, sub4, sub5, sub6, \
-     sub7, sub8, sub9, sub10, clicks, bot_clicks, lp_views, lp_clicks) \
+     sub7, sub8, sub9, sub10, clicks, bot_clicks, lp_views, lp_clicks, cost_micros, \
+     cost_currency) \
      SELECT r.created_at - r.created_at % 900000, r.campaign, COALESCE(r.country, ''), \
      COALESCE(r.sub1, ''), \
      COALESCE(r.sub2, ''), COALESCE(r.sub3, ''), COALESCE(r.sub4, ''), COALESCE(r.sub5, ''), \
      COALESCE(r.sub6, ''), COALESCE(r.sub7, ''), COALESCE(r.sub8, ''), COALESCE(r.sub9, ''), \
      COALESCE(r.sub10, ''), SUM(r.is_bot = 0), SUM(r.is_bot <> 0), \
-     SUM(r.is_bot = 0 AND r.lander IS NOT NULL), SUM(r.is_bot = 0 AND r.landed_at IS NOT NULL) \
-     FROM ",
+     SUM(r.is_bot = 0 AND r.lander IS NOT NULL), SUM(r.is_bot = 0 AND r.landed_at IS NOT NULL), ",
+    rollup_cost!(),
+    " FROM ",
     click_rows!("r"),
     " WHERE r.is_test = 0 AND NOT EXISTS (SELECT 1 FROM clicks k WHERE k.click_id = r.click_id) \
      GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13 \
      ON CONFLICT (bucket, campaign, country, sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, \
      sub9, sub10) \
      DO UPDATE SET clicks = clicks + excluded.clicks, bot_clicks = bot_clicks + excluded.bot_clicks, \
-     lp_views = lp_views + excluded.lp_views, lp_clicks = lp_clicks + excluded.lp_clicks"
+     lp_views = lp_views + excluded.lp_views, lp_clicks = lp_clicks + excluded.lp_clicks, ",
+    rollup_cost_update!()
 );
 
 // Landing clicks of stored clicks not landed yet (a click lands once, however often its
@@ -198,13 +235,15 @@ const COUNT_LANDINGS: &str = concat!(
 // starting at or before the click is the only candidate. Writes nothing otherwise.
 pub(super) const COUNT_LATE_CLICKS_SQL: &str = concat!(
     "INSERT INTO click_day_rollup (day, campaign, country, sub1, sub2, sub3, sub4, sub5, sub6, \
-     sub7, sub8, sub9, sub10, clicks, bot_clicks, lp_views, lp_clicks) \
+     sub7, sub8, sub9, sub10, clicks, bot_clicks, lp_views, lp_clicks, cost_micros, \
+     cost_currency) \
      SELECT x.start_ms, r.campaign, COALESCE(r.country, ''), COALESCE(r.sub1, ''), \
      COALESCE(r.sub2, ''), COALESCE(r.sub3, ''), COALESCE(r.sub4, ''), COALESCE(r.sub5, ''), \
      COALESCE(r.sub6, ''), COALESCE(r.sub7, ''), COALESCE(r.sub8, ''), COALESCE(r.sub9, ''), \
      COALESCE(r.sub10, ''), SUM(r.is_bot = 0), SUM(r.is_bot <> 0), \
-     SUM(r.is_bot = 0 AND r.lander IS NOT NULL), SUM(r.is_bot = 0 AND r.landed_at IS NOT NULL) \
-     FROM ",
+     SUM(r.is_bot = 0 AND r.lander IS NOT NULL), SUM(r.is_bot = 0 AND r.landed_at IS NOT NULL), ",
+    rollup_cost!(),
+    " FROM ",
     click_rows!("r"),
     " JOIN click_days x ON x.start_ms = \
      (SELECT MAX(start_ms) FROM click_days WHERE start_ms <= r.created_at) \
@@ -214,7 +253,8 @@ pub(super) const COUNT_LATE_CLICKS_SQL: &str = concat!(
      ON CONFLICT (day, campaign, country, sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, \
      sub9, sub10) \
      DO UPDATE SET clicks = clicks + excluded.clicks, bot_clicks = bot_clicks + excluded.bot_clicks, \
-     lp_views = lp_views + excluded.lp_views, lp_clicks = lp_clicks + excluded.lp_clicks"
+     lp_views = lp_views + excluded.lp_views, lp_clicks = lp_clicks + excluded.lp_clicks, ",
+    rollup_cost_update!()
 );
 
 // The landing clicks [`COUNT_LANDINGS`] counts, for a click whose day was already summed
@@ -240,10 +280,13 @@ const INSERT_CLICKS: &str = concat!(
     "INSERT INTO clicks (click_id, campaign, created_at, \
      sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, sub9, sub10, external_id, \
      country, asn, colo, user_agent, ip_hash, is_bot, bot_reason, payout_micros, currency, \
-     is_test, rule, offer, lander, landed_at) SELECT r.click_id, r.campaign, r.created_at, \
+     is_test, rule, offer, lander, landed_at, cost_micros, cost_currency, cpa_micros, \
+     revshare_ppm) SELECT r.click_id, \
+     r.campaign, r.created_at, \
      r.sub1, r.sub2, r.sub3, r.sub4, r.sub5, r.sub6, r.sub7, r.sub8, r.sub9, r.sub10, \
      r.external_id, r.country, r.asn, r.colo, r.user_agent, r.ip_hash, r.is_bot, r.bot_reason, \
-     r.payout_micros, r.currency, r.is_test, r.rule, r.offer, r.lander, r.landed_at FROM ",
+     r.payout_micros, r.currency, r.is_test, r.rule, r.offer, r.lander, r.landed_at, \
+     r.cost_micros, r.cost_currency, r.cpa_micros, r.revshare_ppm FROM ",
     click_rows!("r"),
     " WHERE true ON CONFLICT (click_id) DO UPDATE SET landed_at = excluded.landed_at \
      WHERE excluded.landed_at IS NOT NULL AND clicks.landed_at IS NULL"
@@ -307,7 +350,8 @@ const COMPLETE_CONVERSIONS: &str = concat!(
     "UPDATE conversions AS c SET campaign = k.campaign, sub1 = k.sub1, sub2 = k.sub2, \
      sub3 = k.sub3, sub4 = k.sub4, sub5 = k.sub5, sub6 = k.sub6, sub7 = k.sub7, sub8 = k.sub8, \
      sub9 = k.sub9, sub10 = k.sub10, external_id = k.external_id, country = k.country, \
-     rule = k.rule, offer = k.offer, lander = k.lander, \
+     rule = k.rule, offer = k.offer, lander = k.lander, cpa_micros = k.cpa_micros, \
+     revshare_ppm = k.revshare_ppm, cost_currency = k.cost_currency, \
      payout_micros = CASE WHEN c.payout_from_click THEN COALESCE(k.payout_micros, 0) \
      ELSE c.payout_micros END, \
      currency = CASE WHEN c.currency_from_click THEN COALESCE(k.currency, c.currency) \
@@ -327,7 +371,9 @@ const SELECT_CLICK_ROWS: &str = "SELECT json_group_array(json_object('click_id',
      'sub10', sub10, 'external_id', external_id, 'country', country, 'asn', asn, 'colo', colo, \
      'user_agent', user_agent, 'ip_hash', ip_hash, 'is_bot', is_bot, 'bot_reason', bot_reason, \
      'payout_micros', payout_micros, 'currency', currency, 'is_test', is_test, 'rule', rule, \
-     'offer', offer, 'lander', lander, 'landed_at', landed_at)) AS rows \
+     'offer', offer, 'lander', lander, 'landed_at', landed_at, 'cost_micros', cost_micros, \
+     'cost_currency', cost_currency, 'cpa_micros', cpa_micros, \
+     'revshare_ppm', revshare_ppm)) AS rows \
      FROM clicks WHERE click_id IN (SELECT value FROM json_each(?1))";
 
 // Click IDs of conversions still waiting for their click row (the partial index

@@ -74,10 +74,11 @@ macro_rules! next_click_day {
 const SUM_CLICK_DAY: &str = concat!(
     next_click_day!(),
     "INSERT INTO click_day_rollup (day, campaign, country, sub1, sub2, sub3, sub4, sub5, \
-     sub6, sub7, sub8, sub9, sub10, clicks, bot_clicks, lp_views, lp_clicks) \
+     sub6, sub7, sub8, sub9, sub10, clicks, bot_clicks, lp_views, lp_clicks, cost_micros, \
+     cost_currency) \
      SELECT pick.start_ms, t.campaign, t.country, t.sub1, t.sub2, t.sub3, t.sub4, t.sub5, \
      t.sub6, t.sub7, t.sub8, t.sub9, t.sub10, SUM(t.clicks), SUM(t.bot_clicks), \
-     SUM(t.lp_views), SUM(t.lp_clicks) \
+     SUM(t.lp_views), SUM(t.lp_clicks), SUM(t.cost_micros), MAX(t.cost_currency) \
      FROM pick JOIN click_rollup t ON t.bucket >= pick.start_ms AND t.bucket < pick.end_ms \
      WHERE true GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13"
 );

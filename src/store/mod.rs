@@ -129,6 +129,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0010_landers.sql",
         include_str!("../../migrations/0010_landers.sql"),
     ),
+    (
+        "0011_costs.sql",
+        include_str!("../../migrations/0011_costs.sql"),
+    ),
 ];
 
 // The columns of a [`ConversionRow`], from `conversions c`.
@@ -142,11 +146,13 @@ macro_rules! conversion_columns {
     };
 }
 
+mod costs;
 mod deliveries;
 mod maintenance;
 mod reads;
 mod record;
 mod report;
+pub use costs::*;
 pub use deliveries::*;
 pub use maintenance::*;
 pub use reads::*;

@@ -10,8 +10,8 @@ use super::{SqlValue, Statement};
 macro_rules! report_params {
     () => {
         "WITH p (days, g_day, g_campaign, g_network, g_event, g1, g2, g3, g4, g5, g6, g7, g8, \
-         g9, g10, g_country) AS (VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, \
-         ?14, ?15, ?16)), \
+         g9, g10, g_country, entries) AS (VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
+         ?12, ?13, ?14, ?15, ?16, ?17)), \
          d AS (SELECT json_extract(value, '$[0]') AS label, json_extract(value, '$[1]') AS start_ms, \
          json_extract(value, '$[2]') AS end_ms, json_extract(value, '$[3]') AS start_id, \
          json_extract(value, '$[4]') AS end_id FROM p, json_each(p.days)) "
@@ -57,17 +57,40 @@ macro_rules! report_sub_keys {
     };
 }
 
-// The grouping keys and figures of click pre-aggregate rows `r` over day windows `w`.
+// The grouping keys and figures of click pre-aggregate rows `r` (starting at `$at`) over
+// day windows `w`, per cost currency: the clicks' costs count unless a manual entry of
+// their campaign covers their time (`p.entries`: `[[campaign, from_ms, to_ms], …]`, the
+// entries overlapping the report; docs/costs.md).
 macro_rules! click_report_figures {
-    () => {
+    ($at:literal) => {
         concat!(
             "SELECT CASE WHEN p.g_day THEN w.label END AS day, \
              CASE WHEN p.g_campaign THEN r.campaign END AS campaign, \
              CASE WHEN p.g_country THEN NULLIF(r.country, '') END AS country, ",
             report_sub_keys!("r"),
             ", SUM(r.clicks) AS clicks, SUM(r.bot_clicks) AS bot_clicks, \
-             SUM(r.lp_views) AS lp_views, SUM(r.lp_clicks) AS lp_clicks FROM p CROSS JOIN "
+             SUM(r.lp_views) AS lp_views, SUM(r.lp_clicks) AS lp_clicks, \
+             NULLIF(r.cost_currency, '') AS cost_currency, \
+             SUM(CASE WHEN EXISTS (SELECT 1 FROM json_each(p.entries) e \
+             WHERE json_extract(e.value, '$[0]') = r.campaign \
+             AND ",
+            $at,
+            " >= json_extract(e.value, '$[1]') \
+             AND ",
+            $at,
+            " < json_extract(e.value, '$[2]')) THEN 0 ELSE r.cost_micros END) \
+             AS cost_micros FROM p CROSS JOIN "
         )
+    };
+}
+
+// A day an entry covers in part (an entry in another zone) is read from its buckets, so
+// that each bucket is wholly in the entry or out of it.
+macro_rules! partly_covered {
+    () => {
+        "EXISTS (SELECT 1 FROM p, json_each(p.entries) e \
+         WHERE json_extract(e.value, '$[1]') < d.end_ms AND json_extract(e.value, '$[2]') > d.start_ms \
+         AND (json_extract(e.value, '$[1]') > d.start_ms OR json_extract(e.value, '$[2]') < d.end_ms))"
     };
 }
 
@@ -80,15 +103,18 @@ macro_rules! click_report_figures {
 const REPORT_CLICKS: &str = concat!(
     report_params!(),
     ", dc AS (SELECT d.label, d.start_ms FROM d JOIN click_days x ON x.start_ms = d.start_ms \
-     AND x.end_ms = d.end_ms), \
-     du AS (SELECT d.label, d.start_ms, d.end_ms FROM d WHERE NOT EXISTS (SELECT 1 FROM \
-     click_days x WHERE x.start_ms = d.start_ms AND x.end_ms = d.end_ms)) ",
-    click_report_figures!(),
+     AND x.end_ms = d.end_ms WHERE NOT ",
+    partly_covered!(),
+    "), du AS (SELECT d.label, d.start_ms, d.end_ms FROM d WHERE NOT EXISTS (SELECT 1 FROM \
+     click_days x WHERE x.start_ms = d.start_ms AND x.end_ms = d.end_ms) OR ",
+    partly_covered!(),
+    ") ",
+    click_report_figures!("r.day"),
     "dc AS w JOIN click_day_rollup r ON r.day = w.start_ms \
-     WHERE true GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13 UNION ALL ",
-    click_report_figures!(),
+     WHERE true GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 18 UNION ALL ",
+    click_report_figures!("r.bucket"),
     "du AS w JOIN click_rollup r ON r.bucket >= w.start_ms AND r.bucket < w.end_ms \
-     WHERE true GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13"
+     WHERE true GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 18"
 );
 
 // Conversions carry their own attribution snapshot: no click is read. Their IDs sort by
@@ -108,6 +134,32 @@ const REPORT_CONVERSIONS: &str = concat!(
      WHERE c.is_test = 0 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16"
 );
 
+// The costs of approved `cpa` and `revshare` conversions (docs/costs.md) created outside
+// the manual entries of their campaign, from the terms they copied from their click: a
+// fixed amount in the cost currency, or a share of the current payout (rounded half away
+// from zero, as `cost::share`) in the payout's currency.
+const REPORT_CONVERSION_COSTS: &str = concat!(
+    report_params!(),
+    "SELECT CASE WHEN p.g_day THEN d.label END AS day, \
+     CASE WHEN p.g_campaign THEN c.campaign END AS campaign, \
+     CASE WHEN p.g_network THEN c.network END AS network, \
+     CASE WHEN p.g_event THEN c.event END AS event, \
+     CASE WHEN p.g_country THEN c.country END AS country, ",
+    report_sub_keys!("c"),
+    ", CASE WHEN c.revshare_ppm IS NOT NULL THEN c.currency \
+     ELSE COALESCE(c.cost_currency, c.currency) END AS currency, \
+     CAST(SUM(CASE WHEN c.revshare_ppm IS NOT NULL THEN (c.payout_micros * c.revshare_ppm \
+     + CASE WHEN c.payout_micros < 0 THEN -500000 ELSE 500000 END) / 1000000 \
+     ELSE c.cpa_micros END) AS INTEGER) AS cost_micros \
+     FROM p CROSS JOIN d JOIN conversions c ON c.conversion_id >= d.start_id AND c.conversion_id < d.end_id \
+     WHERE c.is_test = 0 AND c.status = 'approved' \
+     AND (c.revshare_ppm IS NOT NULL OR c.cpa_micros IS NOT NULL) \
+     AND NOT EXISTS (SELECT 1 FROM json_each(p.entries) e \
+     WHERE json_extract(e.value, '$[0]') = c.campaign AND c.created_at >= json_extract(e.value, '$[1]') \
+     AND c.created_at < json_extract(e.value, '$[2]')) \
+     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16"
+);
+
 // Duplicates and refusals from their pre-aggregates: purging the log changes nothing.
 const REPORT_POSTBACKS: &str = concat!(
     report_params!(),
@@ -124,12 +176,21 @@ const REPORT_POSTBACKS: &str = concat!(
 
 /// The report's read of click figures alone, for a database that holds clicks besides
 /// the main one (its rows add to the main batch's first result: docs/scale.md).
-pub fn report_click_statement(query: &crate::report::ReportQuery) -> Option<Statement> {
-    report_statements(query).into_iter().next()
+pub fn report_click_statement(
+    query: &crate::report::ReportQuery,
+    entries: &[crate::cost::CostEntry],
+) -> Option<Statement> {
+    report_statements(query, entries).into_iter().next()
 }
 
-/// The report's three reads (clicks, conversions, postback log) for `query`, one batch.
-pub fn report_statements(query: &crate::report::ReportQuery) -> Vec<Statement> {
+/// The report's four reads (clicks, conversions, postback log, conversion costs) for
+/// `query`, one batch;
+/// `entries` are the manual cost entries overlapping the report, whose periods' tracked
+/// costs are left out.
+pub fn report_statements(
+    query: &crate::report::ReportQuery,
+    entries: &[crate::cost::CostEntry],
+) -> Vec<Statement> {
     use crate::report::GroupKey;
     let windows: Vec<serde_json::Value> = crate::report::day_windows(query)
         .into_iter()
@@ -150,11 +211,24 @@ pub fn report_statements(query: &crate::report::ReportQuery) -> Vec<Statement> {
     ];
     params.extend((1..=10).map(|n| on(GroupKey::Sub(n))));
     params.push(on(GroupKey::Country));
-    [REPORT_CLICKS, REPORT_CONVERSIONS, REPORT_POSTBACKS]
-        .into_iter()
-        .map(|sql| Statement {
-            sql,
-            params: params.clone(),
+    let entries: Vec<String> = entries
+        .iter()
+        .map(|e| {
+            let campaign = serde_json::Value::from(e.campaign.as_str());
+            format!("[{campaign},{},{}]", e.from_ms, e.to_ms)
         })
-        .collect()
+        .collect();
+    params.push(SqlValue::Text(format!("[{}]", entries.join(","))));
+    [
+        REPORT_CLICKS,
+        REPORT_CONVERSIONS,
+        REPORT_POSTBACKS,
+        REPORT_CONVERSION_COSTS,
+    ]
+    .into_iter()
+    .map(|sql| Statement {
+        sql,
+        params: params.clone(),
+    })
+    .collect()
 }

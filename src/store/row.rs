@@ -55,6 +55,18 @@ impl Column for i64 {
     }
 }
 
+impl Column for Option<i64> {
+    fn read(columns: &Columns<'_>, name: &str) -> Self {
+        columns.opt_int(name)
+    }
+}
+
+impl Column for Option<String> {
+    fn read(columns: &Columns<'_>, name: &str) -> Self {
+        columns.opt_text(name)
+    }
+}
+
 impl Column for String {
     fn read(columns: &Columns<'_>, name: &str) -> Self {
         columns.text(name)
@@ -262,6 +274,10 @@ mod tests {
             offer: None,
             lander: Some("lp".into()),
             landed_at: Some(7),
+            cost_micros: Some(50_000),
+            cost_currency: Some("USD".into()),
+            cpa_micros: None,
+            revshare_ppm: Some(400_000),
         };
         let text = serde_json::to_string(&[&row]).unwrap();
         let values: Vec<Value> = serde_json::from_str(&text).unwrap();

@@ -1111,7 +1111,7 @@ fn the_report_statements_group_by_local_day() {
         1_741_651_200_000,
     )
     .unwrap();
-    let statements = report_statements(&query);
+    let statements = report_statements(&query, &[]);
     let clicks = run_batch(&mut db, &statements[..1]);
     assert_eq!(clicks.len(), 2, "{clicks:?}");
     assert_eq!(clicks[0]["day"], "2025-03-10");
@@ -1127,7 +1127,7 @@ fn the_report_statements_group_by_local_day() {
     assert_eq!(clicks[1]["bot_clicks"], 1);
     // In UTC both are on the 10th.
     let utc = crate::report::parse_query(&pairs("UTC", "day"), "UTC", 1_741_651_200_000).unwrap();
-    let rows = run_batch(&mut db, &report_statements(&utc)[..1]);
+    let rows = run_batch(&mut db, &report_statements(&utc, &[])[..1]);
     assert_eq!(rows.len(), 1);
     assert_eq!(
         (rows[0]["clicks"].as_i64(), rows[0]["bot_clicks"].as_i64()),
@@ -1135,8 +1135,8 @@ fn the_report_statements_group_by_local_day() {
     );
     assert_eq!(rows[0]["sub1"], serde_json::Value::Null, "sub1 not grouped");
     // The other two reads run too.
-    assert!(run_batch(&mut db, &report_statements(&utc)[1..2]).is_empty());
-    assert!(run_batch(&mut db, &report_statements(&utc)[2..]).is_empty());
+    assert!(run_batch(&mut db, &report_statements(&utc, &[])[1..2]).is_empty());
+    assert!(run_batch(&mut db, &report_statements(&utc, &[])[2..]).is_empty());
 }
 
 /// Everything a conversion ends up as, minus when it was attributed.
@@ -1463,7 +1463,7 @@ fn purging_clicks_and_the_log_changes_no_report_figure() {
             ("group_by".into(), group.into()),
         ];
         let query = crate::report::parse_query(&pairs, "UTC", NOW as i64).unwrap();
-        report_statements(&query)
+        report_statements(&query, &[])
             .iter()
             .map(|statement| run_batch(db, std::slice::from_ref(statement)))
             .collect::<Vec<_>>()
@@ -1696,7 +1696,7 @@ fn every_statement() -> Vec<Statement> {
     all.extend(get_conversion("cv"));
     all.push(get_click(&click_id));
     all.push(list_deliveries(None, None, None, 5));
-    all.extend(report_statements(&query));
+    all.extend(report_statements(&query, &[]));
     all.push(mark_cron_run(NOW));
     all.extend(purge_expired(NOW, NOW));
     all
@@ -1891,7 +1891,7 @@ fn report_click_figures_from_pre_aggregates_equal_the_raw_rows() {
             ("group_by".into(), group.into()),
         ];
         let query = crate::report::parse_query(&pairs, "UTC", NOW as i64).unwrap();
-        let statements = report_statements(&query);
+        let statements = report_statements(&query, &[]);
         let from_rollup = run_batch(&mut db, &statements[..1]);
         // The same figures from the raw rows, over the same local-day windows.
         let windows = crate::report::day_windows(&query);
@@ -2104,7 +2104,7 @@ fn a_refusal_counts_under_a_click_read_from_its_click_database_once() {
 fn report_rows(db: &mut Connection, group: &str) -> Vec<Vec<serde_json::Value>> {
     let pairs: Vec<(String, String)> = vec![("group_by".into(), group.into())];
     let query = crate::report::parse_query(&pairs, "UTC", NOW as i64).unwrap();
-    report_statements(&query)
+    report_statements(&query, &[])
         .iter()
         .map(|statement| run_batch(db, std::slice::from_ref(statement)))
         .collect()
@@ -2143,8 +2143,8 @@ fn the_report_groups_by_country_from_the_pre_aggregates() {
     refused.click_id = Some(ids[3].clone());
     run_batch(&mut db, &log_refusal(&refused, "bad_token", None));
 
-    let [clicks, conversions, postbacks] =
-        <[Vec<serde_json::Value>; 3]>::try_from(report_rows(&mut db, "country")).unwrap();
+    let [clicks, conversions, postbacks, _] =
+        <[Vec<serde_json::Value>; 4]>::try_from(report_rows(&mut db, "country")).unwrap();
     let by_country =
         |rows: &[serde_json::Value], figure: &str| -> Vec<(serde_json::Value, serde_json::Value)> {
             let mut pairs: Vec<_> = rows
@@ -2322,4 +2322,394 @@ fn landing_clicks_after_their_day_was_summed_reach_the_daily_figures() {
         assert_eq!(figures(&db, "click_rollup"), expected, "{order:?}");
         assert_eq!(figures(&db, "click_day_rollup"), expected, "{order:?}");
     }
+}
+
+use serde_json::json;
+
+/// A click of `summer` at `at_ms` with sub1 `sub1` costing `cost` USD micro-units (a bot
+/// when `bot`), as the click path writes it.
+fn costed_click(id: &str, at_ms: u64, sub1: &str, cost: i64, bot: bool) -> Vec<Statement> {
+    let mut record = click(id);
+    record.created_at_ms = at_ms;
+    record.subs[0] = Some(sub1.into());
+    if bot {
+        record.bot_reason = Some("head".into());
+    }
+    let mut row = click_row(&record, None, None, false);
+    row.cost_micros = Some(cost);
+    row.cost_currency = Some("USD".into());
+    store_clicks(&[row], NOW)
+}
+
+/// The report with costs as `runtime::report` builds it: the entries overlapping the
+/// report, the batch, the spread's reads, `report::assemble_with_costs`.
+fn report_with_costs(
+    db: &mut Connection,
+    from: &str,
+    to: &str,
+    tz: &str,
+    group: &str,
+) -> serde_json::Value {
+    let pairs: Vec<(String, String)> = vec![
+        ("from".into(), from.into()),
+        ("to".into(), to.into()),
+        ("tz".into(), tz.into()),
+        ("group_by".into(), group.into()),
+    ];
+    let query = crate::report::parse_query(&pairs, "UTC", 1_742_000_000_000).unwrap();
+    let days = crate::report::day_windows(&query);
+    let (start, end) = (days[0].1, days[days.len() - 1].2);
+    let entries: Vec<crate::cost::CostEntry> =
+        run_batch(db, &[list_cost_entries(None, start, end)])
+            .iter()
+            .map(|row| from_value(row).unwrap())
+            .collect();
+    let statements = report_statements(&query, &entries);
+    let typed = |rows: Vec<serde_json::Value>| -> Vec<_> { rows };
+    let clicks: Vec<crate::report::ClickFigureRow> = typed(run_batch(db, &statements[..1]))
+        .iter()
+        .map(|row| from_value(row).unwrap())
+        .collect();
+    let conversions: Vec<crate::report::ConversionFigureRow> = run_batch(db, &statements[1..2])
+        .iter()
+        .map(|row| from_value(row).unwrap())
+        .collect();
+    let windows = crate::report::entry_windows(&crate::zone::tzdb::Tzdb, &entries);
+    let reads = entry_clicks(&windows, true);
+    let read = |db: &mut Connection, statement: &Statement| -> Vec<EntryClicks> {
+        run_batch(db, std::slice::from_ref(statement))
+            .iter()
+            .map(|row| from_value(row).unwrap())
+            .collect()
+    };
+    let day_clicks = read(db, &reads[0]);
+    let bucket_clicks = read(db, &reads[1]);
+    let mut costs: Vec<crate::report::CostFigureRow> = run_batch(db, &statements[3..4])
+        .iter()
+        .map(|row| from_value(row).unwrap())
+        .collect();
+    costs.extend(crate::report::entry_costs(
+        &query,
+        &entries,
+        &windows,
+        &day_clicks,
+        &bucket_clicks,
+    ));
+    crate::report::assemble_with_costs(&query, &clicks, &conversions, &[], &costs)
+}
+
+fn put_entry(db: &mut Connection, body: serde_json::Value) -> Vec<serde_json::Value> {
+    let entry = crate::cost::parse_entry(&crate::zone::tzdb::Tzdb, &body, "UTC").unwrap();
+    run_batch(db, &put_cost_entry(&entry))
+}
+
+// 2025-03-10T10:00Z and the next day.
+const MARCH_10: u64 = 1_741_600_800_000;
+const MARCH_11: u64 = MARCH_10 + 86_400_000;
+
+#[test]
+fn click_costs_are_summed_into_the_pre_aggregates_and_reported_by_hand() {
+    let mut db = database();
+    let mut batch = Vec::new();
+    // sub1 a: three clicks at the fixed 0.05; b: one click with its own 0.12; a bot: 0.
+    for (index, id) in ["a1", "a2", "a3"].iter().enumerate() {
+        batch.extend(costed_click(
+            id,
+            MARCH_10 + index as u64 * 1000,
+            "a",
+            50_000,
+            false,
+        ));
+    }
+    batch.extend(costed_click("b1", MARCH_10, "b", 120_000, false));
+    batch.extend(costed_click("bot", MARCH_10, "b", 0, true));
+    batch.extend(costed_click("n1", MARCH_11, "a", 50_000, false));
+    run_batch(&mut db, &batch);
+    // A retried batch counts nothing twice.
+    run_batch(&mut db, &costed_click("a1", MARCH_10, "a", 50_000, false));
+    assert_eq!(
+        count(&db, "SELECT SUM(cost_micros) FROM click_rollup"),
+        50_000 * 4 + 120_000
+    );
+    assert_eq!(
+        count(&db, "SELECT cost_micros FROM clicks WHERE click_id = 'b1'"),
+        120_000
+    );
+    let report = report_with_costs(&mut db, "2025-03-10", "2025-03-11", "UTC", "day,sub1");
+    let rows = report["rows"].as_array().unwrap();
+    let row = |day: &str, sub1: &str| {
+        rows.iter()
+            .find(|r| r["day"] == day && r["sub1"] == sub1)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(row("2025-03-10", "a")["cost"], json!({"USD": "0.150000"}));
+    assert_eq!(row("2025-03-10", "a")["cpc"], json!({"USD": "0.050000"}));
+    assert_eq!(row("2025-03-10", "b")["cost"], json!({"USD": "0.120000"}));
+    assert_eq!(row("2025-03-11", "a")["cost"], json!({"USD": "0.050000"}));
+    assert_eq!(report["total"]["cost"], json!({"USD": "0.320000"}));
+    assert_eq!(report["total"]["profit"], json!({"USD": "-0.320000"}));
+    // Summed into the daily rows by the cron: the same figures.
+    let days = [(1_741_564_800_000, 1_741_651_200_000)];
+    run_batch(&mut db, &sum_click_day(&days));
+    assert_eq!(
+        count(&db, "SELECT SUM(cost_micros) FROM click_day_rollup"),
+        270_000
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM click_day_rollup WHERE cost_currency = 'USD'"
+        ),
+        2
+    );
+    let summed = report_with_costs(&mut db, "2025-03-10", "2025-03-11", "UTC", "day,sub1");
+    assert_eq!(summed, report);
+    // A late click of a summed day is counted there too, with its cost.
+    run_batch(
+        &mut db,
+        &costed_click("late", MARCH_10 + 5000, "a", 50_000, false),
+    );
+    assert_eq!(
+        count(&db, "SELECT SUM(cost_micros) FROM click_day_rollup"),
+        320_000
+    );
+}
+
+#[test]
+fn a_manual_entry_replaces_its_days_tracked_costs_and_is_spread_by_clicks() {
+    let mut db = database();
+    let mut batch = Vec::new();
+    for (index, id) in ["a1", "a2", "a3"].iter().enumerate() {
+        batch.extend(costed_click(
+            id,
+            MARCH_10 + index as u64 * 1000,
+            "a",
+            50_000,
+            false,
+        ));
+    }
+    batch.extend(costed_click("b1", MARCH_10 + 7_200_000, "b", 50_000, false));
+    batch.extend(costed_click("n1", MARCH_11, "a", 50_000, false));
+    run_batch(&mut db, &batch);
+    let stored = put_entry(
+        &mut db,
+        json!({"campaign": "summer", "from": "2025-03-10", "to": "2025-03-10",
+               "amount": "1.000001", "currency": "USD"}),
+    );
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0]["amount_micros"], 1_000_001);
+    // 1.000001 over 3 and 1 clicks: 0.75000075 and 0.25000025; floors 750,000 and
+    // 250,000, the micro-unit left to the larger remainder (a: 0.75).
+    let report = report_with_costs(&mut db, "2025-03-10", "2025-03-11", "UTC", "day,sub1");
+    let rows = report["rows"].as_array().unwrap();
+    let cost = |day: &str, sub1: &str| {
+        rows.iter()
+            .find(|r| r["day"] == day && r["sub1"] == sub1)
+            .unwrap()["cost"]
+            .clone()
+    };
+    assert_eq!(cost("2025-03-10", "a"), json!({"USD": "0.750001"}));
+    assert_eq!(cost("2025-03-10", "b"), json!({"USD": "0.250000"}));
+    assert_eq!(
+        cost("2025-03-11", "a"),
+        json!({"USD": "0.050000"}),
+        "outside the entry"
+    );
+    assert_eq!(report["total"]["cost"], json!({"USD": "1.050001"}));
+    // In another zone (the second stage): the same total, split by bucket.
+    let berlin = report_with_costs(&mut db, "2025-03-09", "2025-03-12", "Europe/Berlin", "day");
+    assert_eq!(berlin["total"]["cost"], json!({"USD": "1.050001"}));
+    // The same period replaces; an overlapping one is refused, the one in the way named.
+    put_entry(
+        &mut db,
+        json!({"campaign": "summer", "from": "2025-03-10", "to": "2025-03-10",
+               "amount": "2", "currency": "USD"}),
+    );
+    let report = report_with_costs(&mut db, "2025-03-10", "2025-03-10", "UTC", "day");
+    assert_eq!(report["total"]["cost"], json!({"USD": "2.000000"}));
+    let refused = put_entry(
+        &mut db,
+        json!({"campaign": "summer", "from": "2025-03-09", "to": "2025-03-11",
+               "amount": "5", "currency": "USD"}),
+    );
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0]["from_day"], "2025-03-10");
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM cost_entries"), 1);
+    // A period without clicks: evenly over its 96 buckets.
+    put_entry(
+        &mut db,
+        json!({"campaign": "summer", "from": "2025-03-12", "to": "2025-03-12",
+               "amount": "9.600001", "currency": "USD"}),
+    );
+    let empty = report_with_costs(&mut db, "2025-03-12", "2025-03-12", "UTC", "day");
+    assert_eq!(empty["total"]["cost"], json!({"USD": "9.600001"}));
+    // Deleted: the tracked costs are back.
+    let entry = crate::cost::parse_entry(
+        &crate::zone::tzdb::Tzdb,
+        &json!({"campaign": "summer", "from": "2025-03-10", "to": "2025-03-10",
+                "amount": "0", "currency": "USD"}),
+        "UTC",
+    )
+    .unwrap();
+    run_batch(
+        &mut db,
+        &[delete_cost_entry("summer", entry.from_ms, entry.to_ms)],
+    );
+    let report = report_with_costs(&mut db, "2025-03-10", "2025-03-10", "UTC", "day");
+    assert_eq!(report["total"]["cost"], json!({"USD": "0.200000"}));
+}
+
+#[test]
+fn cpa_and_revshare_conversions_cost_from_their_clicks_terms() {
+    let mut db = database();
+    let cpa_id = secrets().mint(NOW - 1000, [71; 7]).unwrap();
+    let share_id = secrets().mint(NOW - 1000, [72; 7]).unwrap();
+    // `summer`: 1.50 USD per approved conversion.
+    let mut cpa = click_row(&click(&cpa_id), None, None, false);
+    cpa.cpa_micros = Some(1_500_000);
+    cpa.cost_currency = Some("USD".into());
+    run_batch(&mut db, &store_clicks(&[cpa], NOW));
+    let id = |tag: u8| crate::postback::new_record_id(NOW, [tag; 14]);
+    assert_eq!(
+        record(&mut db, &draft(&cpa_id, "T1", "4", &id(1)), "pa1").outcome,
+        "accepted"
+    );
+    // `winter`: 40 % of the payout; its conversion is recorded before its click row and
+    // completed by the click batch (the payout, 4 EUR, and the terms from the click).
+    assert_eq!(
+        record(&mut db, &draft(&share_id, "T2", "", &id(2)), "pa2").outcome,
+        "accepted"
+    );
+    let mut share = click_row(&click(&share_id), Some(4_000_000), Some("EUR"), false);
+    share.campaign = "winter".into();
+    share.revshare_ppm = Some(400_000);
+    run_batch(&mut db, &store_clicks(&[share], NOW));
+    let terms = run_query(
+        &db,
+        "SELECT campaign, cpa_micros, revshare_ppm, cost_currency FROM conversions ORDER BY campaign",
+    );
+    assert_eq!(terms[0]["cpa_micros"], 1_500_000, "{terms:?}");
+    assert_eq!(terms[1]["revshare_ppm"], 400_000, "{terms:?}");
+    // No click cost: the pre-aggregates carry no cost currency.
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM click_rollup WHERE cost_currency <> ''"
+        ),
+        0
+    );
+
+    let day = crate::zone::Date::from_unix_ms(NOW as i64)
+        .unwrap()
+        .to_string();
+    let report = report_with_costs(&mut db, &day, &day, "UTC", "campaign");
+    let row = |campaign: &str| {
+        report["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["campaign"] == campaign)
+            .unwrap()
+            .clone()
+    };
+    // By hand: summer 4 − 1.50 = 2.50, ROI 2.5 / 1.5; winter 40 % of 4 EUR = 1.60.
+    assert_eq!(row("summer")["cost"], json!({"USD": "1.500000"}));
+    assert_eq!(row("summer")["profit"], json!({"USD": "2.500000"}));
+    assert_eq!(row("summer")["roi"], "1.666667");
+    assert_eq!(row("summer")["cpa"], json!({"USD": "1.500000"}));
+    assert_eq!(row("winter")["cost"], json!({"EUR": "1.600000"}));
+    assert_eq!(row("winter")["profit"], json!({"EUR": "2.400000"}));
+    // A manual entry of the day replaces summer's conversion cost.
+    put_entry(
+        &mut db,
+        json!({"campaign": "summer", "from": day, "to": day, "amount": "3", "currency": "USD"}),
+    );
+    let report = report_with_costs(&mut db, &day, &day, "UTC", "campaign");
+    let summer = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["campaign"] == "summer")
+        .unwrap()
+        .clone();
+    assert_eq!(summer["cost"], json!({"USD": "3.000000"}));
+    assert_eq!(
+        report["total"]["cost"],
+        json!({"EUR": "1.600000", "USD": "3.000000"})
+    );
+    // Reversed: the cost goes with the revenue.
+    let mut reversal = draft(&share_id, "T2", "", &id(3));
+    reversal.status = crate::config::Status::Reversed;
+    let _ = record(&mut db, &reversal, "pa3");
+    let report = report_with_costs(&mut db, &day, &day, "UTC", "campaign");
+    assert_eq!(report["total"]["cost"], json!({"USD": "3.000000"}));
+}
+
+#[test]
+fn an_entry_spreads_the_same_over_clicks_split_across_click_databases() {
+    // The same clicks in one database, or split over two (docs/scale.md): the same parts.
+    let clicks: Vec<Vec<Statement>> = (0..7)
+        .map(|n| {
+            let sub1 = ["a", "b", "c"][n % 3];
+            costed_click(
+                &format!("k{n}"),
+                MARCH_10 + n as u64 * 600_000,
+                sub1,
+                50_000,
+                false,
+            )
+        })
+        .collect();
+    let entry = crate::cost::parse_entry(
+        &crate::zone::tzdb::Tzdb,
+        &json!({"campaign": "summer", "from": "2025-03-10", "to": "2025-03-10",
+                "tz": "Europe/Berlin", "amount": "10", "currency": "USD"}),
+        "UTC",
+    )
+    .unwrap();
+    let entries = [entry];
+    let windows = crate::report::entry_windows(&crate::zone::tzdb::Tzdb, &entries);
+    let reads = entry_clicks(&windows, true);
+    let read = |db: &mut Connection, index: usize| -> Vec<EntryClicks> {
+        run_batch(db, std::slice::from_ref(&reads[index]))
+            .iter()
+            .map(|row| from_value(row).unwrap())
+            .collect()
+    };
+    let pairs: Vec<(String, String)> = vec![
+        ("from".into(), "2025-03-09".into()),
+        ("to".into(), "2025-03-11".into()),
+        ("tz".into(), "UTC".into()),
+        ("group_by".into(), "day,sub1".into()),
+    ];
+    let query = crate::report::parse_query(&pairs, "UTC", 1_742_000_000_000).unwrap();
+    let costs_of = |dbs: &mut [Connection]| {
+        let (mut days, mut buckets) = (Vec::new(), Vec::new());
+        for db in dbs.iter_mut() {
+            days.extend(read(db, 0));
+            buckets.extend(read(db, 1));
+        }
+        let mut rows: Vec<(Option<String>, Option<String>, i64)> =
+            crate::report::entry_costs(&query, &entries, &windows, &days, &buckets)
+                .into_iter()
+                .map(|row| (row.day, row.sub1, row.cost_micros))
+                .collect();
+        rows.sort();
+        rows
+    };
+    let mut one = [database()];
+    run_batch(&mut one[0], &clicks.concat());
+    let mut two = [database(), database()];
+    for (n, statements) in clicks.iter().enumerate() {
+        run_batch(&mut two[n % 2], statements);
+    }
+    let whole = costs_of(&mut one);
+    assert_eq!(whole, costs_of(&mut two));
+    assert_eq!(whole.iter().map(|row| row.2).sum::<i64>(), 10_000_000);
+    // The Berlin day's parts, split over its buckets (the second stage), land on the UTC
+    // days of their clicks: all on the 10th.
+    assert!(whole
+        .iter()
+        .all(|row| row.0.as_deref() == Some("2025-03-10")));
 }

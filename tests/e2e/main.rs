@@ -8,6 +8,7 @@ mod attribution;
 mod browser;
 mod capacity;
 mod clicks;
+mod costs;
 mod flows;
 mod forwarding;
 mod harness;
