@@ -28,6 +28,11 @@ pub const BUCKET_MS: i64 = 900_000;
 pub const PPM: i64 = 1_000_000;
 /// Longest click cost text looked at, in bytes (`0.000012500000` is 14).
 pub const MAX_CLICK_COST_BYTES: usize = 32;
+/// The highest cost one click may carry, whatever `cost.max` says: 1,000 units. No click
+/// costs that much, and it keeps every sum of click costs in the pre-aggregates and the
+/// report far from SQLite's 64-bit integer limit (9.2 × 10^18 micro-units is 9.2 billion
+/// clicks at this cap), where a sum would fail or turn into a float.
+pub const MAX_CLICK_COST_MICROS: i64 = 1_000_000_000;
 /// Click parameters looked at for a click cost (as for the other click fields).
 pub const MAX_PARAMS: usize = crate::click::MAX_PARAMS;
 /// The canonical click parameter of the automatic cost.
@@ -96,7 +101,7 @@ pub enum ClickCostError {
     /// Not a plain non-negative decimal (an unreplaced `{cost}`, a currency sign, an
     /// exponent, a sign, two separators…).
     Malformed(PayoutError),
-    /// Above the campaign's `cost.max`.
+    /// Above the campaign's `cost.max`, or above [`MAX_CLICK_COST_MICROS`].
     AboveMax,
 }
 
@@ -144,7 +149,11 @@ pub fn parse_click_cost(text: &str, max: Option<i64>) -> Result<i64, ClickCostEr
     } else {
         micros
     };
-    if max.is_some_and(|max| micros > max) {
+    if micros
+        > max
+            .unwrap_or(MAX_CLICK_COST_MICROS)
+            .min(MAX_CLICK_COST_MICROS)
+    {
         return Err(ClickCostError::AboveMax);
     }
     Ok(micros)

@@ -64,7 +64,22 @@ pub(super) fn resolve(
             None => None,
         }
     };
+    // Amounts are bounded so that no sum in the pre-aggregates or the report can reach
+    // SQLite's integer limit: a click or 1,000 impressions at most 1,000, a conversion
+    // at most 1,000,000 (`crate::cost::MAX_CLICK_COST_MICROS`).
     let needs_amount = |problems: &mut Problems, micros: Option<i64>, given: bool| {
+        let limit = if model_name == Some("cpa") {
+            crate::cost::MAX_CLICK_COST_MICROS.saturating_mul(1000)
+        } else {
+            crate::cost::MAX_CLICK_COST_MICROS
+        };
+        if micros.is_some_and(|micros| micros > limit) {
+            problems.push(
+                format!("{at}.amount"),
+                format!("must be at most {}", limit / 1_000_000),
+            );
+            return None;
+        }
         if micros.is_none() && !given {
             problems.push(
                 format!("{at}.amount"),
@@ -263,6 +278,8 @@ mod tests {
             (json!({ "cost": { "model": "cpc", "amount": "1", "percent": "3" } }), "EDGEBACK.campaigns.c.cost.percent: is not used by model \"cpc\""),
             (json!({ "cost": { "model": "cpc", "amount": "1", "currency": "ZZZ" } }), "EDGEBACK.campaigns.c.cost.currency: not an ISO 4217"),
             (json!({ "cost": { "model": "cpc", "amount": "1", "max": "x" } }), "EDGEBACK.campaigns.c.cost.max: must be a decimal amount"),
+            (json!({ "cost": { "model": "cpc", "amount": "5000" } }), "EDGEBACK.campaigns.c.cost.amount: must be at most 1000"),
+            (json!({ "cost": { "model": "cpa", "amount": "2000000" } }), "EDGEBACK.campaigns.c.cost.amount: must be at most 1000000"),
             (json!({ "cost": { "model": "auto", "amount": "1" } }), "EDGEBACK.campaigns.c.cost.amount: is not used by model \"auto\": it takes the click's own cost"),
             (json!({ "cost": { "model": "cpm", "amount": "1.2345" } }), "EDGEBACK.campaigns.c.cost.amount: has more than 3 fractional digits"),
             (json!({ "cost": { "model": "cpm", "amount": "1", "max": "1" } }), "EDGEBACK.campaigns.c.cost.max: is not used by model \"cpm\""),

@@ -438,13 +438,20 @@ proptest! {
         let _ = parse_click_cost(&text, max);
     }
 
-    /// Plain decimals of up to six fractional digits are read exactly.
+    /// Plain decimals of up to six fractional digits are read exactly, up to the cap of
+    /// 1,000 whatever `max` says.
     #[test]
     fn click_costs_are_exact(whole in 0u64..1_000_000, fraction in 0u32..1_000_000, comma in any::<bool>()) {
         let separator = if comma { ',' } else { '.' };
         let text = format!("{whole}{separator}{fraction:06}");
         let expected = i64::try_from(whole).unwrap() * 1_000_000 + i64::from(fraction);
-        prop_assert_eq!(parse_click_cost(&text, None), Ok(expected));
+        let answer = if expected <= crate::cost::MAX_CLICK_COST_MICROS {
+            Ok(expected)
+        } else {
+            Err(ClickCostError::AboveMax)
+        };
+        prop_assert_eq!(parse_click_cost(&text, None), answer.clone());
+        prop_assert_eq!(parse_click_cost(&text, Some(i64::MAX)), answer);
     }
 
     #[test]

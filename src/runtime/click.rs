@@ -305,7 +305,12 @@ pub async fn handle(
         let mut row = click_row(&record, campaign.payout_micros, campaign.currency, false);
         // Its cost (docs/costs.md): a snapshot of the campaign's terms, 0 for a bot.
         if let Some(cost) = &campaign.cost {
-            row.cost_micros = cost.click_cost(&query, record.bot_reason.is_some());
+            // A landing click (`/go`) is never priced from its own query: the visitor
+            // could add a `cost` to it. Its row is the click's only when it is stored
+            // before the click's own (a retried write): then the fixed CPC applies, and
+            // an automatic cost is not known (docs/costs.md).
+            let priced_by: &[(String, String)] = if go.is_some() { &[] } else { &query };
+            row.cost_micros = cost.click_cost(priced_by, record.bot_reason.is_some());
             let currency = cost.currency_or(app.config.currency).to_string();
             match cost.model {
                 CostModel::Cpa { micros } => row.cpa_micros = Some(micros),
