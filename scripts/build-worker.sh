@@ -36,3 +36,15 @@ node_modules/.bin/wasm-opt -Os --skip-pass=inlining-optimizing --skip-pass=local
   --enable-reference-types --enable-multivalue \
   "$wasm" -o "$wasm.opt"
 mv "$wasm.opt" "$wasm"
+
+# The dashboard's files are static assets of the deployment (wrangler.toml `[assets]`),
+# not part of the wasm (src/runtime/dashboard.rs): its script and style sheet minified by
+# esbuild (from the npm packages tools.sh installs; the script as an IIFE, so its
+# top-level names shrink too), the page as it is.
+assets="build/assets/admin"
+mkdir -p "$assets"
+node_modules/.bin/esbuild assets/admin/app.js --minify --format=iife --log-level=warning \
+  --outfile="$assets/app.js"
+node_modules/.bin/esbuild assets/admin/app.css --minify --log-level=warning \
+  --outfile="$assets/app.css"
+cp assets/admin/index.html "$assets/index.html"
