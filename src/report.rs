@@ -18,6 +18,7 @@
 //!   `null`;
 //! - grouped by day alone, every day of the range is a row (zeros when there was none).
 
+use crate::map::VecMap;
 use crate::money::format_micros;
 use crate::zone::{check_zone, Date, ZoneOffsets, ZoneRules};
 use serde_json::{json, Value};
@@ -168,12 +169,12 @@ struct Figures {
     lp_clicks: i64,
     conversions: i64,
     approved: i64,
-    revenue: BTreeMap<String, i64>,
-    pending_revenue: BTreeMap<String, i64>,
+    revenue: VecMap<String, i64>,
+    pending_revenue: VecMap<String, i64>,
     duplicates: i64,
-    refused: BTreeMap<String, i64>,
+    refused: VecMap<String, i64>,
     /// Cost per currency (docs/costs.md), in micro-units.
-    cost: BTreeMap<String, i64>,
+    cost: VecMap<String, i64>,
 }
 
 // The rows of the report's three reads (`store::report_statements`), typed: a renamed
@@ -316,7 +317,7 @@ fn signed_rate(numerator: i64, denominator: i64) -> Value {
 
 /// Money per unit (EPC, CPC, CPA): each currency's micro-units divided by `count`,
 /// truncated to the micro-unit as EPC always was; `null` when `count` ≤ 0.
-fn per(map: &BTreeMap<String, i64>, count: i64) -> Value {
+fn per(map: &VecMap<String, i64>, count: i64) -> Value {
     if count <= 0 {
         return Value::Null;
     }
@@ -326,7 +327,7 @@ fn per(map: &BTreeMap<String, i64>, count: i64) -> Value {
         .into()
 }
 
-fn money(map: &BTreeMap<String, i64>) -> Value {
+fn money(map: &VecMap<String, i64>) -> Value {
     map.iter()
         .map(|(currency, micros)| (currency.clone(), json!(format_micros(*micros))))
         .collect::<serde_json::Map<_, _>>()
@@ -335,7 +336,7 @@ fn money(map: &BTreeMap<String, i64>) -> Value {
 
 impl Figures {
     /// Revenue − cost in every currency of either (no conversion between currencies).
-    fn profit(&self) -> BTreeMap<String, i64> {
+    fn profit(&self) -> VecMap<String, i64> {
         let mut profit = self.revenue.clone();
         for (currency, cost) in &self.cost {
             let entry = profit.entry(currency.clone()).or_default();

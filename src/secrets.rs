@@ -5,7 +5,7 @@
 
 use crate::click_id::ClickSecrets;
 use crate::config::{Config, VAR_NAME};
-use std::collections::BTreeMap;
+use crate::map::VecMap;
 
 /// The shortest admin token accepted.
 pub const MIN_ADMIN_TOKEN_LEN: usize = 16;
@@ -15,12 +15,12 @@ pub struct Secrets {
     pub click_secrets: ClickSecrets,
     pub admin_token: String,
     /// Values of the secrets that network `auth` tables name.
-    pub auth_secrets: BTreeMap<String, String>,
+    pub auth_secrets: VecMap<String, String>,
     /// Every parameter name any network treats as secret (for logs of requests whose
     /// network is not known yet), and the configured `redact` names.
     pub all_secret_params: Vec<String>,
     /// Values of the `whsec_` secrets that webhook destinations name.
-    pub destination_secrets: BTreeMap<String, String>,
+    pub destination_secrets: VecMap<String, String>,
 }
 
 /// One secret the configuration needs: its name and the key that needs it.
@@ -80,7 +80,7 @@ pub fn resolve(
     let admin_token = secret("ADMIN_TOKEN")
         .filter(|token| token.len() >= MIN_ADMIN_TOKEN_LEN)
         .ok_or("ADMIN_TOKEN: secret is not set or shorter than 16 bytes")?;
-    let mut auth_secrets = BTreeMap::new();
+    let mut auth_secrets = VecMap::new();
     let mut all_secret_params = Vec::new();
     for (name, network) in &config.networks {
         for secret_name in network.auth.secret_names() {
@@ -96,7 +96,7 @@ pub fn resolve(
     }
     // The configured `redact` names are hidden in every log row, like the secrets.
     all_secret_params.extend(config.redact.iter().cloned());
-    let mut destination_secrets = BTreeMap::new();
+    let mut destination_secrets = VecMap::new();
     for (index, destination) in config.destinations.iter().enumerate() {
         if let Some(secret_name) = destination.secret_name() {
             let value = secret(secret_name)

@@ -2,7 +2,7 @@
 //! conversion change would make. The adapter runs the real pipeline around it.
 
 use crate::config::{Campaign, Destination, DestinationKind, Network, PostbackMethod};
-use std::collections::BTreeMap;
+use crate::map::VecMap;
 
 /// Whether the tester runs the network's authentication checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -20,10 +20,10 @@ pub struct TestRequest {
     pub campaign: String,
     pub network: Option<String>,
     /// Postback parameters besides the click ID (payout, status, txid …).
-    pub params: BTreeMap<String, String>,
+    pub params: VecMap<String, String>,
     pub auth: AuthMode,
     pub source_ip: Option<String>,
-    pub headers: BTreeMap<String, String>,
+    pub headers: VecMap<String, String>,
 }
 
 const TEST_REQUEST_FIELDS: &[&str] = &[
@@ -79,7 +79,7 @@ impl TestRequest {
 pub fn postback_params(
     network: &Network,
     click_id: &str,
-    given: &BTreeMap<String, String>,
+    given: &VecMap<String, String>,
 ) -> Vec<(String, String)> {
     let mut params: Vec<(String, String)> =
         given.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -239,10 +239,10 @@ mod tests {
         let params = postback_params(
             tune,
             "ck",
-            &BTreeMap::from([("payout".to_string(), "5".to_string())]),
+            &VecMap::from([("payout".to_string(), "5".to_string())]),
         );
         assert_eq!(params[0], ("aff_sub".to_string(), "ck".to_string()));
-        let given = BTreeMap::from([("aff_sub".to_string(), "other".to_string())]);
+        let given = VecMap::from([("aff_sub".to_string(), "other".to_string())]);
         assert_eq!(
             postback_params(tune, "ck", &given),
             [("aff_sub".to_string(), "other".to_string())]

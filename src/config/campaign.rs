@@ -2,8 +2,8 @@
 
 use super::{check_name, http_url, Problems};
 use crate::flow::{Pool, Rule};
+use crate::map::VecMap;
 use crate::template::UrlTemplate;
-use std::collections::BTreeMap;
 
 /// Macros an offer URL may use (design §4).
 pub const OFFER_MACROS: &[&str] = &[
@@ -107,7 +107,7 @@ pub(super) struct RawCampaign {
     allowed_hosts: Option<Vec<String>>,
     redirect: RedirectKind,
     pub(super) network: Option<String>,
-    params: BTreeMap<String, String>,
+    params: VecMap<String, String>,
     payout: Option<serde_json::Number>,
     currency: Option<String>,
     /// The cost table (docs/costs.md), read by `super::cost`.
@@ -195,7 +195,7 @@ pub struct Campaign {
     pub redirect: RedirectKind,
     pub network: Option<String>,
     /// Alias parameter name → the click field it fills.
-    pub params: BTreeMap<String, ClickField>,
+    pub params: VecMap<String, ClickField>,
     pub payout_micros: Option<i64>,
     pub currency: Option<&'static str>,
     /// What the campaign's traffic costs (`cost`; docs/costs.md), none when not tracked.
@@ -473,7 +473,7 @@ pub(super) fn resolve(
         None => default_hosts,
     };
 
-    let mut params = BTreeMap::new();
+    let mut params = VecMap::new();
     // Aliases of the click's cost (`params = { price = "cost" }`), for `super::cost`.
     let mut cost_aliases: Vec<String> = Vec::new();
     if raw.params.len() > MAX_PARAM_ALIASES {

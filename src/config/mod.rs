@@ -16,7 +16,7 @@ pub use destination::{
 };
 pub use network::{is_event_slug, DedupMode, FieldAliases, Network, ResponseFormat, Status};
 
-use std::collections::BTreeMap;
+use crate::map::VecMap;
 
 /// The name of the `[vars]` entry that holds the configuration.
 pub const VAR_NAME: &str = "EDGEBACK";
@@ -71,8 +71,8 @@ pub struct Config {
     pub retention_days: u32,
     pub currency: &'static str,
     pub timezone: String,
-    pub campaigns: BTreeMap<String, Campaign>,
-    pub networks: BTreeMap<String, Network>,
+    pub campaigns: VecMap<String, Campaign>,
+    pub networks: VecMap<String, Network>,
     pub destinations: Vec<Destination>,
     pub delivery: DeliverySettings,
     pub diagnostics: Diagnostics,
@@ -158,8 +158,8 @@ struct RawConfig {
     timezone: String,
     // Campaigns, networks and destinations are read one by one (below), so a problem in
     // one is reported beside every other problem.
-    campaigns: BTreeMap<String, serde_json::Value>,
-    networks: BTreeMap<String, serde_json::Value>,
+    campaigns: VecMap<String, serde_json::Value>,
+    networks: VecMap<String, serde_json::Value>,
     destinations: Vec<serde_json::Value>,
     delivery: DeliverySettings,
     diagnostics: Diagnostics,
@@ -388,7 +388,7 @@ impl Config {
             )
         };
 
-        let mut networks = BTreeMap::new();
+        let mut networks = VecMap::new();
         for (name, value) in raw.networks {
             let path = format!("{root}.networks.{name}");
             let raw_network = match network::RawNetwork::read(&path, value) {
@@ -411,7 +411,7 @@ impl Config {
             );
         }
 
-        let mut campaigns = BTreeMap::new();
+        let mut campaigns = VecMap::new();
         for (id, value) in raw.campaigns {
             let path = format!("{root}.campaigns.{id}");
             let raw_campaign = match campaign::RawCampaign::read(&path, value) {

@@ -9,12 +9,12 @@
 
 use super::table::Table;
 use super::{check_days, check_secret_name, Problems};
+use crate::map::VecMap;
 use crate::money::DecimalSeparator;
 use crate::postback::auth::{
     parse_ip_rule, AuthChecks, HmacCheck, StandardWebhooksCheck, TokenCheck,
 };
 use serde::Deserialize;
-use std::collections::BTreeMap;
 
 /// `payout_max` when a network sets none, in units of its currency: above any real
 /// commission, low enough that a payout sent in cents, a value with its thousands
@@ -122,9 +122,9 @@ pub(super) struct RawNetwork {
     decimal_separator: Option<String>,
     response: ResponseFormat,
     currency: Option<String>,
-    params: BTreeMap<String, Vec<String>>,
-    status_map: BTreeMap<String, Vec<String>>,
-    event_map: BTreeMap<String, Vec<String>>,
+    params: VecMap<String, Vec<String>>,
+    status_map: VecMap<String, Vec<String>>,
+    event_map: VecMap<String, Vec<String>>,
     auth: Option<RawAuth>,
 }
 
@@ -390,9 +390,9 @@ pub struct Network {
     pub currency: Option<&'static str>,
     pub aliases: FieldAliases,
     /// Lower-case network value → canonical status.
-    pub status_map: BTreeMap<String, Status>,
+    pub status_map: VecMap<String, Status>,
     /// Lower-case network value → canonical event.
-    pub event_map: BTreeMap<String, String>,
+    pub event_map: VecMap<String, String>,
     /// Per-request status words (Keitaro's `sale_status=…`): `(parameter, status)`.
     pub status_word_params: Vec<(String, Status)>,
     /// Network names to verify click IDs against, this one first (see `click_id`: a
@@ -450,7 +450,7 @@ pub(super) fn resolve(
         Some(text) => status_from_config("default_status", &text),
         None => Some(preset.default_status),
     };
-    let mut status_map: BTreeMap<String, Status> = super::presets::COMMON_STATUS_WORDS
+    let mut status_map: VecMap<String, Status> = super::presets::COMMON_STATUS_WORDS
         .iter()
         .chain(preset.statuses)
         .map(|(word, status)| ((*word).to_string(), *status))
@@ -471,7 +471,7 @@ pub(super) fn resolve(
             "must be 1-32 characters of a-z, 0-9 or '_'",
         );
     }
-    let mut event_map: BTreeMap<String, String> = preset
+    let mut event_map: VecMap<String, String> = preset
         .events
         .iter()
         .map(|(word, event)| ((*word).to_string(), (*event).to_string()))

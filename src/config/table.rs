@@ -6,9 +6,9 @@
 //! read by their (shared) serde implementations.
 
 use super::{ConfigErrors, Problems};
+use crate::map::VecMap;
 use serde::de::{DeserializeOwned, Error as _, Unexpected};
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
 
 /// What `value` is, in serde's words (`string "x"`, `integer `5``, `a sequence`, …).
 fn unexpected(value: &Value) -> Unexpected<'_> {
@@ -251,8 +251,8 @@ impl<'p> Table<'p> {
 
     /// A table of lists of strings, each problem at its key and index.
     #[inline(never)]
-    pub(crate) fn string_lists(&mut self, key: &str) -> BTreeMap<String, Vec<String>> {
-        let mut out = BTreeMap::new();
+    pub(crate) fn string_lists(&mut self, key: &str) -> VecMap<String, Vec<String>> {
+        let mut out = VecMap::new();
         let Some(value) = self.map.remove(key) else {
             return out;
         };
@@ -288,24 +288,24 @@ impl<'p> Table<'p> {
 
     /// A table of values by name (not read further), empty when absent or wrong.
     #[inline(never)]
-    pub(crate) fn entries(&mut self, key: &str) -> BTreeMap<String, Value> {
+    pub(crate) fn entries(&mut self, key: &str) -> VecMap<String, Value> {
         match self.map.remove(key) {
-            None => BTreeMap::new(),
+            None => VecMap::new(),
             Some(Value::Object(map)) => map.into_iter().collect(),
             Some(other) => {
                 let at = self.at(key);
                 self.problems.push(at, invalid_type(&other, "a map"));
-                BTreeMap::new()
+                VecMap::new()
             }
         }
     }
 
     /// A table of strings, each problem at its key.
-    pub(crate) fn string_map(&mut self, key: &str) -> Option<BTreeMap<String, String>> {
+    pub(crate) fn string_map(&mut self, key: &str) -> Option<VecMap<String, String>> {
         let at = self.at(key);
         match self.map.remove(key)? {
             Value::Object(map) => {
-                let mut out = BTreeMap::new();
+                let mut out = VecMap::new();
                 let mut valid = true;
                 for (name, value) in map {
                     match value {

@@ -10,8 +10,8 @@
 //! (README, "Security").
 
 use crate::crypto::{hex, hmac_sha256};
+use crate::map::VecMap;
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use worker::{Cache, Response};
 
 /// How long a brake holds: the limiter's period in `wrangler.toml` (`[[ratelimits]]`).
@@ -20,7 +20,7 @@ pub const BRAKE_SECONDS: u64 = 60;
 const REMEMBERED: usize = 1024;
 
 thread_local! {
-    static BRAKED: RefCell<BTreeMap<String, u64>> = const { RefCell::new(BTreeMap::new()) };
+    static BRAKED: RefCell<VecMap<String, u64>> = const { RefCell::new(VecMap::new()) };
 }
 
 fn cache_key(host: &str, ip: &str) -> String {
@@ -49,9 +49,7 @@ pub async fn hold(host: &str, ip: &str, now_ms: u64) {
         let mut braked = braked.borrow_mut();
         braked.retain(|_, held_until| *held_until > now_ms);
         if braked.len() >= REMEMBERED {
-            if let Some(first) = braked.keys().next().cloned() {
-                braked.remove(&first);
-            }
+            braked.pop_first();
         }
         braked.insert(ip.to_string(), until);
     });

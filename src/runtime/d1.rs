@@ -52,8 +52,8 @@ pub struct LedgerEntry {
 }
 
 thread_local! {
-    static LEDGER: std::cell::RefCell<std::collections::BTreeMap<(&'static str, &'static str), LedgerEntry>> =
-        const { std::cell::RefCell::new(std::collections::BTreeMap::new()) };
+    static LEDGER: std::cell::RefCell<crate::map::VecMap<(&'static str, &'static str), LedgerEntry>> =
+        const { std::cell::RefCell::new(crate::map::VecMap::new()) };
 }
 
 /// The ledger as JSON rows; emptied when `reset`.

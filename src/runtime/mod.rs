@@ -26,12 +26,12 @@ pub struct App {
     pub click_secrets: ClickSecrets,
     pub admin_token: String,
     /// Values of the secrets that network `auth` tables name.
-    pub auth_secrets: std::collections::BTreeMap<String, String>,
+    pub auth_secrets: crate::map::VecMap<String, String>,
     /// Every parameter name any network treats as secret (for logs of requests whose
     /// network is not known yet), and the configured `redact` names.
     pub all_secret_params: Vec<String>,
     /// Values of the `whsec_` secrets that webhook destinations name.
-    pub destination_secrets: std::collections::BTreeMap<String, String>,
+    pub destination_secrets: crate::map::VecMap<String, String>,
 }
 
 impl App {
