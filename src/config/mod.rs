@@ -158,8 +158,8 @@ struct RawConfig {
     timezone: String,
     // Campaigns, networks and destinations are read one by one (below), so a problem in
     // one is reported beside every other problem.
-    campaigns: VecMap<String, serde_json::Value>,
-    networks: VecMap<String, serde_json::Value>,
+    campaigns: serde_json::Map<String, serde_json::Value>,
+    networks: serde_json::Map<String, serde_json::Value>,
     destinations: Vec<serde_json::Value>,
     delivery: DeliverySettings,
     diagnostics: Diagnostics,

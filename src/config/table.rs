@@ -288,14 +288,14 @@ impl<'p> Table<'p> {
 
     /// A table of values by name (not read further), empty when absent or wrong.
     #[inline(never)]
-    pub(crate) fn entries(&mut self, key: &str) -> VecMap<String, Value> {
+    pub(crate) fn entries(&mut self, key: &str) -> serde_json::Map<String, Value> {
         match self.map.remove(key) {
-            None => VecMap::new(),
-            Some(Value::Object(map)) => map.into_iter().collect(),
+            None => serde_json::Map::new(),
+            Some(Value::Object(map)) => map,
             Some(other) => {
                 let at = self.at(key);
                 self.problems.push(at, invalid_type(&other, "a map"));
-                VecMap::new()
+                serde_json::Map::new()
             }
         }
     }
