@@ -23,6 +23,7 @@ pub mod crypto;
 pub mod csv;
 pub mod flow;
 pub mod forward;
+pub mod json;
 pub mod map;
 pub mod money;
 pub mod pattern;

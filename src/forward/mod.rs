@@ -362,7 +362,7 @@ pub fn candidates_json(
             })
         })
         .collect();
-    serde_json::Value::Array(list).to_string()
+    crate::json::text(&serde_json::Value::Array(list))
 }
 
 #[cfg(test)]

@@ -209,7 +209,7 @@ pub fn reply(
                 status,
                 retry_after_seconds,
                 content_type: "application/json",
-                body: serde_json::Value::Object(body).to_string(),
+                body: crate::json::text(&serde_json::Value::Object(body)),
             }
         }
         ResponseFormat::Text => {

@@ -542,7 +542,7 @@ async fn put_campaign_route(call: &mut Call<'_>) -> ApiResult {
             let description = campaign.describe();
             call.env
                 .kv(campaigns::BINDING)?
-                .put(&campaigns::key(&id), description.to_string())?
+                .put(&campaigns::key(&id), crate::json::text(&description))?
                 .execute()
                 .await?;
             Ok(respond_json(
@@ -718,7 +718,7 @@ async fn test_postback(call: &Call<'_>, body: &[u8]) -> ApiResult {
     let log = tester::test_log_entry(
         new_record_id(now, random()?),
         network,
-        redacted_params(&params, &secret_params).to_string(),
+        crate::json::text(&redacted_params(&params, &secret_params)),
         &click_id,
         now,
     );

@@ -128,7 +128,7 @@ pub fn respond(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Res
 
 /// A JSON response.
 pub fn respond_json(status: u16, value: &serde_json::Value) -> Result<Response> {
-    respond(status, "application/json", value.to_string())
+    respond(status, "application/json", crate::json::text(value))
 }
 
 /// Adds the headers every response carries, and the D1 figures of the work done before

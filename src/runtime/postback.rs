@@ -131,7 +131,7 @@ pub async fn handle(
         Err(refusal) => return refuse(ctx, env, log, ResponseFormat::Json, refusal),
     };
     let every_secret: Vec<&str> = app.all_secret_params.iter().map(String::as_str).collect();
-    log.params = redacted_params(&parsed.pairs, &every_secret).to_string();
+    log.params = crate::json::text(&redacted_params(&parsed.pairs, &every_secret));
     let network = match resolve_network(app, network_in_path.as_deref(), &parsed.pairs) {
         Ok(network) => network,
         Err(refusal) => return refuse(ctx, env, log, ResponseFormat::Json, refusal),

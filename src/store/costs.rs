@@ -166,7 +166,7 @@ pub fn entry_clicks(windows: &[(usize, String, i64, i64)], buckets: bool) -> Vec
     let json: Vec<String> = windows
         .iter()
         .map(|(entry, campaign, start, end)| {
-            let campaign = serde_json::Value::from(campaign.as_str());
+            let campaign = crate::json::text(&serde_json::Value::from(campaign.as_str()));
             format!("[{entry},{campaign},{start},{end}]")
         })
         .collect();

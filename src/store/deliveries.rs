@@ -61,7 +61,7 @@ pub fn claim_deliveries(
     limit: u32,
     pause_after_ms: u64,
 ) -> Vec<Statement> {
-    let ids = only_ids.map(|ids| serde_json::Value::from(ids.to_vec()).to_string());
+    let ids = only_ids.map(|ids| crate::json::text(&serde_json::Value::from(ids.to_vec())));
     vec![
         Statement {
             sql: CLAIM_DELIVERIES,

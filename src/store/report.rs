@@ -203,7 +203,7 @@ pub fn report_statements(
         .collect();
     let on = |key: GroupKey| SqlValue::from(query.group_by.contains(&key));
     let mut params = vec![
-        SqlValue::Text(serde_json::Value::Array(windows).to_string()),
+        SqlValue::Text(crate::json::text(&serde_json::Value::Array(windows))),
         on(GroupKey::Day),
         on(GroupKey::Campaign),
         on(GroupKey::Network),
@@ -214,7 +214,7 @@ pub fn report_statements(
     let entries: Vec<String> = entries
         .iter()
         .map(|e| {
-            let campaign = serde_json::Value::from(e.campaign.as_str());
+            let campaign = crate::json::text(&serde_json::Value::from(e.campaign.as_str()));
             format!("[{campaign},{},{}]", e.from_ms, e.to_ms)
         })
         .collect();
