@@ -26,11 +26,15 @@ export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-Zunstable-options -Cpanic=immediate-
 # -Os without its inlining and local-CSE passes: 5 KB gzip smaller than -O1, which was
 # 4-5 KB smaller than no wasm-opt. Inlining is what made -O2/-Os/-Oz 20-30 KB larger
 # gzipped, and local CSE shrinks the raw code but costs 1 KB gzipped (BENCHMARKS.md);
-# gzip is what a deploy and every cold start pay for. The features
+# gzip is what a deploy and every cold start pay for. So do, by 0.7 KB gzipped (4 KB
+# larger raw), the late simplify-locals pass (its tees and sunk locals compress worse
+# than the plain sets) and memory packing (the zeros it drops from the data segment
+# gzip to almost nothing, the segments it splits them into do not). The features
 # are those rustc's wasm32 target and wasm-bindgen emit (the module keeps no
 # target_features section for wasm-opt to read them from).
 wasm="build/index_bg.wasm"
 node_modules/.bin/wasm-opt -Os --skip-pass=inlining-optimizing --skip-pass=local-cse \
+  --skip-pass=simplify-locals --skip-pass=memory-packing \
   --enable-exception-handling --enable-bulk-memory --enable-bulk-memory-opt \
   --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
   --enable-reference-types --enable-multivalue \
