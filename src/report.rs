@@ -456,15 +456,30 @@ pub fn assemble_with_costs(
                 .collect::<Vec<Value>>()
         };
     }
-    type Groups = BTreeMap<String, (Vec<Value>, Figures)>;
+    // The rows by key: each key's figures in `rows`, found by the key's JSON text in
+    // `index`, whose order (the text's) is the rows' order. The index is serde_json's own
+    // map, linked anyway: a map of another value type would be 6 KB more wasm.
+    #[derive(Default)]
+    struct Groups {
+        index: serde_json::Map<String, Value>,
+        rows: Vec<(Vec<Value>, Figures)>,
+    }
     fn group(groups: &mut Groups, key: Vec<Value>) -> &mut Figures {
         let text = serde_json::to_string(&key).unwrap_or_default();
-        &mut groups
-            .entry(text)
-            .or_insert_with(|| (key, Figures::default()))
-            .1
+        let found = groups.index.get(&text).and_then(Value::as_u64);
+        let at = match found.and_then(|at| usize::try_from(at).ok()) {
+            Some(at) => at,
+            None => {
+                let at = groups.rows.len();
+                groups.index.insert(text, Value::from(at));
+                groups.rows.push((key, Figures::default()));
+                at
+            }
+        };
+        // In bounds: every index entry names a row pushed with it.
+        &mut groups.rows[at].1
     }
-    let mut groups = Groups::new();
+    let mut groups = Groups::default();
     if with_clicks {
         for row in clicks {
             let figures = group(&mut groups, key_of!(row));
@@ -518,7 +533,9 @@ pub fn assemble_with_costs(
     }
     let mut total = Figures::default();
     let rows: Vec<Value> = groups
+        .index
         .values()
+        .filter_map(|at| groups.rows.get(usize::try_from(at.as_u64()?).ok()?))
         .map(|(key, figures)| {
             total.add(figures);
             let mut row = serde_json::Map::new();
