@@ -15,6 +15,7 @@
 
 pub mod admin;
 pub mod base32;
+pub mod base64;
 pub mod click;
 pub mod click_id;
 pub mod config;

@@ -8,7 +8,6 @@ pub mod time;
 use crate::config::{Destination, DestinationKind, PostbackMethod};
 use crate::crypto::hmac_sha256;
 use crate::money::format_micros;
-use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 /// The two kinds of conversion change, as webhook `type`s, destination `types` filters
@@ -241,19 +240,13 @@ pub fn webhook_signature(secret: &str, id: &str, timestamp: u64, body: &str) -> 
             body.as_bytes(),
         ],
     );
-    Some(format!(
-        "v1,{}",
-        base64::engine::general_purpose::STANDARD.encode(mac)
-    ))
+    Some(format!("v1,{}", crate::base64::encode(&mac)))
 }
 
 /// The HMAC key of a `whsec_` secret (24 to 64 bytes).
 pub fn decode_webhook_secret(secret: &str) -> Option<Vec<u8>> {
     let encoded = secret.strip_prefix("whsec_")?;
-    base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .ok()
-        .filter(|key| (24..=64).contains(&key.len()))
+    crate::base64::decode(encoded).filter(|key| (24..=64).contains(&key.len()))
 }
 
 /// A payout for a URL: the shortest exact decimal (`12.5`, `3`, `0.000001`).

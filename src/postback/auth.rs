@@ -11,7 +11,6 @@
 use super::{Outcome, Refusal};
 use crate::crypto::{constant_time_eq, hex, hmac_sha256};
 use crate::template::percent_encode;
-use base64::Engine;
 use sha2::{Digest, Sha256};
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -294,7 +293,7 @@ pub fn verify_standard_webhook(
     signatures: &str,
 ) -> bool {
     let encoded = secret.strip_prefix("whsec_").unwrap_or(secret);
-    let Ok(key) = base64::engine::general_purpose::STANDARD.decode(encoded) else {
+    let Some(key) = crate::base64::decode(encoded) else {
         return false;
     };
     let expected = hmac_sha256(
@@ -304,7 +303,7 @@ pub fn verify_standard_webhook(
     signatures.split(' ').any(|candidate| {
         candidate
             .strip_prefix("v1,")
-            .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
+            .and_then(crate::base64::decode)
             .is_some_and(|given| constant_time_eq(&given, &expected))
     })
 }

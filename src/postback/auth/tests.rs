@@ -1,4 +1,5 @@
 use super::*;
+use base64::Engine;
 
 const NOW: u64 = 1_790_000_000_000;
 
