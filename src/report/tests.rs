@@ -1,4 +1,5 @@
 use super::*;
+use std::collections::BTreeMap;
 
 fn query(pairs: &[(&str, &str)]) -> Result<ReportQuery, String> {
     let pairs: Vec<(String, String)> = pairs
