@@ -229,7 +229,9 @@ impl<K: serde::Serialize, V: serde::Serialize> serde::Serialize for VecMap<K, V>
 }
 
 /// `map[key]`, as on a `BTreeMap`: the key's value, and a panic when it has none. For
-/// tests and tools; the worker reads with [`VecMap::get`] (no panics on data).
+/// tests and tools only: it does not exist in the worker's wasm build, so worker code
+/// cannot index (it reads with [`VecMap::get`]; no panics on data).
+#[cfg(any(test, not(target_arch = "wasm32")))]
 impl<K: Ord + Borrow<Q>, Q: Ord + ?Sized, V> std::ops::Index<&Q> for VecMap<K, V> {
     type Output = V;
     #[allow(clippy::expect_used)]
