@@ -24,7 +24,7 @@ for binding in ${bindings:-DB}; do
 done
 
 # wrangler runs the [build] command (scripts/build-worker.sh) before serving.
-setsid npx wrangler dev --ip 127.0.0.1 --port "$port" --persist-to "$persist" \
+setsid npx wrangler dev --test-scheduled --ip 127.0.0.1 --port "$port" --persist-to "$persist" \
   --show-interactive-dev-session=false &
 wrangler_pid=$!
 stop() { kill -TERM -- "-$wrangler_pid" 2>/dev/null || true; wait "$wrangler_pid" 2>/dev/null || true; }

@@ -15,6 +15,19 @@ pub const SPILL_REPLAY_CRON: &str = "*/5 * * * *";
 /// Spilled KV entries replayed per run (each holds one failed write's rows).
 const SPILL_ENTRIES_PER_RUN: u64 = 20;
 
+/// The cron expression and scheduled time of a run. Cloudflare's triggers name the
+/// expression alone. Locally, `wrangler dev --test-scheduled` runs one at
+/// `/__scheduled?cron=…`, which has no time parameter; its expression may then end in
+/// `@<unix ms>` to run as if scheduled then (the tests' clock travel: design §14). The
+/// `/cdn-cgi/handler/scheduled` route that takes a time fails in wrangler 4.86 once the
+/// worker has static assets (workers-sdk #9882, fixed in a later wrangler).
+pub fn scheduled_at(cron: &str, scheduled_ms: u64) -> (&str, u64) {
+    match cron.rsplit_once('@') {
+        Some((expression, at)) => (expression, at.parse().unwrap_or(scheduled_ms)),
+        None => (cron, scheduled_ms),
+    }
+}
+
 /// One cron run; `scheduled_ms` is the time the run was scheduled for (the purge's "now":
 /// in production the same as the clock, and a test can trigger a run in the future).
 pub async fn run(env: &Env, cron: &str, scheduled_ms: u64) -> Result<()> {

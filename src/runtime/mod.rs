@@ -307,7 +307,9 @@ async fn fetch(request: Request, env: Env, ctx: Context) -> Result<Response> {
 async fn scheduled(event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
     // A float of unix milliseconds; `as` saturates (never panics) on odd values.
     let scheduled_ms = event.schedule() as u64;
-    if let Err(error) = cron::run(&env, &event.cron(), scheduled_ms).await {
+    let cron_text = event.cron();
+    let (cron, scheduled_ms) = cron::scheduled_at(&cron_text, scheduled_ms);
+    if let Err(error) = cron::run(&env, cron, scheduled_ms).await {
         worker::console_error!("edgeback cron run failed: {error}");
     }
 }

@@ -286,7 +286,7 @@ impl Worker {
         let dev_command = format!(
             "exec '{wrangler}' dev --config '{config}' --persist-to '{persist}' --ip 127.0.0.1 \
              --port {port} --inspector-port {inspector_port} --show-interactive-dev-session=false \
-             --log-level info",
+             --log-level info --test-scheduled",
             wrangler = root.join("node_modules/.bin/wrangler").display(),
             config = config.display(),
             persist = persist_dir.display(),
@@ -663,18 +663,18 @@ impl Worker {
 
     /// Triggers one run of the cron handler.
     pub fn trigger_cron(&self) -> Reply {
-        self.get("/cdn-cgi/handler/scheduled?cron=*+*+*+*+*", &[])
+        self.trigger_cron_at("* * * * *", None)
     }
 
     /// Triggers one run of the cron trigger `cron` (e.g. `*/5 * * * *`), as if scheduled
     /// at `time_ms` when given.
     pub fn trigger_cron_at(&self, cron: &str, time_ms: Option<u64>) -> Reply {
+        // `wrangler dev --test-scheduled`'s route; the time rides on the expression
+        // (src/runtime/cron.rs `scheduled_at`): wrangler 4.86's `/cdn-cgi/handler/scheduled`
+        // fails once the worker has static assets.
         let cron = cron.replace(' ', "+");
-        let time = time_ms.map(|ms| format!("&time={ms}")).unwrap_or_default();
-        self.get(
-            &format!("/cdn-cgi/handler/scheduled?cron={cron}{time}"),
-            &[],
-        )
+        let time = time_ms.map(|ms| format!("@{ms}")).unwrap_or_default();
+        self.get(&format!("/__scheduled?cron={cron}{time}"), &[])
     }
 
     pub fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
