@@ -247,7 +247,8 @@ pub(super) const COUNT_LATE_CLICKS_SQL: &str = concat!(
     click_rows!("r"),
     " JOIN click_days x ON x.start_ms = \
      (SELECT MAX(start_ms) FROM click_days WHERE start_ms <= r.created_at) \
-     WHERE x.end_ms > r.created_at AND r.is_test = 0 \
+     WHERE (SELECT MAX(end_ms) FROM click_days) > ?2 \
+     AND x.end_ms > r.created_at AND r.is_test = 0 \
      AND NOT EXISTS (SELECT 1 FROM clicks k WHERE k.click_id = r.click_id) \
      GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13 \
      ON CONFLICT (day, campaign, country, sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, \
@@ -269,7 +270,8 @@ const COUNT_LATE_LANDINGS: &str = concat!(
     click_rows!("r"),
     " JOIN clicks k ON k.click_id = r.click_id JOIN click_days x ON x.start_ms = \
      (SELECT MAX(start_ms) FROM click_days WHERE start_ms <= k.created_at) \
-     WHERE x.end_ms > k.created_at AND r.landed_at IS NOT NULL \
+     WHERE (SELECT MAX(end_ms) FROM click_days) > ?2 \
+     AND x.end_ms > k.created_at AND r.landed_at IS NOT NULL \
      AND k.landed_at IS NULL AND k.is_test = 0 AND k.is_bot = 0 \
      GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13 \
      ON CONFLICT (day, campaign, country, sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, \
@@ -436,6 +438,11 @@ pub fn store_click_rows(rows: &[ClickRow]) -> Vec<Statement> {
     let mut statements = Vec::new();
     for chunk in rows.chunks(CLICKS_PER_STATEMENT) {
         let json = chunk_json(chunk);
+        // The oldest click of the chunk (`?2` of the late counts): while no summed day
+        // ends after it, which is always but for a row written after its day's end, the
+        // late counts stop at that one constant test, before reading the rows' JSON.
+        let oldest = chunk.iter().map(|row| row.created_at).min().unwrap_or(0);
+        let landed = chunk.iter().any(|row| row.landed_at.is_some());
         for sql in [
             COUNT_CLICKS_SQL,
             COUNT_LATE_CLICKS_SQL,
@@ -443,10 +450,15 @@ pub fn store_click_rows(rows: &[ClickRow]) -> Vec<Statement> {
             COUNT_LATE_LANDINGS,
             INSERT_CLICKS,
         ] {
-            statements.push(Statement {
-                sql,
-                params: vec![json.clone()],
-            });
+            // Landing counts only for a chunk that holds landing clicks.
+            if !landed && (sql == COUNT_LANDINGS || sql == COUNT_LATE_LANDINGS) {
+                continue;
+            }
+            let mut params = vec![json.clone()];
+            if sql == COUNT_LATE_CLICKS_SQL || sql == COUNT_LATE_LANDINGS {
+                params.push(oldest.into());
+            }
+            statements.push(Statement { sql, params });
         }
     }
     statements
