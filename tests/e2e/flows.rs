@@ -58,8 +58,9 @@ fn the_worked_example_routes_by_device_and_parameter_and_records_the_choice() {
     let start = config
         .find("[vars.EDGEBACK.campaigns.flows-example]")
         .unwrap();
+    // The whole campaign, every rule and comment, up to the next test's campaign.
     let end = config[start..]
-        .find("\n# ")
+        .find("\n# landers.rs")
         .map_or(config.len(), |n| start + n);
     let example = config[start..end].trim();
     assert!(
@@ -135,6 +136,32 @@ fn the_worked_example_routes_by_device_and_parameter_and_records_the_choice() {
     assert_eq!(found["attributed"], true, "{found}");
     assert_eq!(found["rule"], row["rule"], "{found}");
     assert_eq!(found["offer"], row["offer"], "{found}");
+
+    // Every click costs 0.05 USD (the example's CPC): the report's cost is the campaign's
+    // clicks (not bots) × 0.05, and its CPC 0.05, whatever the rule each click took.
+    let report = api("/api/report?group_by=campaign").json();
+    let campaign = report["rows"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["campaign"] == "flows-example"))
+        .cloned()
+        .unwrap_or_else(|| panic!("{report}"));
+    let clicks = campaign["clicks"].as_i64().unwrap_or(-1);
+    assert!(clicks >= 3, "{campaign}");
+    let cost = format!(
+        "{}.{:06}",
+        clicks * 50_000 / 1_000_000,
+        clicks * 50_000 % 1_000_000
+    );
+    assert_eq!(
+        campaign["cost"],
+        serde_json::json!({ "USD": cost }),
+        "{campaign}"
+    );
+    assert_eq!(
+        campaign["cpc"],
+        serde_json::json!({ "USD": "0.050000" }),
+        "{campaign}"
+    );
 }
 
 #[test]
