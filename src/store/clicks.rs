@@ -138,6 +138,42 @@ pub fn click_row(
     }
 }
 
+// The key of a click pre-aggregate row (campaign, country and the sub-ID tuple, '' for
+// an absent value) from click columns of alias `$t`, as every count statement writes it.
+macro_rules! tuple_key {
+    ($t:literal) => {
+        concat!(
+            $t,
+            ".campaign, COALESCE(",
+            $t,
+            ".country, ''), COALESCE(",
+            $t,
+            ".sub1, ''), ",
+            "COALESCE(",
+            $t,
+            ".sub2, ''), COALESCE(",
+            $t,
+            ".sub3, ''), COALESCE(",
+            $t,
+            ".sub4, ''), ",
+            "COALESCE(",
+            $t,
+            ".sub5, ''), COALESCE(",
+            $t,
+            ".sub6, ''), COALESCE(",
+            $t,
+            ".sub7, ''), ",
+            "COALESCE(",
+            $t,
+            ".sub8, ''), COALESCE(",
+            $t,
+            ".sub9, ''), COALESCE(",
+            $t,
+            ".sub10, '')"
+        )
+    };
+}
+
 // The rows of one statement, as columns (`?1` is a JSON array of `ClickRow`s), named
 // `$alias`: `r` where they are written, `k` where conversions are completed from them.
 macro_rules! click_rows {
@@ -193,11 +229,7 @@ pub(super) const COUNT_CLICKS_SQL: &str = concat!(
     "INSERT INTO click_rollup (bucket, campaign, country, sub1, sub2, sub3, sub4, sub5, sub6, \
      sub7, sub8, sub9, sub10, clicks, bot_clicks, lp_views, lp_clicks, cost_micros, \
      cost_currency) \
-     SELECT r.created_at - r.created_at % 900000, r.campaign, COALESCE(r.country, ''), \
-     COALESCE(r.sub1, ''), \
-     COALESCE(r.sub2, ''), COALESCE(r.sub3, ''), COALESCE(r.sub4, ''), COALESCE(r.sub5, ''), \
-     COALESCE(r.sub6, ''), COALESCE(r.sub7, ''), COALESCE(r.sub8, ''), COALESCE(r.sub9, ''), \
-     COALESCE(r.sub10, ''), SUM(r.is_bot = 0), SUM(r.is_bot <> 0), \
+     SELECT r.created_at - r.created_at % 900000, ", tuple_key!("r"), ", SUM(r.is_bot = 0), SUM(r.is_bot <> 0), \
      SUM(r.is_bot = 0 AND r.lander IS NOT NULL), SUM(r.is_bot = 0 AND r.landed_at IS NOT NULL), ",
     rollup_cost!(),
     " FROM ",
@@ -217,10 +249,9 @@ pub(super) const COUNT_CLICKS_SQL: &str = concat!(
 const COUNT_LANDINGS: &str = concat!(
     "INSERT INTO click_rollup (bucket, campaign, country, sub1, sub2, sub3, sub4, sub5, sub6, \
      sub7, sub8, sub9, sub10, clicks, bot_clicks, lp_views, lp_clicks) \
-     SELECT k.created_at - k.created_at % 900000, k.campaign, COALESCE(k.country, ''), \
-     COALESCE(k.sub1, ''), COALESCE(k.sub2, ''), COALESCE(k.sub3, ''), COALESCE(k.sub4, ''), \
-     COALESCE(k.sub5, ''), COALESCE(k.sub6, ''), COALESCE(k.sub7, ''), COALESCE(k.sub8, ''), \
-     COALESCE(k.sub9, ''), COALESCE(k.sub10, ''), 0, 0, 0, COUNT(*) FROM ",
+     SELECT k.created_at - k.created_at % 900000, ",
+    tuple_key!("k"),
+    ", 0, 0, 0, COUNT(*) FROM ",
     click_rows!("r"),
     " JOIN clicks k ON k.click_id = r.click_id WHERE r.landed_at IS NOT NULL \
      AND k.landed_at IS NULL AND k.is_test = 0 AND k.is_bot = 0 \
@@ -237,10 +268,7 @@ pub(super) const COUNT_LATE_CLICKS_SQL: &str = concat!(
     "INSERT INTO click_day_rollup (day, campaign, country, sub1, sub2, sub3, sub4, sub5, sub6, \
      sub7, sub8, sub9, sub10, clicks, bot_clicks, lp_views, lp_clicks, cost_micros, \
      cost_currency) \
-     SELECT x.start_ms, r.campaign, COALESCE(r.country, ''), COALESCE(r.sub1, ''), \
-     COALESCE(r.sub2, ''), COALESCE(r.sub3, ''), COALESCE(r.sub4, ''), COALESCE(r.sub5, ''), \
-     COALESCE(r.sub6, ''), COALESCE(r.sub7, ''), COALESCE(r.sub8, ''), COALESCE(r.sub9, ''), \
-     COALESCE(r.sub10, ''), SUM(r.is_bot = 0), SUM(r.is_bot <> 0), \
+     SELECT x.start_ms, ", tuple_key!("r"), ", SUM(r.is_bot = 0), SUM(r.is_bot <> 0), \
      SUM(r.is_bot = 0 AND r.lander IS NOT NULL), SUM(r.is_bot = 0 AND r.landed_at IS NOT NULL), ",
     rollup_cost!(),
     " FROM ",
@@ -260,13 +288,11 @@ pub(super) const COUNT_LATE_CLICKS_SQL: &str = concat!(
 
 // The landing clicks [`COUNT_LANDINGS`] counts, for a click whose day was already summed
 // (a landing past midnight, its day summed in between): into the daily figures as well.
-const COUNT_LATE_LANDINGS: &str = concat!(
+const COUNT_LATE_LANDINGS: &str =
+    concat!(
     "INSERT INTO click_day_rollup (day, campaign, country, sub1, sub2, sub3, sub4, sub5, sub6, \
      sub7, sub8, sub9, sub10, clicks, bot_clicks, lp_views, lp_clicks) \
-     SELECT x.start_ms, k.campaign, COALESCE(k.country, ''), \
-     COALESCE(k.sub1, ''), COALESCE(k.sub2, ''), COALESCE(k.sub3, ''), COALESCE(k.sub4, ''), \
-     COALESCE(k.sub5, ''), COALESCE(k.sub6, ''), COALESCE(k.sub7, ''), COALESCE(k.sub8, ''), \
-     COALESCE(k.sub9, ''), COALESCE(k.sub10, ''), 0, 0, 0, COUNT(*) FROM ",
+     SELECT x.start_ms, ", tuple_key!("k"), ", 0, 0, 0, COUNT(*) FROM ",
     click_rows!("r"),
     " JOIN clicks k ON k.click_id = r.click_id JOIN click_days x ON x.start_ms = \
      (SELECT MAX(start_ms) FROM click_days WHERE start_ms <= k.created_at) \
