@@ -117,16 +117,26 @@ const REPORT_CLICKS: &str = concat!(
      WHERE true GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 18"
 );
 
+// The grouping keys of conversion rows `c` over day windows `d` (their attribution
+// snapshot), shared by the conversion figures and their costs.
+macro_rules! conversion_report_keys {
+    () => {
+        concat!(
+            "SELECT CASE WHEN p.g_day THEN d.label END AS day, \
+             CASE WHEN p.g_campaign THEN c.campaign END AS campaign, \
+             CASE WHEN p.g_network THEN c.network END AS network, \
+             CASE WHEN p.g_event THEN c.event END AS event, \
+             CASE WHEN p.g_country THEN c.country END AS country, ",
+            report_sub_keys!("c")
+        )
+    };
+}
+
 // Conversions carry their own attribution snapshot: no click is read. Their IDs sort by
 // creation time, so each local-day window is a key range.
 const REPORT_CONVERSIONS: &str = concat!(
     report_params!(),
-    "SELECT CASE WHEN p.g_day THEN d.label END AS day, \
-     CASE WHEN p.g_campaign THEN c.campaign END AS campaign, \
-     CASE WHEN p.g_network THEN c.network END AS network, \
-     CASE WHEN p.g_event THEN c.event END AS event, \
-     CASE WHEN p.g_country THEN c.country END AS country, ",
-    report_sub_keys!("c"),
+    conversion_report_keys!(),
     ", c.currency AS currency, COUNT(*) AS conversions, SUM(c.status = 'approved') AS approved, \
      SUM(CASE WHEN c.status = 'approved' THEN c.payout_micros ELSE 0 END) AS revenue_micros, \
      SUM(CASE WHEN c.status = 'pending' THEN c.payout_micros ELSE 0 END) AS pending_micros \
@@ -140,12 +150,7 @@ const REPORT_CONVERSIONS: &str = concat!(
 // from zero, as `cost::share`) in the payout's currency.
 const REPORT_CONVERSION_COSTS: &str = concat!(
     report_params!(),
-    "SELECT CASE WHEN p.g_day THEN d.label END AS day, \
-     CASE WHEN p.g_campaign THEN c.campaign END AS campaign, \
-     CASE WHEN p.g_network THEN c.network END AS network, \
-     CASE WHEN p.g_event THEN c.event END AS event, \
-     CASE WHEN p.g_country THEN c.country END AS country, ",
-    report_sub_keys!("c"),
+    conversion_report_keys!(),
     ", CASE WHEN c.revshare_ppm IS NOT NULL THEN c.currency \
      ELSE COALESCE(c.cost_currency, c.currency) END AS currency, \
      CAST(SUM(CASE WHEN c.revshare_ppm IS NOT NULL THEN (c.payout_micros * c.revshare_ppm \
