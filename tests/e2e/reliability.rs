@@ -36,8 +36,8 @@ fn admin(w: &Worker, path: &str) -> Value {
     reply.json()
 }
 
-/// What a sender got for one request: a reply, or none (the connection was refused or
-/// broke before a reply came).
+/// What a sender got for one request: a reply, or none (the connection was refused, or
+/// broke before the whole reply came).
 #[derive(Debug, Clone)]
 enum Answer {
     Replied {
@@ -71,7 +71,13 @@ fn send(agent: &ureq::Agent, url: &str) -> Answer {
         }
     };
     let status = response.status();
-    let body: Value = response.into_json().unwrap_or(Value::Null);
+    // A kill can cut a reply off after its status line: the sender never saw the body,
+    // so like any sender it counts that as no answer and re-sends. A body that arrived
+    // whole but is not JSON stays a reply (and fails the outcome check).
+    let Ok(text) = response.into_string() else {
+        return Answer::NoAnswer { refused: false };
+    };
+    let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
     Answer::Replied {
         status,
         outcome: body["outcome"].as_str().unwrap_or_default().to_string(),
