@@ -252,6 +252,169 @@ mod native {
         worker
     }
 
+    /// The click rounds: 4 and 16 connections alternating with the hello-world (at 16 also
+    /// the paths that take parts of the click away), then one connection.
+    fn measure_clicks(
+        edgeback: &Worker,
+        hello: &Worker,
+        baseline: &Worker,
+        round: Duration,
+        rounds: usize,
+    ) -> ClickRounds {
+        // Click redirect throughput at 4 and 16 connections, alternating with the
+        // hello-world; at 16 also the paths that take parts of the click away.
+        let click_url = fixed(edgeback.url("/c/slice?sub1=bench"));
+        let hello_url = fixed(hello.url("/"));
+        let nope_url = fixed(edgeback.url("/nope"));
+        let unknown_url = fixed(edgeback.url("/c/no-such-campaign"));
+        let js_click_url = fixed(baseline.url("/c/slice?sub1=bench"));
+        let warm = round.min(Duration::from_secs(2));
+        load(edgeback, 16, warm, &click_url, 302);
+        load(hello, 16, warm, &hello_url, 302);
+        load(baseline, 16, warm, &js_click_url, 302);
+        let (mut hello4, mut click4) = (Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            hello4.push(load(hello, 4, round, &hello_url, 302));
+            click4.push(load(edgeback, 4, round, &click_url, 302));
+        }
+        let mut at16: [Vec<Sample>; 5] = Default::default();
+        for _ in 0..rounds {
+            at16[0].push(load(hello, 16, round, &hello_url, 302));
+            at16[1].push(load(edgeback, 16, round, &click_url, 302));
+            at16[2].push(load(edgeback, 16, round, &nope_url, 404));
+            at16[3].push(load(edgeback, 16, round, &unknown_url, 404));
+            at16[4].push(load(baseline, 16, round, &js_click_url, 302));
+        }
+        eprintln!("[bench] click throughput done");
+        // Latency at one connection, alternating.
+        // `/nope` (the empty wasm route) too: the latency floor of any wasm route here.
+        let (mut hello1, mut click1, mut nope1) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            hello1.push(load(hello, 1, round, &hello_url, 302));
+            click1.push(load(edgeback, 1, round, &click_url, 302));
+            nope1.push(load(edgeback, 1, round, &nope_url, 404));
+        }
+        eprintln!("[bench] click latency done");
+        ClickRounds {
+            round,
+            rounds,
+            hello4,
+            click4,
+            at16,
+            hello1,
+            click1,
+            nope1,
+        }
+    }
+
+    /// `EDGEBACK_BENCH_ONLY=clicks`: the click sections from a run of their own.
+    fn click_section_alone(edgeback: &Worker) -> String {
+        let (round, rounds) = (round_len(), rounds());
+        let hello = hello_world();
+        let baseline = js_d1();
+        click_sections(&measure_clicks(edgeback, &hello, &baseline, round, rounds))
+    }
+
+    /// The click rounds of one run: 4 and 16 connections beside the hello-world (at 16 also
+    /// `/nope`, the unknown campaign and the JavaScript click), and one connection.
+    struct ClickRounds {
+        round: Duration,
+        rounds: usize,
+        hello4: Vec<Sample>,
+        click4: Vec<Sample>,
+        at16: [Vec<Sample>; 5],
+        hello1: Vec<Sample>,
+        click1: Vec<Sample>,
+        nope1: Vec<Sample>,
+    }
+
+    /// BENCHMARKS.md's click throughput, decomposition and latency sections.
+    fn click_sections(r: &ClickRounds) -> String {
+        let (round, rounds) = (r.round, r.rounds);
+        let ratio = |a: f64, b: f64| a / b.max(1e-9);
+        let mut out = String::new();
+        let (hello4_rps, _) = medians(&r.hello4);
+        let (click4_rps, _) = medians(&r.click4);
+        let m16: Vec<(f64, f64)> = r.at16.iter().map(|samples| medians(samples)).collect();
+        let _ = writeln!(
+            out,
+            "## Click redirect throughput (design §13: ≥ 0.9× the hello-world at 16 connections)\n"
+        );
+        let _ = writeln!(
+            out,
+            "Keep-alive clients, {rounds} alternating rounds of {:.1} s each, median round:\n",
+            round.as_secs_f64()
+        );
+        let _ = writeln!(out, "| connections | hello-world JavaScript (a fixed 302), requests/s | edgeback `GET /c/{{campaign}}`, requests/s | **ratio** | target |\n|---|---|---|---|---|");
+        let _ = writeln!(
+            out,
+            "| 4 | {hello4_rps:.0} | {click4_rps:.0} | **{:.2}×** | — |",
+            ratio(click4_rps, hello4_rps)
+        );
+        let _ = writeln!(
+            out,
+            "| 16 | {:.0} | {:.0} | **{:.2}×** | ≥ 0.9× |\n",
+            m16[0].0,
+            m16[1].0,
+            ratio(m16[1].0, m16[0].0)
+        );
+        let _ = writeln!(
+            out,
+            "### Where the click's time goes (16 connections, the same rounds)\n"
+        );
+        let _ = writeln!(out, "Each path takes a part of the click away. CPU is user + system time of the worker's own workerd process over the round (from /proc, the after-response work included), divided by the requests answered: it does not depend on how busy the two cores are, unlike requests/s.\n");
+        let _ = writeln!(out, "| worker and path | requests/s | × hello-world | workerd CPU per request |\n|---|---|---|---|");
+        let labels = [
+            "hello-world JavaScript: a fixed 302",
+            "edgeback `GET /nope`: wasm entry, configuration, 404, no storage",
+            "edgeback unknown campaign: the same plus one KV read, 404, no click row",
+            "edgeback click: mint and sign the click ID, fill the offer URL, 302, click row (and pre-aggregates) written after the response",
+            "JavaScript click: a 302 and one D1 row per click written after the response (`ctx.waitUntil`)",
+        ];
+        for (label, index) in labels.iter().zip([0usize, 2, 3, 1, 4]) {
+            let (rps, cpu) = m16[index];
+            let _ = writeln!(
+                out,
+                "| {label} | {rps:.0} | {:.2}× | {cpu:.2} ms |",
+                ratio(rps, m16[0].0)
+            );
+        }
+        let _ = writeln!(out, "\nReading: docs/performance.md. The first click of a 50 ms window writes that window's rows in one batch from its own `wait_until` (docs/clicks.md); locally that write runs in SQLite behind a Durable Object in the same workerd process, on the same two cores as the load generator.\n");
+        let hello_lat = pooled(&r.hello1);
+        let click_lat = pooled(&r.click1);
+        let (h50, h99) = (percentile(&hello_lat, 0.5), percentile(&hello_lat, 0.99));
+        let (c50, c99) = (percentile(&click_lat, 0.5), percentile(&click_lat, 0.99));
+        let nope_lat = pooled(&r.nope1);
+        let (n50, n99) = (percentile(&nope_lat, 0.5), percentile(&nope_lat, 0.99));
+        let _ = writeln!(out, "## Click latency at one connection (design §13)\n");
+        let _ = writeln!(out, "One keep-alive client, {rounds} alternating rounds of {:.1} s each, every request of the rounds pooled:\n", round.as_secs_f64());
+        let _ = writeln!(out, "| worker | requests | p50 | p99 |\n|---|---|---|---|");
+        let _ = writeln!(
+            out,
+            "| hello-world JavaScript | {} | {h50:.2} ms | {h99:.2} ms |",
+            hello_lat.len()
+        );
+        let _ = writeln!(
+            out,
+            "| edgeback `GET /c/{{campaign}}` | {} | {c50:.2} ms | {c99:.2} ms |",
+            click_lat.len()
+        );
+        let _ = writeln!(
+            out,
+            "| **ratio** (target p50 ≤ 1.3×, p99 ≤ 1.5×) | | **{:.2}×** | **{:.2}×** |",
+            ratio(c50, h50),
+            ratio(c99, h99)
+        );
+        let _ = writeln!(
+            out,
+            "| edgeback `GET /nope` (wasm entry, configuration, 404, no storage), same rounds | {} | {n50:.2} ms ({:.2}×) | {n99:.2} ms ({:.2}×) |\n",
+            nope_lat.len(),
+            ratio(n50, h50),
+            ratio(n99, h99)
+        );
+        out
+    }
+
     fn median(mut values: Vec<f64>) -> f64 {
         values.sort_by(|a, b| a.total_cmp(b));
         values.get(values.len() / 2).copied().unwrap_or_default()
@@ -762,6 +925,14 @@ mod native {
             println!("{}", report_section());
             return;
         }
+        // EDGEBACK_BENCH_ONLY=clicks runs the click rounds alone (throughput with its
+        // decomposition, and latency), prints their sections and writes nothing.
+        let clicks_only = std::env::var("EDGEBACK_BENCH_ONLY").is_ok_and(|v| v == "clicks");
+        if clicks_only {
+            let edgeback = worker();
+            println!("{}", click_section_alone(edgeback));
+            return;
+        }
         let hello_config = hello_world_config();
         let (hello_start, hello_starts) = start_up(&hello_config, "/");
         // `/nope` loads and validates the configuration and answers 404 without storage.
@@ -841,40 +1012,8 @@ mod native {
         let baseline = js_d1();
         eprintln!("[bench] workers up; rounds of {round:?}, {rounds} alternating rounds");
 
-        // Click redirect throughput at 4 and 16 connections, alternating with the
-        // hello-world; at 16 also the paths that take parts of the click away.
-        let click_url = fixed(edgeback.url("/c/slice?sub1=bench"));
-        let hello_url = fixed(hello.url("/"));
-        let nope_url = fixed(edgeback.url("/nope"));
-        let unknown_url = fixed(edgeback.url("/c/no-such-campaign"));
-        let js_click_url = fixed(baseline.url("/c/slice?sub1=bench"));
         let warm = round.min(Duration::from_secs(2));
-        load(edgeback, 16, warm, &click_url, 302);
-        load(&hello, 16, warm, &hello_url, 302);
-        load(&baseline, 16, warm, &js_click_url, 302);
-        let (mut hello4, mut click4) = (Vec::new(), Vec::new());
-        for _ in 0..rounds {
-            hello4.push(load(&hello, 4, round, &hello_url, 302));
-            click4.push(load(edgeback, 4, round, &click_url, 302));
-        }
-        let mut at16: [Vec<Sample>; 5] = Default::default();
-        for _ in 0..rounds {
-            at16[0].push(load(&hello, 16, round, &hello_url, 302));
-            at16[1].push(load(edgeback, 16, round, &click_url, 302));
-            at16[2].push(load(edgeback, 16, round, &nope_url, 404));
-            at16[3].push(load(edgeback, 16, round, &unknown_url, 404));
-            at16[4].push(load(&baseline, 16, round, &js_click_url, 302));
-        }
-        eprintln!("[bench] click throughput done");
-        // Latency at one connection, alternating.
-        // `/nope` (the empty wasm route) too: the latency floor of any wasm route here.
-        let (mut hello1, mut click1, mut nope1) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..rounds {
-            hello1.push(load(&hello, 1, round, &hello_url, 302));
-            click1.push(load(edgeback, 1, round, &click_url, 302));
-            nope1.push(load(edgeback, 1, round, &nope_url, 404));
-        }
-        eprintln!("[bench] click latency done");
+        let clicks = measure_clicks(edgeback, &hello, &baseline, round, rounds);
         // Accepted postbacks: each a new transaction on a click of its own.
         let postback_connections = env_or("BENCH_POSTBACK_CONNECTIONS", 4usize).max(1);
         let next_edgeback = std::sync::atomic::AtomicUsize::new(0);
@@ -1122,85 +1261,7 @@ mod native {
         let _ = writeln!(out, "Every worker runs locally in workerd under `wrangler dev` (wrangler 4.86.0) on the same harness, measured in one run: the ratio matters, not the absolute numbers, which a 2-core machine running the load generator beside workerd holds down.\n");
         let _ = writeln!(out, "This run: rounds of {:.1} s (`BENCH_ROUND_SECONDS`), {rounds} alternating rounds per comparison (`BENCH_ROUNDS`), {} seeded clicks for the report (`BENCH_SEED_CLICKS`; small database `BENCH_SMALL_CLICKS`), {postback_connections} postback clients (`BENCH_POSTBACK_CONNECTIONS`).\n", round.as_secs_f64(), env_or("BENCH_SEED_CLICKS", 1_000_000u64));
         let ratio = |a: f64, b: f64| a / b.max(1e-9);
-        let (hello4_rps, _) = medians(&hello4);
-        let (click4_rps, _) = medians(&click4);
-        let m16: Vec<(f64, f64)> = at16.iter().map(|samples| medians(samples)).collect();
-        let _ = writeln!(
-            out,
-            "## Click redirect throughput (design §13: ≥ 0.9× the hello-world at 16 connections)\n"
-        );
-        let _ = writeln!(
-            out,
-            "Keep-alive clients, {rounds} alternating rounds of {:.1} s each, median round:\n",
-            round.as_secs_f64()
-        );
-        let _ = writeln!(out, "| connections | hello-world JavaScript (a fixed 302), requests/s | edgeback `GET /c/{{campaign}}`, requests/s | **ratio** | target |\n|---|---|---|---|---|");
-        let _ = writeln!(
-            out,
-            "| 4 | {hello4_rps:.0} | {click4_rps:.0} | **{:.2}×** | — |",
-            ratio(click4_rps, hello4_rps)
-        );
-        let _ = writeln!(
-            out,
-            "| 16 | {:.0} | {:.0} | **{:.2}×** | ≥ 0.9× |\n",
-            m16[0].0,
-            m16[1].0,
-            ratio(m16[1].0, m16[0].0)
-        );
-        let _ = writeln!(
-            out,
-            "### Where the click's time goes (16 connections, the same rounds)\n"
-        );
-        let _ = writeln!(out, "Each path takes a part of the click away. CPU is user + system time of the worker's own workerd process over the round (from /proc, the after-response work included), divided by the requests answered: it does not depend on how busy the two cores are, unlike requests/s.\n");
-        let _ = writeln!(out, "| worker and path | requests/s | × hello-world | workerd CPU per request |\n|---|---|---|---|");
-        let labels = [
-            "hello-world JavaScript: a fixed 302",
-            "edgeback `GET /nope`: wasm entry, configuration, 404, no storage",
-            "edgeback unknown campaign: the same plus one KV read, 404, no click row",
-            "edgeback click: mint and sign the click ID, fill the offer URL, 302, click row (and pre-aggregates) written after the response",
-            "JavaScript click: a 302 and one D1 row per click written after the response (`ctx.waitUntil`)",
-        ];
-        for (label, index) in labels.iter().zip([0usize, 2, 3, 1, 4]) {
-            let (rps, cpu) = m16[index];
-            let _ = writeln!(
-                out,
-                "| {label} | {rps:.0} | {:.2}× | {cpu:.2} ms |",
-                ratio(rps, m16[0].0)
-            );
-        }
-        let _ = writeln!(out, "\nReading: docs/performance.md. The first click of a 50 ms window writes that window's rows in one batch from its own `wait_until` (docs/clicks.md); locally that write runs in SQLite behind a Durable Object in the same workerd process, on the same two cores as the load generator.\n");
-        let hello_lat = pooled(&hello1);
-        let click_lat = pooled(&click1);
-        let (h50, h99) = (percentile(&hello_lat, 0.5), percentile(&hello_lat, 0.99));
-        let (c50, c99) = (percentile(&click_lat, 0.5), percentile(&click_lat, 0.99));
-        let nope_lat = pooled(&nope1);
-        let (n50, n99) = (percentile(&nope_lat, 0.5), percentile(&nope_lat, 0.99));
-        let _ = writeln!(out, "## Click latency at one connection (design §13)\n");
-        let _ = writeln!(out, "One keep-alive client, {rounds} alternating rounds of {:.1} s each, every request of the rounds pooled:\n", round.as_secs_f64());
-        let _ = writeln!(out, "| worker | requests | p50 | p99 |\n|---|---|---|---|");
-        let _ = writeln!(
-            out,
-            "| hello-world JavaScript | {} | {h50:.2} ms | {h99:.2} ms |",
-            hello_lat.len()
-        );
-        let _ = writeln!(
-            out,
-            "| edgeback `GET /c/{{campaign}}` | {} | {c50:.2} ms | {c99:.2} ms |",
-            click_lat.len()
-        );
-        let _ = writeln!(
-            out,
-            "| **ratio** (target p50 ≤ 1.3×, p99 ≤ 1.5×) | | **{:.2}×** | **{:.2}×** |",
-            ratio(c50, h50),
-            ratio(c99, h99)
-        );
-        let _ = writeln!(
-            out,
-            "| edgeback `GET /nope` (wasm entry, configuration, 404, no storage), same rounds | {} | {n50:.2} ms ({:.2}×) | {n99:.2} ms ({:.2}×) |\n",
-            nope_lat.len(),
-            ratio(n50, h50),
-            ratio(n99, h99)
-        );
+        out.push_str(&click_sections(&clicks));
         let (js_rps, js_cpu) = medians(&js_postbacks);
         let (our_rps, our_cpu) = medians(&our_postbacks);
         let (js_lat, our_lat) = (pooled(&js_postbacks), pooled(&our_postbacks));
