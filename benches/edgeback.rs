@@ -257,6 +257,7 @@ mod native {
     fn measure_clicks(
         edgeback: &Worker,
         hello: &Worker,
+        hello_rust: &Worker,
         baseline: &Worker,
         round: Duration,
         rounds: usize,
@@ -277,22 +278,27 @@ mod native {
             hello4.push(load(hello, 4, round, &hello_url, 302));
             click4.push(load(edgeback, 4, round, &click_url, 302));
         }
-        let mut at16: [Vec<Sample>; 5] = Default::default();
+        let rust_url = fixed(hello_rust.url("/"));
+        load(hello_rust, 16, warm, &rust_url, 302);
+        let mut at16: [Vec<Sample>; 6] = Default::default();
         for _ in 0..rounds {
             at16[0].push(load(hello, 16, round, &hello_url, 302));
             at16[1].push(load(edgeback, 16, round, &click_url, 302));
             at16[2].push(load(edgeback, 16, round, &nope_url, 404));
             at16[3].push(load(edgeback, 16, round, &unknown_url, 404));
             at16[4].push(load(baseline, 16, round, &js_click_url, 302));
+            at16[5].push(load(hello_rust, 16, round, &rust_url, 302));
         }
         eprintln!("[bench] click throughput done");
         // Latency at one connection, alternating.
         // `/nope` (the empty wasm route) too: the latency floor of any wasm route here.
-        let (mut hello1, mut click1, mut nope1) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut hello1, mut click1, mut nope1, mut rust1) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for _ in 0..rounds {
             hello1.push(load(hello, 1, round, &hello_url, 302));
             click1.push(load(edgeback, 1, round, &click_url, 302));
             nope1.push(load(edgeback, 1, round, &nope_url, 404));
+            rust1.push(load(hello_rust, 1, round, &rust_url, 302));
         }
         eprintln!("[bench] click latency done");
         ClickRounds {
@@ -304,6 +310,7 @@ mod native {
             hello1,
             click1,
             nope1,
+            rust1,
         }
     }
 
@@ -311,8 +318,11 @@ mod native {
     fn click_section_alone(edgeback: &Worker) -> String {
         let (round, rounds) = (round_len(), rounds());
         let hello = hello_world();
+        let rust = hello_rust();
         let baseline = js_d1();
-        click_sections(&measure_clicks(edgeback, &hello, &baseline, round, rounds))
+        click_sections(&measure_clicks(
+            edgeback, &hello, &rust, &baseline, round, rounds,
+        ))
     }
 
     /// The click rounds of one run: 4 and 16 connections beside the hello-world (at 16 also
@@ -322,10 +332,11 @@ mod native {
         rounds: usize,
         hello4: Vec<Sample>,
         click4: Vec<Sample>,
-        at16: [Vec<Sample>; 5],
+        at16: [Vec<Sample>; 6],
         hello1: Vec<Sample>,
         click1: Vec<Sample>,
         nope1: Vec<Sample>,
+        rust1: Vec<Sample>,
     }
 
     /// BENCHMARKS.md's click throughput, decomposition and latency sections.
@@ -366,12 +377,13 @@ mod native {
         let _ = writeln!(out, "| worker and path | requests/s | × hello-world | workerd CPU per request |\n|---|---|---|---|");
         let labels = [
             "hello-world JavaScript: a fixed 302",
+            "hello-world Rust on `worker` 0.8.7 (benches/hello-rust): a fixed 302, same toolchain and profile as edgeback",
             "edgeback `GET /nope`: wasm entry, configuration, 404, no storage",
             "edgeback unknown campaign: the same plus one KV read, 404, no click row",
             "edgeback click: mint and sign the click ID, fill the offer URL, 302, click row (and pre-aggregates) written after the response",
             "JavaScript click: a 302 and one D1 row per click written after the response (`ctx.waitUntil`)",
         ];
-        for (label, index) in labels.iter().zip([0usize, 2, 3, 1, 4]) {
+        for (label, index) in labels.iter().zip([0usize, 5, 2, 3, 1, 4]) {
             let (rps, cpu) = m16[index];
             let _ = writeln!(
                 out,
@@ -385,6 +397,8 @@ mod native {
         let (h50, h99) = (percentile(&hello_lat, 0.5), percentile(&hello_lat, 0.99));
         let (c50, c99) = (percentile(&click_lat, 0.5), percentile(&click_lat, 0.99));
         let nope_lat = pooled(&r.nope1);
+        let rust_lat = pooled(&r.rust1);
+        let (r50, r99) = (percentile(&rust_lat, 0.5), percentile(&rust_lat, 0.99));
         let (n50, n99) = (percentile(&nope_lat, 0.5), percentile(&nope_lat, 0.99));
         let _ = writeln!(out, "## Click latency at one connection (design §13)\n");
         let _ = writeln!(out, "One keep-alive client, {rounds} alternating rounds of {:.1} s each, every request of the rounds pooled:\n", round.as_secs_f64());
@@ -407,10 +421,17 @@ mod native {
         );
         let _ = writeln!(
             out,
-            "| edgeback `GET /nope` (wasm entry, configuration, 404, no storage), same rounds | {} | {n50:.2} ms ({:.2}×) | {n99:.2} ms ({:.2}×) |\n",
+            "| edgeback `GET /nope` (wasm entry, configuration, 404, no storage), same rounds | {} | {n50:.2} ms ({:.2}×) | {n99:.2} ms ({:.2}×) |",
             nope_lat.len(),
             ratio(n50, h50),
             ratio(n99, h99)
+        );
+        let _ = writeln!(
+            out,
+            "| hello-world Rust on `worker` (benches/hello-rust), same rounds | {} | {r50:.2} ms ({:.2}×) | {r99:.2} ms ({:.2}×) |\n",
+            rust_lat.len(),
+            ratio(r50, h50),
+            ratio(r99, h99)
         );
         out
     }
@@ -427,6 +448,25 @@ mod native {
 
     fn hello_world() -> Worker {
         Worker::start_plain(&hello_world_config(), "/")
+    }
+
+    /// The same fixed 302 in Rust on `worker` (benches/hello-rust), built once by
+    /// scripts/build-worker.sh with the worker's own toolchain, flags and profile: what any
+    /// workers-rs route costs, with nothing of edgeback in it.
+    fn hello_rust() -> Worker {
+        let dir = repo_root().join("benches/hello-rust");
+        let built = dir.join("build/worker/shim.mjs");
+        let skip = std::env::var_os("EDGEBACK_E2E_SKIP_BUILD").is_some() && built.exists();
+        if !skip {
+            let status = std::process::Command::new("bash")
+                .arg(repo_root().join("scripts/build-worker.sh"))
+                .env("WORKER_CRATE_DIR", &dir)
+                .stdout(std::process::Stdio::null())
+                .status()
+                .expect("building benches/hello-rust");
+            assert!(status.success(), "building benches/hello-rust failed");
+        }
+        Worker::start_plain(&dir.join("wrangler.toml"), "/")
     }
 
     /// The hello-world JavaScript worker's configuration, written to a temporary directory.
@@ -1013,7 +1053,8 @@ mod native {
         eprintln!("[bench] workers up; rounds of {round:?}, {rounds} alternating rounds");
 
         let warm = round.min(Duration::from_secs(2));
-        let clicks = measure_clicks(edgeback, &hello, &baseline, round, rounds);
+        let rust = hello_rust();
+        let clicks = measure_clicks(edgeback, &hello, &rust, &baseline, round, rounds);
         // Accepted postbacks: each a new transaction on a click of its own.
         let postback_connections = env_or("BENCH_POSTBACK_CONNECTIONS", 4usize).max(1);
         let next_edgeback = std::sync::atomic::AtomicUsize::new(0);

@@ -242,7 +242,7 @@ async fn route(request: Request, env: &Env, ctx: &Context, db: &LazyDb) -> Resul
             postback::handle(request, &app, ctx, env, db.get()?, Some(network)).await
         }
         ["api", ..] => admin::handle(request, &app, ctx, env, db.get()?).await,
-        ["admin", ..] => dashboard::serve(env, &request.url()?, &path).await,
+        ["admin", ..] => dashboard::serve(&path),
         ["_diagnostics", "zone-days"]
             if zones::diagnostics_enabled(&app) && admin::authorized(&request, &app) =>
         {
