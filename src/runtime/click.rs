@@ -18,8 +18,12 @@ thread_local! {
     static UNCOUNTED: Cell<ClickLosses> = const { Cell::new(ClickLosses { spilled: 0, lost: 0 }) };
 }
 
-/// How long the first row of a window waits for others to share its write.
-const COALESCE_MS: u64 = 50;
+/// How long the first row of a window waits for others to share its write. Each write is
+/// one D1 round trip whatever its rows (a window's rows are one statement per step), so a
+/// longer window means fewer round trips per click: 200 ms made the click 0.84× the
+/// hello-world where 50 ms made it 0.66× (docs/performance.md). A click row lands at most
+/// this much later; a postback that beats it waits for it (docs/clicks.md).
+const COALESCE_MS: u64 = 200;
 /// A scheduled flush that has not taken its rows after this long is presumed gone (its
 /// request context ended early); the next click schedules another.
 const FLUSH_PRESUMED_GONE_MS: u64 = 5_000;

@@ -10,7 +10,7 @@ pub use clicks::{
     click_database_index, click_health, click_row, click_rows_from_json, complete_waiting,
     count_click_losses, count_clicks_recovered, released_indexes, select_click_rows,
     store_click_rows, store_clicks, waiting_click_ids, ClickHealth, ClickLosses, ClickRow,
-    CLICKS_PER_STATEMENT, DELIVERY_HOLD_MS, ROLLUP_BUCKET_MS,
+    CLICK_JSON_BYTES_PER_STATEMENT, DELIVERY_HOLD_MS, ROLLUP_BUCKET_MS,
 };
 
 /// A positional parameter value. Integers stay within ±2^53 (times in ms, micro-units),

@@ -2713,3 +2713,51 @@ fn an_entry_spreads_the_same_over_clicks_split_across_click_databases() {
         .iter()
         .all(|row| row.0.as_deref() == Some("2025-03-10")));
 }
+
+/// A window's click rows go into as few statements as fit D1's limit on one bound value:
+/// every row in exactly one chunk, in order, each chunk's JSON under the budget; a
+/// window of typical rows is one chunk.
+#[test]
+fn click_rows_are_chunked_by_bytes_every_row_once() {
+    use super::clicks::json_chunks;
+    use super::CLICK_JSON_BYTES_PER_STATEMENT;
+    let typical: Vec<ClickRow> = (0..300)
+        .map(|n| click_row(&click(&format!("c{n}")), Some(1), Some("EUR"), false))
+        .collect();
+    assert_eq!(
+        json_chunks(&typical).len(),
+        1,
+        "300 typical rows: one statement"
+    );
+    // The largest rows a click can make: ten 512-byte sub-IDs and a 512-byte User-Agent.
+    let largest: Vec<ClickRow> = (0..400)
+        .map(|n| {
+            let mut record = click(&format!("big{n}"));
+            record.user_agent = Some("u".repeat(512));
+            record.subs = std::array::from_fn(|_| Some("s".repeat(512)));
+            click_row(&record, Some(1), Some("EUR"), false)
+        })
+        .collect();
+    let chunks = json_chunks(&largest);
+    assert!(chunks.len() > 1, "{} chunks", chunks.len());
+    let mut seen = Vec::new();
+    for (json, rows) in &chunks {
+        let SqlValue::Text(text) = json else {
+            panic!("a chunk's JSON is text")
+        };
+        assert!(
+            text.len() <= CLICK_JSON_BYTES_PER_STATEMENT,
+            "{}",
+            text.len()
+        );
+        let parsed: Vec<serde_json::Value> = serde_json::from_str(text).unwrap();
+        assert_eq!(parsed.len(), rows.len());
+        for (value, row) in parsed.iter().zip(rows.iter()) {
+            assert_eq!(value["click_id"], row.click_id.as_str());
+        }
+        seen.extend(rows.iter().map(|row| row.click_id.clone()));
+    }
+    let all: Vec<String> = largest.iter().map(|row| row.click_id.clone()).collect();
+    assert_eq!(seen, all);
+    assert!(json_chunks(&[]).is_empty());
+}
