@@ -330,7 +330,8 @@ fn a_spilled_batch_that_cannot_be_written_does_not_hold_back_the_next() {
     let failing = Injected::failing_click_writes(w, "e2e_fail_poison");
     // Two clicks in two write windows: two spill entries, the first one first.
     let first = w.click_only("attr-spill", "zoneid=poison-first", "192.0.2.143");
-    std::thread::sleep(Duration::from_millis(300));
+    // Longer than the click write window (500 ms, src/runtime/click.rs).
+    std::thread::sleep(Duration::from_millis(1_200));
     let second = w.click_only("attr-spill", "zoneid=poison-second", "192.0.2.144");
     std::thread::sleep(Duration::from_secs(16));
     // D1 now refuses the first entry's row only: it stays, and the second is written.
