@@ -104,6 +104,8 @@ fn click(id: &str) -> ClickRecord {
         offer: Some("offer-a".into()),
         lander: Some("quiz".into()),
         landed_at_ms: None,
+        region: Some("BY".into()),
+        agent: crate::user_agent::classify(Some("Mozilla")),
     }
 }
 
@@ -2693,7 +2695,10 @@ fn an_entry_spreads_the_same_over_clicks_split_across_click_databases() {
         let mut rows: Vec<(Option<String>, Option<String>, i64)> =
             crate::report::entry_costs(&query, &entries, &windows, &days, &buckets)
                 .into_iter()
-                .map(|row| (row.day, row.sub1, row.cost_micros))
+                .map(|row| {
+                    let [day, _, _, _, _, sub1, ..] = row.keys.0;
+                    (day, sub1, row.cost_micros)
+                })
                 .collect();
         rows.sort();
         rows
