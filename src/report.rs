@@ -16,6 +16,8 @@
 //!   clicks;
 //! - clicks have no network or event: grouped by either, click and cost figures are
 //!   `null`;
+//! - the flow dimensions (offer, lander, rule, device, OS, browser, region) count clicks
+//!   from a pre-aggregate of their own, which has no sub-IDs: a grouping cannot have both;
 //! - grouped by day alone, every day of the range is a row (zeros when there was none).
 
 use crate::map::VecMap;
