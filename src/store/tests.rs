@@ -2996,3 +2996,47 @@ fn report_figures_by_flow_dimension_equal_the_raw_rows() {
     };
     assert_eq!(totals("click_flow_rollup"), totals("click_rollup"));
 }
+
+#[test]
+fn migration_0012_counts_history_into_the_flow_pre_aggregate() {
+    // Before 0012: an old bucket whose clicks were purged (only its counts remain), and
+    // two stored clicks of a later bucket with their flow choice.
+    let db = Connection::open_in_memory().unwrap();
+    let (before, after) = MIGRATIONS.split_at(MIGRATIONS.len() - 1);
+    assert_eq!(after[0].0, "0012_flow_dimensions.sql");
+    for (_, sql) in before {
+        db.execute_batch(sql).unwrap();
+    }
+    db.execute_batch(
+        "INSERT INTO click_rollup (bucket, campaign, country, sub1, sub2, sub3, sub4, sub5, \
+         sub6, sub7, sub8, sub9, sub10, clicks, bot_clicks, lp_views, lp_clicks) VALUES \
+         (0, 'a', 'DE', 'z1', '', '', '', '', '', '', '', '', '', 5, 1, 2, 1), \
+         (0, 'a', 'DE', 'z2', '', '', '', '', '', '', '', '', '', 3, 0, 0, 0), \
+         (900000, 'a', 'US', 'z1', '', '', '', '', '', '', '', '', '', 2, 0, 1, 1); \
+         INSERT INTO clicks (click_id, campaign, created_at, country, is_bot, rule, offer, \
+         lander, landed_at) VALUES ('k1', 'a', 0, 'DE', 0, NULL, 'offer-a', NULL, NULL), \
+         ('k2', 'a', 900001, 'US', 0, 'r', 'offer-b', 'quiz', 900500), \
+         ('k3', 'a', 900002, 'US', 0, 'r', 'offer-b', NULL, NULL);",
+    )
+    .unwrap();
+    db.execute_batch(after[0].1).unwrap();
+    let rows = run_query(
+        &db,
+        "SELECT bucket, country, rule, lander, offer, device, clicks, bot_clicks, lp_views, \
+         lp_clicks FROM click_flow_rollup ORDER BY bucket, offer, lander",
+    );
+    assert_eq!(
+        rows,
+        [
+            serde_json::json!({ "bucket": 0, "country": "DE", "rule": "", "lander": "",
+                "offer": "", "device": "", "clicks": 8, "bot_clicks": 1, "lp_views": 2,
+                "lp_clicks": 1 }),
+            serde_json::json!({ "bucket": 900000, "country": "US", "rule": "r", "lander": "",
+                "offer": "offer-b", "device": "", "clicks": 1, "bot_clicks": 0, "lp_views": 0,
+                "lp_clicks": 0 }),
+            serde_json::json!({ "bucket": 900000, "country": "US", "rule": "r",
+                "lander": "quiz", "offer": "offer-b", "device": "", "clicks": 1,
+                "bot_clicks": 0, "lp_views": 1, "lp_clicks": 1 }),
+        ]
+    );
+}
