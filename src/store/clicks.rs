@@ -228,6 +228,29 @@ macro_rules! click_rows {
     };
 }
 
+// Some columns of the same rows, for statements that read only those (a shorter
+// statement to store and for D1 to parse): the click ID and `$field`s, named `$alias`.
+macro_rules! click_row_fields {
+    ($alias:literal $(, $field:literal)*) => {
+        concat!(
+            "(SELECT json_extract(value, '$.click_id') AS click_id",
+            $(", json_extract(value, '$.", $field, "') AS ", $field,)*
+            " FROM json_each(?1)) ",
+            $alias
+        )
+    };
+}
+
+// The columns a pre-aggregate count reads from the rows, besides its key's.
+macro_rules! counted_rows {
+    ($($key:literal),*) => {
+        click_row_fields!(
+            "r", "created_at", "campaign", "country", $($key,)* "is_bot", "is_test", "lander",
+            "landed_at", "cost_micros", "cost_currency"
+        )
+    };
+}
+
 // The cost columns of a pre-aggregate count (docs/costs.md): the clicks' costs summed, and
 // their currency (not in the key: one per campaign; the latest non-empty one wins).
 macro_rules! rollup_cost {
@@ -277,7 +300,7 @@ pub(super) const COUNT_CLICKS_SQL: &str = concat!(
     ", ",
     rollup_counts!(),
     " FROM ",
-    click_rows!("r"),
+    counted_rows!("sub1", "sub2", "sub3", "sub4", "sub5", "sub6", "sub7", "sub8", "sub9", "sub10"),
     " WHERE r.is_test = 0 AND NOT EXISTS (SELECT 1 FROM clicks k WHERE k.click_id = r.click_id) \
      GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13 \
      ON CONFLICT (bucket, campaign, country, sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, \
@@ -331,7 +354,7 @@ const COUNT_FLOW_CLICKS: &str = concat!(
     ", ",
     rollup_counts!(),
     " FROM ",
-    click_rows!("r"),
+    counted_rows!("region", "rule", "offer", "device", "os", "browser"),
     " WHERE r.is_test = 0 AND NOT EXISTS (SELECT 1 FROM clicks k WHERE k.click_id = r.click_id) \
      GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 ON CONFLICT (",
     flow_columns!(),
@@ -348,7 +371,7 @@ const COUNT_LANDINGS: &str = concat!(
      SELECT k.created_at - k.created_at % 900000, ",
     tuple_key!("k"),
     ", 0, 0, 0, COUNT(*) FROM ",
-    click_rows!("r"),
+    click_row_fields!("r", "landed_at"),
     " JOIN clicks k ON k.click_id = r.click_id WHERE r.landed_at IS NOT NULL \
      AND k.landed_at IS NULL AND k.is_test = 0 AND k.is_bot = 0 \
      GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13 \
@@ -363,7 +386,7 @@ const COUNT_FLOW_LANDINGS: &str = concat!(
     ", clicks, bot_clicks, lp_views, lp_clicks) SELECT ",
     flow_key!("k"),
     ", 0, 0, 0, COUNT(*) FROM ",
-    click_rows!("r"),
+    click_row_fields!("r", "landed_at"),
     " JOIN clicks k ON k.click_id = r.click_id WHERE r.landed_at IS NOT NULL \
      AND k.landed_at IS NULL AND k.is_test = 0 AND k.is_bot = 0 \
      GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 ON CONFLICT (",
@@ -384,7 +407,7 @@ pub(super) const COUNT_LATE_CLICKS_SQL: &str = concat!(
     ", ",
     rollup_counts!(),
     " FROM ",
-    click_rows!("r"),
+    counted_rows!("sub1", "sub2", "sub3", "sub4", "sub5", "sub6", "sub7", "sub8", "sub9", "sub10"),
     " JOIN click_days x ON x.start_ms = \
      (SELECT MAX(start_ms) FROM click_days WHERE start_ms <= r.created_at) \
      WHERE (SELECT MAX(end_ms) FROM click_days) > ?2 \
@@ -404,7 +427,7 @@ const COUNT_LATE_LANDINGS: &str =
     "INSERT INTO click_day_rollup (day, campaign, country, sub1, sub2, sub3, sub4, sub5, sub6, \
      sub7, sub8, sub9, sub10, clicks, bot_clicks, lp_views, lp_clicks) \
      SELECT x.start_ms, ", tuple_key!("k"), ", 0, 0, 0, COUNT(*) FROM ",
-    click_rows!("r"),
+    click_row_fields!("r", "landed_at"),
     " JOIN clicks k ON k.click_id = r.click_id JOIN click_days x ON x.start_ms = \
      (SELECT MAX(start_ms) FROM click_days WHERE start_ms <= k.created_at) \
      WHERE (SELECT MAX(end_ms) FROM click_days) > ?2 \
@@ -450,7 +473,7 @@ const COMPLETE_HISTORY: &str = concat!(
      currency = CASE WHEN h.currency_from_click THEN COALESCE(k.currency, h.currency) \
      ELSE h.currency END \
      FROM conversions c JOIN ",
-    click_rows!("k"),
+    click_row_fields!("k", "payout_micros", "currency"),
     " ON k.click_id = c.click_id \
      WHERE h.conversion_id = c.conversion_id AND (h.payout_from_click OR h.currency_from_click) \
      AND ",
@@ -463,7 +486,7 @@ macro_rules! waiting_deliveries {
     () => {
         concat!(
             "SELECT d.delivery_id FROM conversions c JOIN ",
-            click_rows!("k"),
+            click_row_fields!("k", "campaign"),
             " ON k.click_id = c.click_id \
              JOIN conversion_history h ON h.conversion_id = c.conversion_id \
              JOIN deliveries d ON d.delivery_id > h.postback_id || '.' \
