@@ -161,7 +161,7 @@ fn rows_written_per_click_postback_and_duplicate_hold_the_budgets() {
     );
     // The flow pre-aggregate (docs/report.md, "Flow dimensions") likewise: one row per
     // window's batch and flow key, here one key (one campaign, User-Agent and region, no
-    // rules), so at most the sub-ID share (0.08 measured beside the sub-IDs' 0.63).
+    // rules), so at most the sub-ID share (0.010 measured beside the sub-IDs' 0.100).
     assert!(
         flow <= 1.0 && flow <= rollup,
         "flow pre-aggregate on this burst: {flow} a click (sub-ID: {rollup})"
