@@ -170,6 +170,11 @@ pub struct ClickRecord {
     pub lander: Option<String>,
     /// When the lander's call-to-action was followed (`/go/…`): a landing click's row.
     pub landed_at_ms: Option<u64>,
+    /// The visitor's region (the runtime's ISO 3166-2 subdivision code), a report key.
+    pub region: Option<String>,
+    /// The User-Agent's device type, OS and browser families: classified once per click,
+    /// for the flow's filters and the report's keys alike.
+    pub agent: crate::user_agent::AgentClass,
 }
 
 /// A response, and the row to store (none for unknown or paused campaigns).
@@ -417,6 +422,11 @@ fn visitor_record(
         offer: None,
         lander: None,
         landed_at_ms: None,
+        region: request
+            .region_code
+            .map(|region| clip(region, 8))
+            .filter(|region| !region.is_empty()),
+        agent: crate::user_agent::classify(request.user_agent),
     }
 }
 
@@ -616,7 +626,7 @@ fn choose_offer<'c>(
     request: &ClickRequest<'_>,
     record: &ClickRecord,
 ) -> Option<crate::flow::Choice<'c>> {
-    // A plain `offer_url` campaign: nothing to decide, nothing to classify.
+    // A plain `offer_url` campaign: nothing to decide.
     let plain = campaign.default_pool.landers.is_empty();
     if plain && campaign.rules.is_empty() && campaign.default_pool.offers.len() == 1 {
         let offer = campaign.default_pool.offers.first()?;
@@ -649,7 +659,7 @@ fn choose_offer<'c>(
         city: request.city,
         asn: request.asn,
         is_bot: record.bot_reason.is_some(),
-        agent: crate::user_agent::classify(request.user_agent),
+        agent: record.agent,
         language: language.as_deref(),
         param: &param,
         now_ms: request.now_ms,

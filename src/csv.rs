@@ -359,6 +359,34 @@ mod tests {
         assert!(text[2].starts_with("total,"), "{}", text[2]);
     }
 
+    #[test]
+    fn a_report_by_flow_dimensions_has_their_columns() {
+        let query = crate::report::parse_query(
+            &[
+                ("from".into(), "2025-03-10".into()),
+                ("to".into(), "2025-03-10".into()),
+                ("group_by".into(), "offer,device,region".into()),
+            ],
+            "UTC",
+            1_741_651_200_000,
+        )
+        .unwrap();
+        let clicks: Vec<crate::report::ClickFigureRow> = vec![crate::store::from_value(&json!({
+            "offer": "offer-a", "device": "mobile", "region": "TX", "clicks": 4,
+            "bot_clicks": 0, "lp_views": 0, "lp_clicks": 0,
+            "cost_currency": null, "cost_micros": null
+        }))
+        .unwrap()];
+        let value = crate::report::assemble(&query, &clicks, &[], &[]);
+        let text = report_csv_lines(&value);
+        assert!(
+            text[0].starts_with("offer,device,region,clicks,"),
+            "{}",
+            text[0]
+        );
+        assert!(text[1].starts_with("offer-a,mobile,TX,4,"), "{}", text[1]);
+    }
+
     fn report_csv_lines(value: &Value) -> Vec<String> {
         let text = report(value);
         assert!(text.ends_with("\r\n"));

@@ -16,6 +16,8 @@
 //!   clicks;
 //! - clicks have no network or event: grouped by either, click and cost figures are
 //!   `null`;
+//! - the flow dimensions (offer, lander, rule, device, OS, browser, region) count clicks
+//!   from a pre-aggregate of their own, which has no sub-IDs: a grouping cannot have both;
 //! - grouped by day alone, every day of the range is a row (zeros when there was none).
 
 use crate::map::VecMap;
@@ -35,32 +37,64 @@ pub enum GroupKey {
     Event,
     Country,
     Sub(u8),
+    /// The flow dimensions (docs/report.md): click figures from the flow pre-aggregate.
+    Region,
+    Rule,
+    Lander,
+    Offer,
+    Device,
+    Os,
+    Browser,
 }
 
+/// Every grouping key by name, in the order of the report rows' key columns
+/// ([`RowKeys`]).
+const KEYS: [(&str, GroupKey); 22] = [
+    ("day", GroupKey::Day),
+    ("campaign", GroupKey::Campaign),
+    ("network", GroupKey::Network),
+    ("event", GroupKey::Event),
+    ("country", GroupKey::Country),
+    ("sub1", GroupKey::Sub(1)),
+    ("sub2", GroupKey::Sub(2)),
+    ("sub3", GroupKey::Sub(3)),
+    ("sub4", GroupKey::Sub(4)),
+    ("sub5", GroupKey::Sub(5)),
+    ("sub6", GroupKey::Sub(6)),
+    ("sub7", GroupKey::Sub(7)),
+    ("sub8", GroupKey::Sub(8)),
+    ("sub9", GroupKey::Sub(9)),
+    ("sub10", GroupKey::Sub(10)),
+    ("region", GroupKey::Region),
+    ("rule", GroupKey::Rule),
+    ("lander", GroupKey::Lander),
+    ("offer", GroupKey::Offer),
+    ("device", GroupKey::Device),
+    ("os", GroupKey::Os),
+    ("browser", GroupKey::Browser),
+];
+
 impl GroupKey {
+    /// Its place among the rows' key columns.
+    fn column(self) -> usize {
+        KEYS.iter().position(|(_, key)| *key == self).unwrap_or(0)
+    }
+
     pub fn name(self) -> String {
-        match self {
-            GroupKey::Day => "day".into(),
-            GroupKey::Campaign => "campaign".into(),
-            GroupKey::Network => "network".into(),
-            GroupKey::Event => "event".into(),
-            GroupKey::Country => "country".into(),
-            GroupKey::Sub(n) => format!("sub{n}"),
-        }
+        KEYS.get(self.column())
+            .map_or("", |(name, _)| name)
+            .to_string()
     }
 
     fn parse(text: &str) -> Option<Self> {
-        match text {
-            "day" => Some(GroupKey::Day),
-            "campaign" => Some(GroupKey::Campaign),
-            "network" => Some(GroupKey::Network),
-            "event" => Some(GroupKey::Event),
-            "country" => Some(GroupKey::Country),
-            other => match crate::config::ClickField::from_name(other) {
-                Some(crate::config::ClickField::Sub(n)) => Some(GroupKey::Sub(n)),
-                _ => None,
-            },
-        }
+        KEYS.iter()
+            .find(|(name, _)| *name == text)
+            .map(|(_, key)| *key)
+    }
+
+    /// A key of the flow pre-aggregate, which has no sub-IDs (docs/report.md).
+    pub fn is_flow(self) -> bool {
+        self > GroupKey::Sub(10)
     }
 }
 
@@ -128,11 +162,27 @@ pub fn parse_query_with(
     for name in get("group_by").unwrap_or_else(|| "day".into()).split(',') {
         let name = name.trim();
         let key = GroupKey::parse(name).ok_or_else(|| {
-            format!("group_by {name:?} is not one of day, campaign, network, event, country, sub1 … sub10")
+            format!(
+                "group_by {name:?} is not one of day, campaign, network, event, country, \
+                 sub1 … sub10, region, rule, lander, offer, device, os, browser"
+            )
         })?;
         if !group_by.contains(&key) {
             group_by.push(key);
         }
+    }
+    // Click figures by flow dimension and by sub-ID come from two pre-aggregates that do
+    // not share a key (docs/report.md): one grouping cannot have both.
+    let flow = group_by.iter().find(|key| key.is_flow());
+    let sub = group_by.iter().find(|key| matches!(key, GroupKey::Sub(_)));
+    if let (Some(flow), Some(sub)) = (flow, sub) {
+        return Err(format!(
+            "group_by {} and {} cannot be combined: click figures by flow dimension \
+             (region, rule, lander, offer, device, os, browser) and by sub-ID come from \
+             two pre-aggregates that do not share a key",
+            flow.name(),
+            sub.name()
+        ));
     }
     let windows = offsets.day_windows(from, to);
     Ok(ReportQuery {
@@ -176,6 +226,26 @@ struct Figures {
     cost: VecMap<String, i64>,
 }
 
+/// The grouping key columns of one report row, in the order of [`KEYS`] (null when not
+/// grouped, or not known to the read: the flow dimensions of the sub-ID pre-aggregate).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RowKeys(pub [Option<String>; 22]);
+
+impl RowKeys {
+    fn read(c: &crate::store::Columns<'_>) -> Self {
+        RowKeys(KEYS.map(|(name, _)| c.opt_text(name)))
+    }
+
+    /// The value of grouping key `key` in this row (null when not grouped).
+    fn value(&self, key: GroupKey) -> Value {
+        self.0
+            .get(key.column())
+            .cloned()
+            .flatten()
+            .map_or(Value::Null, Value::String)
+    }
+}
+
 // The rows of the report's three reads (`store::report_statements`), typed: a renamed
 // or missing column is an error (unknown fields are refused, figures are required), never
 // a silent 0.
@@ -184,75 +254,20 @@ macro_rules! report_row {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq)]
         pub struct $name {
-            pub day: Option<String>,
-            pub campaign: Option<String>,
-            pub network: Option<String>,
-            pub event: Option<String>,
-            pub country: Option<String>,
-            pub sub1: Option<String>,
-            pub sub2: Option<String>,
-            pub sub3: Option<String>,
-            pub sub4: Option<String>,
-            pub sub5: Option<String>,
-            pub sub6: Option<String>,
-            pub sub7: Option<String>,
-            pub sub8: Option<String>,
-            pub sub9: Option<String>,
-            pub sub10: Option<String>,
+            pub keys: RowKeys,
             $(pub $field: $type,)*
         }
 
         impl crate::store::FromRow for $name {
             fn from_row(row: &crate::store::Row) -> Result<Self, String> {
                 let c = crate::store::Columns::new(row);
-                c.only(&[
-                    "day", "campaign", "network", "event", "country", "sub1", "sub2", "sub3", "sub4",
-                    "sub5", "sub6", "sub7", "sub8", "sub9", "sub10", $(stringify!($field)),*
-                ]);
+                let mut known: Vec<&str> = KEYS.iter().map(|(name, _)| *name).collect();
+                known.extend([$(stringify!($field)),*]);
+                c.only(&known);
                 c.finish(Self {
-                    day: c.opt_text("day"),
-                    campaign: c.opt_text("campaign"),
-                    network: c.opt_text("network"),
-                    event: c.opt_text("event"),
-                    country: c.opt_text("country"),
-                    sub1: c.opt_text("sub1"),
-                    sub2: c.opt_text("sub2"),
-                    sub3: c.opt_text("sub3"),
-                    sub4: c.opt_text("sub4"),
-                    sub5: c.opt_text("sub5"),
-                    sub6: c.opt_text("sub6"),
-                    sub7: c.opt_text("sub7"),
-                    sub8: c.opt_text("sub8"),
-                    sub9: c.opt_text("sub9"),
-                    sub10: c.opt_text("sub10"),
+                    keys: RowKeys::read(&c),
                     $($field: <$type as crate::store::Column>::read(&c, stringify!($field)),)*
                 })
-            }
-        }
-
-        impl $name {
-            /// The value of grouping key `key` in this row (null when not grouped).
-            fn key(&self, key: GroupKey) -> Value {
-                let value = match key {
-                    GroupKey::Day => &self.day,
-                    GroupKey::Campaign => &self.campaign,
-                    GroupKey::Network => &self.network,
-                    GroupKey::Event => &self.event,
-                    GroupKey::Country => &self.country,
-                    GroupKey::Sub(n) => match n {
-                        1 => &self.sub1,
-                        2 => &self.sub2,
-                        3 => &self.sub3,
-                        4 => &self.sub4,
-                        5 => &self.sub5,
-                        6 => &self.sub6,
-                        7 => &self.sub7,
-                        8 => &self.sub8,
-                        9 => &self.sub9,
-                        _ => &self.sub10,
-                    },
-                };
-                value.clone().map_or(Value::Null, Value::String)
             }
         }
     };
@@ -451,7 +466,7 @@ pub fn assemble_with_costs(
             query
                 .group_by
                 .iter()
-                .map(|key| $row.key(*key))
+                .map(|key| $row.keys.value(*key))
                 .collect::<Vec<Value>>()
         };
     }
@@ -615,22 +630,16 @@ pub fn entry_costs(
                 .filter(|value| !value.is_empty())
                 .cloned()
         };
+        // Day, campaign, then country and sub-IDs from column 4 of the keys: network,
+        // event and the flow dimensions are null (docs/report.md).
+        let keys = std::array::from_fn(|column| match column {
+            0 => Some(label.clone()),
+            1 => Some(entry.campaign.clone()),
+            4..=14 => text(column.saturating_sub(4)),
+            _ => None,
+        });
         out.push(CostFigureRow {
-            day: Some(label.clone()),
-            campaign: Some(entry.campaign.clone()),
-            network: None,
-            event: None,
-            country: text(0),
-            sub1: text(1),
-            sub2: text(2),
-            sub3: text(3),
-            sub4: text(4),
-            sub5: text(5),
-            sub6: text(6),
-            sub7: text(7),
-            sub8: text(8),
-            sub9: text(9),
-            sub10: text(10),
+            keys: RowKeys(keys),
             currency: entry.currency.to_string(),
             cost_micros: cost,
         });

@@ -131,6 +131,8 @@ pub fn test_click(campaign: &Campaign, click_id: &str, now_ms: u64) -> crate::st
         offer: None,
         lander: None,
         landed_at_ms: None,
+        region: None,
+        agent: crate::user_agent::classify(None),
     };
     crate::store::click_row(&record, campaign.payout_micros, campaign.currency, true)
 }

@@ -77,6 +77,24 @@ pub struct AgentClass {
     pub browser: Browser,
 }
 
+impl AgentClass {
+    /// The device type, OS family and browser family by their configuration names, as
+    /// the click row keeps them for reports (docs/report.md).
+    pub fn names(self) -> [&'static str; 3] {
+        fn name<T: PartialEq>(table: &[(&'static str, T)], value: T) -> &'static str {
+            table
+                .iter()
+                .find(|(_, known)| *known == value)
+                .map_or("other", |(name, _)| name)
+        }
+        [
+            name(DEVICES, self.device),
+            name(OSES, self.os),
+            name(BROWSERS, self.browser),
+        ]
+    }
+}
+
 fn has_any(text: &str, markers: &[&str]) -> bool {
     markers.iter().any(|marker| text.contains(marker))
 }
@@ -270,6 +288,8 @@ mod tests {
                 "{agent}"
             );
         }
+        let names = classify(Some(AGENTS[7].0)).names();
+        assert_eq!(names, ["mobile", "ios", "safari"]);
         let none = classify(None);
         assert_eq!(
             (none.device, none.os, none.browser),

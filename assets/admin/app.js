@@ -334,7 +334,7 @@ function renderReport() {
     });
     captionNode.append(` by ${state.drill.next}`);
     const then = el("select", { id: "report-drill-next", title: "break down by", onchange: (e) => drillTo(path, e.target.value, state.drill.total) },
-      ...DRILL_KEYS.filter((k) => !path.some(([p]) => p === k)).map((k) => el("option", k === state.drill.next ? { value: k, selected: "" } : { value: k }, k)));
+      ...DRILL_KEYS.filter((k) => k === state.drill.next || fits(k, path.map(([p]) => p))).map((k) => el("option", k === state.drill.next ? { value: k, selected: "" } : { value: k }, k)));
     captionNode.append(" ", el("label", { class: "quiet" }, "then by ", then));
   }
 
@@ -346,9 +346,10 @@ function renderReport() {
   $("#report-table thead tr").replaceChildren(...header);
   // Any row breaks down further, except by day alone (the chart's view) and at the last key.
   const rowKey = shownKeys[0];
-  const drillable = !(keys.length === 1 && rowKey === "day") && DRILL_KEYS.some((k) => k !== rowKey && !(state.drill?.path || []).some(([p]) => p === k));
+  const pathKeys = [...(state.drill?.path || []).map(([p]) => p), rowKey];
+  const drillable = !(keys.length === 1 && rowKey === "day") && DRILL_KEYS.some((k) => fits(k, pathKeys));
   const line = (r, total) => el("tr", total ? { class: "total" } : drillable
-    ? { class: "clickable", ...(r.campaign != null ? { "data-campaign": r.campaign } : {}), [`data-${rowKey}`]: r[rowKey] ?? "", title: `break ${r[rowKey] ?? "(none)"} down by ${nextKey(rowKey)}`, onclick: () => drill(r, rowKey) }
+    ? { class: "clickable", ...(r.campaign != null ? { "data-campaign": r.campaign } : {}), [`data-${rowKey}`]: r[rowKey] ?? "", title: `break ${r[rowKey] ?? "(none)"} down by ${nextFitting(rowKey, pathKeys)}`, onclick: () => drill(r, rowKey) }
     : {},
   ...shownKeys.map((k, i) => el("td", { class: "key" }, total ? (i === 0 ? "Total" : "") : r[k] ?? "(none)")),
   ...METRICS.map(([k, , show]) => el("td", LOW_PRIORITY.has(k) ? { class: "lo", "data-metric": k } : { "data-metric": k }, show(r))));
@@ -359,13 +360,25 @@ function renderReport() {
   $("#report-table tfoot").replaceChildren(line(state.drill ? state.drill.total : report.total, true));
 }
 
-const DRILL_KEYS = ["campaign", "country", "network", "event", "day", ...Array.from({ length: 10 }, (_, i) => `sub${i + 1}`)];
+// Flow dimensions and sub-IDs never share a report (docs/report.md, "Flow dimensions").
+const FLOW_KEYS = ["offer", "lander", "rule", "device", "os", "browser", "region"];
+const DRILL_KEYS = ["campaign", "country", "network", "event", "day", ...FLOW_KEYS, ...Array.from({ length: 10 }, (_, i) => `sub${i + 1}`)];
+const isSub = (k) => /^sub\d+$/.test(k);
+// Whether `key` can join a report already grouped by `keys`.
+const fits = (key, keys) => !keys.includes(key)
+  && !(isSub(key) && keys.some((k) => FLOW_KEYS.includes(k)))
+  && !(FLOW_KEYS.includes(key) && keys.some(isSub));
+// The default next key for a row of `key` under `keys`, or the first key that fits.
+const nextFitting = (key, keys) => {
+  const next = nextKey(key);
+  return fits(next, keys) ? next : DRILL_KEYS.find((k) => fits(k, keys)) || next;
+};
 
 // Breaks the clicked row down: its key and value join the path, the next key groups it.
 async function drill(row, key) {
   const path = [...(state.drill?.path || []), [key, row[key] ?? null]];
   const totals = [...(state.drill?.totals || []), row];
-  await drillTo(path, nextKey(key), row, totals);
+  await drillTo(path, nextFitting(key, path.map(([k]) => k)), row, totals);
 }
 
 async function drillTo(path, next, total, totals = (state.drill?.totals || []).slice(0, path.length)) {

@@ -374,3 +374,87 @@ fn signed_rates_round_half_away_from_zero() {
     assert_eq!(signed_rate(i64::MAX, 1), json!(format_micros(i64::MAX)));
     assert_eq!(signed_rate(i64::MIN, 1), json!(format_micros(i64::MIN)));
 }
+
+#[test]
+fn flow_dimensions_group_and_refuse_sub_ids_beside_them() {
+    let q = query(&[("group_by", "offer,device,region,lander,rule,os,browser,day")]).unwrap();
+    assert_eq!(
+        q.group_by,
+        [
+            GroupKey::Offer,
+            GroupKey::Device,
+            GroupKey::Region,
+            GroupKey::Lander,
+            GroupKey::Rule,
+            GroupKey::Os,
+            GroupKey::Browser,
+            GroupKey::Day
+        ]
+    );
+    assert!(q
+        .group_by
+        .iter()
+        .all(|k| k.is_flow() != (*k == GroupKey::Day)));
+    let names: Vec<String> = q.group_by.iter().map(|k| k.name()).collect();
+    assert_eq!(
+        names,
+        ["offer", "device", "region", "lander", "rule", "os", "browser", "day"]
+    );
+    // With network, event or country: accepted.
+    assert!(query(&[("group_by", "offer,network,event,country,campaign")]).is_ok());
+    // With a sub-ID: refused, naming both.
+    let refused = query(&[("group_by", "campaign,device,sub3")]).unwrap_err();
+    assert!(
+        refused.contains("group_by device and sub3 cannot be combined"),
+        "{refused}"
+    );
+    let unknown = query(&[("group_by", "placement")]).unwrap_err();
+    assert!(unknown.contains("offer, device, os, browser"), "{unknown}");
+
+    // By offer and device, hand-computed: offer-a on mobile has 3 clicks and 1 approved
+    // conversion of 4.00 EUR, cost 0.30 USD; offer-b on desktop 2 clicks, none.
+    let q = query(&[
+        ("from", "2025-03-10"),
+        ("to", "2025-03-11"),
+        ("group_by", "offer,device"),
+    ])
+    .unwrap();
+    let clicks: Vec<ClickFigureRow> = typed(&[
+        json!({"offer": "offer-a", "device": "mobile", "clicks": 2, "bot_clicks": 0,
+               "lp_views": 2, "lp_clicks": 1, "cost_currency": "USD", "cost_micros": 200_000}),
+        // Another click database's (or day's) row of the same key adds up.
+        json!({"offer": "offer-a", "device": "mobile", "clicks": 1, "bot_clicks": 1,
+               "lp_views": 0, "lp_clicks": 0, "cost_currency": "USD", "cost_micros": 100_000}),
+        json!({"offer": "offer-b", "device": "desktop", "clicks": 2, "bot_clicks": 0,
+               "lp_views": 0, "lp_clicks": 0, "cost_currency": null, "cost_micros": null}),
+    ]);
+    let conversions: Vec<ConversionFigureRow> = typed(&[json!({
+        "offer": "offer-a", "device": "mobile", "currency": "EUR", "conversions": 1,
+        "approved": 1, "revenue_micros": 4_000_000, "pending_micros": 0})]);
+    let report = assemble(&q, &clicks, &conversions, &[]);
+    assert_eq!(report["group_by"], json!(["offer", "device"]));
+    let rows = report["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{report}");
+    let a = &rows[0];
+    assert_eq!(
+        (&a["offer"], &a["device"]),
+        (&json!("offer-a"), &json!("mobile"))
+    );
+    assert_eq!(a["clicks"], 3);
+    assert_eq!(a["bot_clicks"], 1);
+    assert_eq!(a["conversions"], 1);
+    assert_eq!(a["cr"], "0.333333");
+    assert_eq!(a["revenue"], json!({"EUR": "4.000000"}));
+    assert_eq!(a["cost"], json!({"USD": "0.300000"}));
+    assert_eq!(a["lp_ctr"], "0.500000");
+    let b = &rows[1];
+    assert_eq!(
+        (&b["offer"], &b["device"]),
+        (&json!("offer-b"), &json!("desktop"))
+    );
+    assert_eq!(
+        (b["clicks"].clone(), b["conversions"].clone()),
+        (json!(2), json!(0))
+    );
+    assert_eq!(report["total"]["clicks"], 5);
+}

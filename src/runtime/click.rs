@@ -264,7 +264,9 @@ pub async fn handle(
     // Read only for campaigns with flow rules: each is a call into JavaScript.
     let has_rules = campaign.is_some_and(|campaign| !campaign.rules.is_empty());
     let flow_cf = cf.as_ref().filter(|_| has_rules);
-    let region_code = flow_cf.and_then(|cf| cf.region_code());
+    // The region code is a report key of every click (docs/report.md); its name and the
+    // city only feed flow filters.
+    let region_code = cf.as_ref().and_then(|cf| cf.region_code());
     let region = flow_cf.and_then(|cf| cf.region());
     let city = flow_cf.and_then(|cf| cf.city());
     let accept_language = headers

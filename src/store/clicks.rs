@@ -61,6 +61,13 @@ pub struct ClickRow {
     /// The cost terms of its conversions (`cpa`, `revshare`), none for other models.
     pub cpa_micros: Option<i64>,
     pub revshare_ppm: Option<i64>,
+    /// The report's flow dimensions besides rule, lander and offer (docs/report.md): the
+    /// visitor's region code, and the device type, OS and browser families of its
+    /// User-Agent by name; absent in rows spilled before they existed.
+    pub region: Option<String>,
+    pub device: Option<String>,
+    pub os: Option<String>,
+    pub browser: Option<String>,
 }
 
 /// Read back from its JSON (a spilled batch, `runtime::click`): the sub-IDs are
@@ -103,6 +110,10 @@ impl super::FromRow for ClickRow {
             cost_currency: c.opt_text("cost_currency"),
             cpa_micros: c.opt_int("cpa_micros"),
             revshare_ppm: c.opt_int("revshare_ppm"),
+            region: c.opt_text("region"),
+            device: c.opt_text("device"),
+            os: c.opt_text("os"),
+            browser: c.opt_text("browser"),
         })
     }
 }
@@ -114,6 +125,7 @@ pub fn click_row(
     currency: Option<&str>,
     is_test: bool,
 ) -> ClickRow {
+    let [device, os, browser] = record.agent.names().map(|name| Some(name.to_string()));
     ClickRow {
         click_id: record.click_id.clone(),
         campaign: record.campaign.clone(),
@@ -138,6 +150,10 @@ pub fn click_row(
         cost_currency: None,
         cpa_micros: None,
         revshare_ppm: None,
+        region: record.region.clone(),
+        device,
+        os,
+        browser,
     }
 }
 
@@ -203,8 +219,34 @@ macro_rules! click_rows {
          json_extract(value, '$.cost_micros') AS cost_micros, \
          json_extract(value, '$.cost_currency') AS cost_currency, \
          json_extract(value, '$.cpa_micros') AS cpa_micros, \
-         json_extract(value, '$.revshare_ppm') AS revshare_ppm FROM json_each(?1)) ",
+         json_extract(value, '$.revshare_ppm') AS revshare_ppm, \
+         json_extract(value, '$.region') AS region, json_extract(value, '$.device') AS device, \
+         json_extract(value, '$.os') AS os, json_extract(value, '$.browser') AS browser \
+         FROM json_each(?1)) ",
             $alias
+        )
+    };
+}
+
+// Some columns of the same rows, for statements that read only those (a shorter
+// statement to store and for D1 to parse): the click ID and `$field`s, named `$alias`.
+macro_rules! click_row_fields {
+    ($alias:literal $(, $field:literal)*) => {
+        concat!(
+            "(SELECT json_extract(value, '$.click_id') AS click_id",
+            $(", json_extract(value, '$.", $field, "') AS ", $field,)*
+            " FROM json_each(?1)) ",
+            $alias
+        )
+    };
+}
+
+// The columns a pre-aggregate count reads from the rows, besides its key's.
+macro_rules! counted_rows {
+    ($($key:literal),*) => {
+        click_row_fields!(
+            "r", "created_at", "campaign", "country", $($key,)* "is_bot", "is_test", "lander",
+            "landed_at", "cost_micros", "cost_currency"
         )
     };
 }
@@ -224,6 +266,27 @@ macro_rules! rollup_cost_update {
     };
 }
 
+// The counters of a pre-aggregate count from click rows `r`, and their update on conflict.
+macro_rules! rollup_counts {
+    () => {
+        concat!(
+            "SUM(r.is_bot = 0), SUM(r.is_bot <> 0), SUM(r.is_bot = 0 AND r.lander IS NOT NULL), \
+             SUM(r.is_bot = 0 AND r.landed_at IS NOT NULL), ",
+            rollup_cost!()
+        )
+    };
+}
+macro_rules! rollup_counts_update {
+    () => {
+        concat!(
+            "DO UPDATE SET clicks = clicks + excluded.clicks, \
+             bot_clicks = bot_clicks + excluded.bot_clicks, lp_views = lp_views + excluded.lp_views, \
+             lp_clicks = lp_clicks + excluded.lp_clicks, ",
+            rollup_cost_update!()
+        )
+    };
+}
+
 // Counts the rows not stored yet (so a retried batch never counts a click twice) into
 // their 15-minute bucket, campaign, country and sub-ID tuple. Runs before the insert.
 // A landing click's row (`landed_at`) that arrives before its click's own stands for
@@ -232,18 +295,71 @@ pub(super) const COUNT_CLICKS_SQL: &str = concat!(
     "INSERT INTO click_rollup (bucket, campaign, country, sub1, sub2, sub3, sub4, sub5, sub6, \
      sub7, sub8, sub9, sub10, clicks, bot_clicks, lp_views, lp_clicks, cost_micros, \
      cost_currency) \
-     SELECT r.created_at - r.created_at % 900000, ", tuple_key!("r"), ", SUM(r.is_bot = 0), SUM(r.is_bot <> 0), \
-     SUM(r.is_bot = 0 AND r.lander IS NOT NULL), SUM(r.is_bot = 0 AND r.landed_at IS NOT NULL), ",
-    rollup_cost!(),
+     SELECT r.created_at - r.created_at % 900000, ",
+    tuple_key!("r"),
+    ", ",
+    rollup_counts!(),
     " FROM ",
-    click_rows!("r"),
+    counted_rows!("sub1", "sub2", "sub3", "sub4", "sub5", "sub6", "sub7", "sub8", "sub9", "sub10"),
     " WHERE r.is_test = 0 AND NOT EXISTS (SELECT 1 FROM clicks k WHERE k.click_id = r.click_id) \
      GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13 \
      ON CONFLICT (bucket, campaign, country, sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, \
-     sub9, sub10) \
-     DO UPDATE SET clicks = clicks + excluded.clicks, bot_clicks = bot_clicks + excluded.bot_clicks, \
-     lp_views = lp_views + excluded.lp_views, lp_clicks = lp_clicks + excluded.lp_clicks, ",
-    rollup_cost_update!()
+     sub9, sub10) ",
+    rollup_counts_update!()
+);
+
+// The columns of the flow pre-aggregate's key (migration 0012), and the key from click
+// columns of alias `$t` ('' for an absent value), as [`tuple_key`] is for `click_rollup`.
+macro_rules! flow_columns {
+    () => {
+        "bucket, campaign, country, region, rule, lander, offer, device, os, browser"
+    };
+}
+macro_rules! flow_key {
+    ($t:literal) => {
+        concat!(
+            $t,
+            ".created_at - ",
+            $t,
+            ".created_at % 900000, ",
+            $t,
+            ".campaign, COALESCE(",
+            $t,
+            ".country, ''), COALESCE(",
+            $t,
+            ".region, ''), COALESCE(",
+            $t,
+            ".rule, ''), COALESCE(",
+            $t,
+            ".lander, ''), COALESCE(",
+            $t,
+            ".offer, ''), COALESCE(",
+            $t,
+            ".device, ''), COALESCE(",
+            $t,
+            ".os, ''), COALESCE(",
+            $t,
+            ".browser, '')"
+        )
+    };
+}
+
+// The same rows counted into the flow pre-aggregate (docs/report.md, "Flow dimensions"):
+// 15-minute bucket, campaign, country, region, rule, lander, offer, device, OS, browser.
+const COUNT_FLOW_CLICKS: &str = concat!(
+    "INSERT INTO click_flow_rollup (",
+    flow_columns!(),
+    ", clicks, bot_clicks, lp_views, lp_clicks, cost_micros, cost_currency) SELECT ",
+    flow_key!("r"),
+    ", ",
+    rollup_counts!(),
+    " FROM ",
+    counted_rows!("region", "rule", "offer", "device", "os", "browser"),
+    " WHERE r.is_test = 0 AND NOT EXISTS (SELECT 1 FROM clicks k WHERE k.click_id = r.click_id) \
+     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 ON CONFLICT (",
+    flow_columns!(),
+    ") ",
+    rollup_counts_update!()
 );
 
 // Landing clicks of stored clicks not landed yet (a click lands once, however often its
@@ -255,12 +371,27 @@ const COUNT_LANDINGS: &str = concat!(
      SELECT k.created_at - k.created_at % 900000, ",
     tuple_key!("k"),
     ", 0, 0, 0, COUNT(*) FROM ",
-    click_rows!("r"),
+    click_row_fields!("r", "landed_at"),
     " JOIN clicks k ON k.click_id = r.click_id WHERE r.landed_at IS NOT NULL \
      AND k.landed_at IS NULL AND k.is_test = 0 AND k.is_bot = 0 \
      GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13 \
      ON CONFLICT (bucket, campaign, country, sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, \
      sub9, sub10) DO UPDATE SET lp_clicks = lp_clicks + excluded.lp_clicks"
+);
+
+// The landing clicks [`COUNT_LANDINGS`] counts, into the flow pre-aggregate.
+const COUNT_FLOW_LANDINGS: &str = concat!(
+    "INSERT INTO click_flow_rollup (",
+    flow_columns!(),
+    ", clicks, bot_clicks, lp_views, lp_clicks) SELECT ",
+    flow_key!("k"),
+    ", 0, 0, 0, COUNT(*) FROM ",
+    click_row_fields!("r", "landed_at"),
+    " JOIN clicks k ON k.click_id = r.click_id WHERE r.landed_at IS NOT NULL \
+     AND k.landed_at IS NULL AND k.is_test = 0 AND k.is_bot = 0 \
+     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 ON CONFLICT (",
+    flow_columns!(),
+    ") DO UPDATE SET lp_clicks = lp_clicks + excluded.lp_clicks"
 );
 
 // Counts the rows not stored yet whose local day was already summed into the daily
@@ -271,11 +402,12 @@ pub(super) const COUNT_LATE_CLICKS_SQL: &str = concat!(
     "INSERT INTO click_day_rollup (day, campaign, country, sub1, sub2, sub3, sub4, sub5, sub6, \
      sub7, sub8, sub9, sub10, clicks, bot_clicks, lp_views, lp_clicks, cost_micros, \
      cost_currency) \
-     SELECT x.start_ms, ", tuple_key!("r"), ", SUM(r.is_bot = 0), SUM(r.is_bot <> 0), \
-     SUM(r.is_bot = 0 AND r.lander IS NOT NULL), SUM(r.is_bot = 0 AND r.landed_at IS NOT NULL), ",
-    rollup_cost!(),
+     SELECT x.start_ms, ",
+    tuple_key!("r"),
+    ", ",
+    rollup_counts!(),
     " FROM ",
-    click_rows!("r"),
+    counted_rows!("sub1", "sub2", "sub3", "sub4", "sub5", "sub6", "sub7", "sub8", "sub9", "sub10"),
     " JOIN click_days x ON x.start_ms = \
      (SELECT MAX(start_ms) FROM click_days WHERE start_ms <= r.created_at) \
      WHERE (SELECT MAX(end_ms) FROM click_days) > ?2 \
@@ -284,9 +416,8 @@ pub(super) const COUNT_LATE_CLICKS_SQL: &str = concat!(
      GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13 \
      ON CONFLICT (day, campaign, country, sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, \
      sub9, sub10) \
-     DO UPDATE SET clicks = clicks + excluded.clicks, bot_clicks = bot_clicks + excluded.bot_clicks, \
-     lp_views = lp_views + excluded.lp_views, lp_clicks = lp_clicks + excluded.lp_clicks, ",
-    rollup_cost_update!()
+     ",
+    rollup_counts_update!()
 );
 
 // The landing clicks [`COUNT_LANDINGS`] counts, for a click whose day was already summed
@@ -296,7 +427,7 @@ const COUNT_LATE_LANDINGS: &str =
     "INSERT INTO click_day_rollup (day, campaign, country, sub1, sub2, sub3, sub4, sub5, sub6, \
      sub7, sub8, sub9, sub10, clicks, bot_clicks, lp_views, lp_clicks) \
      SELECT x.start_ms, ", tuple_key!("k"), ", 0, 0, 0, COUNT(*) FROM ",
-    click_rows!("r"),
+    click_row_fields!("r", "landed_at"),
     " JOIN clicks k ON k.click_id = r.click_id JOIN click_days x ON x.start_ms = \
      (SELECT MAX(start_ms) FROM click_days WHERE start_ms <= k.created_at) \
      WHERE (SELECT MAX(end_ms) FROM click_days) > ?2 \
@@ -312,12 +443,13 @@ const INSERT_CLICKS: &str = concat!(
      sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, sub9, sub10, external_id, \
      country, asn, colo, user_agent, ip_hash, is_bot, bot_reason, payout_micros, currency, \
      is_test, rule, offer, lander, landed_at, cost_micros, cost_currency, cpa_micros, \
-     revshare_ppm) SELECT r.click_id, \
+     revshare_ppm, region, device, os, browser) SELECT r.click_id, \
      r.campaign, r.created_at, \
      r.sub1, r.sub2, r.sub3, r.sub4, r.sub5, r.sub6, r.sub7, r.sub8, r.sub9, r.sub10, \
      r.external_id, r.country, r.asn, r.colo, r.user_agent, r.ip_hash, r.is_bot, r.bot_reason, \
      r.payout_micros, r.currency, r.is_test, r.rule, r.offer, r.lander, r.landed_at, \
-     r.cost_micros, r.cost_currency, r.cpa_micros, r.revshare_ppm FROM ",
+     r.cost_micros, r.cost_currency, r.cpa_micros, r.revshare_ppm, r.region, r.device, r.os, \
+     r.browser FROM ",
     click_rows!("r"),
     " WHERE true ON CONFLICT (click_id) DO UPDATE SET landed_at = excluded.landed_at \
      WHERE excluded.landed_at IS NOT NULL AND clicks.landed_at IS NULL"
@@ -341,7 +473,7 @@ const COMPLETE_HISTORY: &str = concat!(
      currency = CASE WHEN h.currency_from_click THEN COALESCE(k.currency, h.currency) \
      ELSE h.currency END \
      FROM conversions c JOIN ",
-    click_rows!("k"),
+    click_row_fields!("k", "payout_micros", "currency"),
     " ON k.click_id = c.click_id \
      WHERE h.conversion_id = c.conversion_id AND (h.payout_from_click OR h.currency_from_click) \
      AND ",
@@ -354,7 +486,7 @@ macro_rules! waiting_deliveries {
     () => {
         concat!(
             "SELECT d.delivery_id FROM conversions c JOIN ",
-            click_rows!("k"),
+            click_row_fields!("k", "campaign"),
             " ON k.click_id = c.click_id \
              JOIN conversion_history h ON h.conversion_id = c.conversion_id \
              JOIN deliveries d ON d.delivery_id > h.postback_id || '.' \
@@ -382,7 +514,8 @@ const COMPLETE_CONVERSIONS: &str = concat!(
      sub3 = k.sub3, sub4 = k.sub4, sub5 = k.sub5, sub6 = k.sub6, sub7 = k.sub7, sub8 = k.sub8, \
      sub9 = k.sub9, sub10 = k.sub10, external_id = k.external_id, country = k.country, \
      rule = k.rule, offer = k.offer, lander = k.lander, cpa_micros = k.cpa_micros, \
-     revshare_ppm = k.revshare_ppm, cost_currency = k.cost_currency, \
+     revshare_ppm = k.revshare_ppm, cost_currency = k.cost_currency, region = k.region, \
+     device = k.device, os = k.os, browser = k.browser, \
      payout_micros = CASE WHEN c.payout_from_click THEN COALESCE(k.payout_micros, 0) \
      ELSE c.payout_micros END, \
      currency = CASE WHEN c.currency_from_click THEN COALESCE(k.currency, c.currency) \
@@ -404,7 +537,8 @@ const SELECT_CLICK_ROWS: &str = "SELECT json_group_array(json_object('click_id',
      'payout_micros', payout_micros, 'currency', currency, 'is_test', is_test, 'rule', rule, \
      'offer', offer, 'lander', lander, 'landed_at', landed_at, 'cost_micros', cost_micros, \
      'cost_currency', cost_currency, 'cpa_micros', cpa_micros, \
-     'revshare_ppm', revshare_ppm)) AS rows \
+     'revshare_ppm', revshare_ppm, 'region', region, 'device', device, 'os', os, \
+     'browser', browser)) AS rows \
      FROM clicks WHERE click_id IN (SELECT value FROM json_each(?1))";
 
 // Click IDs of conversions still waiting for their click row (the partial index
@@ -486,8 +620,8 @@ pub fn json_chunks(rows: &[ClickRow]) -> Vec<(SqlValue, &[ClickRow])> {
 }
 
 /// Stores `rows` where they belong, one database: per chunk of [`json_chunks`], the
-/// pre-aggregate counts (15-minute, and daily for a day already summed) and the
-/// insert. Idempotent.
+/// pre-aggregate counts (15-minute by sub-IDs and by flow dimensions, and daily for a day
+/// already summed) and the insert. Idempotent.
 pub fn store_click_rows(rows: &[ClickRow]) -> Vec<Statement> {
     let mut statements = Vec::new();
     for (json, chunk) in json_chunks(rows) {
@@ -498,13 +632,16 @@ pub fn store_click_rows(rows: &[ClickRow]) -> Vec<Statement> {
         let landed = chunk.iter().any(|row| row.landed_at.is_some());
         for sql in [
             COUNT_CLICKS_SQL,
+            COUNT_FLOW_CLICKS,
             COUNT_LATE_CLICKS_SQL,
             COUNT_LANDINGS,
+            COUNT_FLOW_LANDINGS,
             COUNT_LATE_LANDINGS,
             INSERT_CLICKS,
         ] {
             // Landing counts only for a chunk that holds landing clicks.
-            if !landed && (sql == COUNT_LANDINGS || sql == COUNT_LATE_LANDINGS) {
+            let landing = [COUNT_LANDINGS, COUNT_FLOW_LANDINGS, COUNT_LATE_LANDINGS];
+            if !landed && landing.contains(&sql) {
                 continue;
             }
             let mut params = vec![json.clone()];

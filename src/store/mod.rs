@@ -133,6 +133,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0011_costs.sql",
         include_str!("../../migrations/0011_costs.sql"),
     ),
+    (
+        "0012_flow_dimensions.sql",
+        include_str!("../../migrations/0012_flow_dimensions.sql"),
+    ),
 ];
 
 // The columns of a [`ConversionRow`], from `conversions c`.

@@ -95,14 +95,14 @@ const CREATE_CONVERSION: &str = concat!(
      sub4, sub5, sub6, sub7, sub8, sub9, sub10, external_id, country, attributed_at, network, \
      event, status, raw_status, payout_micros, payout_from_click, currency, currency_from_click, \
      transaction_id, version, last_postback_id, clicked_at, created_at, updated_at, is_test, \
-     rule, offer, lander, cpa_micros, revshare_ppm, cost_currency) \
+     rule, offer, lander, cpa_micros, revshare_ppm, cost_currency, region, device, os, browser) \
      SELECT p.new_id, p.dedup_key, p.click_id, k.campaign, k.sub1, k.sub2, k.sub3, k.sub4, \
      k.sub5, k.sub6, k.sub7, k.sub8, k.sub9, k.sub10, k.external_id, k.country, \
      CASE WHEN k.click_id IS NOT NULL THEN p.now END, p.network, p.event, p.status, \
      p.raw_status, COALESCE(p.payout, k.payout_micros, 0), p.payout IS NULL, \
      COALESCE(p.currency, k.currency, p.fallback_currency), p.currency IS NULL, \
      p.transaction_id, 1, p.postback_id, p.clicked_at, p.now, p.now, p.is_test, k.rule, k.offer, \
-     k.lander, k.cpa_micros, k.revshare_ppm, k.cost_currency \
+     k.lander, k.cpa_micros, k.revshare_ppm, k.cost_currency, k.region, k.device, k.os, k.browser \
      FROM p LEFT JOIN clicks k ON k.click_id = p.click_id WHERE ",
     fresh!(),
     " ON CONFLICT (dedup_key) DO NOTHING"

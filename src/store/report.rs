@@ -10,8 +10,9 @@ use super::{SqlValue, Statement};
 macro_rules! report_params {
     () => {
         "WITH p (days, g_day, g_campaign, g_network, g_event, g1, g2, g3, g4, g5, g6, g7, g8, \
-         g9, g10, g_country, entries) AS (VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
-         ?12, ?13, ?14, ?15, ?16, ?17)), \
+         g9, g10, g_country, entries, g_region, g_rule, g_lander, g_offer, g_device, g_os, \
+         g_browser) AS (VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
+         ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)), \
          d AS (SELECT json_extract(value, '$[0]') AS label, json_extract(value, '$[1]') AS start_ms, \
          json_extract(value, '$[2]') AS end_ms, json_extract(value, '$[3]') AS start_id, \
          json_extract(value, '$[4]') AS end_id FROM p, json_each(p.days)) "
@@ -57,17 +58,52 @@ macro_rules! report_sub_keys {
     };
 }
 
-// The grouping keys and figures of click pre-aggregate rows `r` (starting at `$at`) over
-// day windows `w`, per cost currency: the clicks' costs count unless a manual entry of
-// their campaign covers their time (`p.entries`: `[[campaign, from_ms, to_ms], …]`, the
-// entries overlapping the report; docs/costs.md).
+// The flow grouping keys of table alias `$t` (docs/report.md; '' and NULL report as
+// null, as sub-IDs do).
+macro_rules! report_flow_keys {
+    ($t:literal) => {
+        concat!(
+            "CASE WHEN p.g_region THEN NULLIF(",
+            $t,
+            ".region, '') END AS region, ",
+            "CASE WHEN p.g_rule THEN NULLIF(",
+            $t,
+            ".rule, '') END AS rule, ",
+            "CASE WHEN p.g_lander THEN NULLIF(",
+            $t,
+            ".lander, '') END AS lander, ",
+            "CASE WHEN p.g_offer THEN NULLIF(",
+            $t,
+            ".offer, '') END AS offer, ",
+            "CASE WHEN p.g_device THEN NULLIF(",
+            $t,
+            ".device, '') END AS device, ",
+            "CASE WHEN p.g_os THEN NULLIF(",
+            $t,
+            ".os, '') END AS os, ",
+            "CASE WHEN p.g_browser THEN NULLIF(",
+            $t,
+            ".browser, '') END AS browser"
+        )
+    };
+}
+
+// The day, campaign and country keys of click pre-aggregate rows `r` over day windows `w`.
+macro_rules! click_report_keys {
+    () => {
+        "SELECT CASE WHEN p.g_day THEN w.label END AS day, \
+         CASE WHEN p.g_campaign THEN r.campaign END AS campaign, \
+         CASE WHEN p.g_country THEN NULLIF(r.country, '') END AS country, "
+    };
+}
+
+// The figures of click pre-aggregate rows `r` (starting at `$at`), per cost currency: the
+// clicks' costs count unless a manual entry of their campaign covers their time
+// (`p.entries`: `[[campaign, from_ms, to_ms], …]`, the entries overlapping the report;
+// docs/costs.md).
 macro_rules! click_report_figures {
     ($at:literal) => {
         concat!(
-            "SELECT CASE WHEN p.g_day THEN w.label END AS day, \
-             CASE WHEN p.g_campaign THEN r.campaign END AS campaign, \
-             CASE WHEN p.g_country THEN NULLIF(r.country, '') END AS country, ",
-            report_sub_keys!("r"),
             ", SUM(r.clicks) AS clicks, SUM(r.bot_clicks) AS bot_clicks, \
              SUM(r.lp_views) AS lp_views, SUM(r.lp_clicks) AS lp_clicks, \
              NULLIF(r.cost_currency, '') AS cost_currency, \
@@ -109,12 +145,27 @@ const REPORT_CLICKS: &str = concat!(
      click_days x WHERE x.start_ms = d.start_ms AND x.end_ms = d.end_ms) OR ",
     partly_covered!(),
     ") ",
+    click_report_keys!(),
+    report_sub_keys!("r"),
     click_report_figures!("r.day"),
     "dc AS w JOIN click_day_rollup r ON r.day = w.start_ms \
      WHERE true GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 18 UNION ALL ",
+    click_report_keys!(),
+    report_sub_keys!("r"),
     click_report_figures!("r.bucket"),
     "du AS w JOIN click_rollup r ON r.bucket >= w.start_ms AND r.bucket < w.end_ms \
      WHERE true GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 18"
+);
+
+// Click figures by flow dimension (docs/report.md), from their own pre-aggregate: its
+// 15-minute buckets over every day window, in any zone (no daily rows).
+const REPORT_FLOW_CLICKS: &str = concat!(
+    report_params!(),
+    click_report_keys!(),
+    report_flow_keys!("r"),
+    click_report_figures!("r.bucket"),
+    "d AS w JOIN click_flow_rollup r ON r.bucket >= w.start_ms AND r.bucket < w.end_ms \
+     WHERE true GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15"
 );
 
 // The grouping keys of conversion rows `c` over day windows `d` (their attribution
@@ -127,7 +178,9 @@ macro_rules! conversion_report_keys {
              CASE WHEN p.g_network THEN c.network END AS network, \
              CASE WHEN p.g_event THEN c.event END AS event, \
              CASE WHEN p.g_country THEN c.country END AS country, ",
-            report_sub_keys!("c")
+            report_sub_keys!("c"),
+            ", ",
+            report_flow_keys!("c")
         )
     };
 }
@@ -141,7 +194,8 @@ const REPORT_CONVERSIONS: &str = concat!(
      SUM(CASE WHEN c.status = 'approved' THEN c.payout_micros ELSE 0 END) AS revenue_micros, \
      SUM(CASE WHEN c.status = 'pending' THEN c.payout_micros ELSE 0 END) AS pending_micros \
      FROM p CROSS JOIN d JOIN conversions c ON c.conversion_id >= d.start_id AND c.conversion_id < d.end_id \
-     WHERE c.is_test = 0 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16"
+     WHERE c.is_test = 0 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, \
+     18, 19, 20, 21, 22, 23"
 );
 
 // The costs of approved `cpa` and `revshare` conversions (docs/costs.md) created outside
@@ -162,7 +216,7 @@ const REPORT_CONVERSION_COSTS: &str = concat!(
      AND NOT EXISTS (SELECT 1 FROM json_each(p.entries) e \
      WHERE json_extract(e.value, '$[0]') = c.campaign AND c.created_at >= json_extract(e.value, '$[1]') \
      AND c.created_at < json_extract(e.value, '$[2]')) \
-     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16"
+     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23"
 );
 
 // Duplicates and refusals from their pre-aggregates: purging the log changes nothing.
@@ -224,8 +278,24 @@ pub fn report_statements(
         })
         .collect();
     params.push(SqlValue::Text(format!("[{}]", entries.join(","))));
+    let flow = [
+        GroupKey::Region,
+        GroupKey::Rule,
+        GroupKey::Lander,
+        GroupKey::Offer,
+        GroupKey::Device,
+        GroupKey::Os,
+        GroupKey::Browser,
+    ];
+    params.extend(flow.map(on));
+    // By a flow dimension, click figures come from the flow pre-aggregate.
+    let clicks = if query.group_by.iter().any(|key| key.is_flow()) {
+        REPORT_FLOW_CLICKS
+    } else {
+        REPORT_CLICKS
+    };
     [
-        REPORT_CLICKS,
+        clicks,
         REPORT_CONVERSIONS,
         REPORT_POSTBACKS,
         REPORT_CONVERSION_COSTS,

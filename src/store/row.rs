@@ -278,6 +278,10 @@ mod tests {
             cost_currency: Some("USD".into()),
             cpa_micros: None,
             revshare_ppm: Some(400_000),
+            region: Some("TX".into()),
+            device: Some("mobile".into()),
+            os: None,
+            browser: Some("safari".into()),
         };
         let text = serde_json::to_string(&[&row]).unwrap();
         let values: Vec<Value> = serde_json::from_str(&text).unwrap();

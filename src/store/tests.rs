@@ -104,6 +104,8 @@ fn click(id: &str) -> ClickRecord {
         offer: Some("offer-a".into()),
         lander: Some("quiz".into()),
         landed_at_ms: None,
+        region: Some("BY".into()),
+        agent: crate::user_agent::classify(Some("Mozilla")),
     }
 }
 
@@ -2693,7 +2695,10 @@ fn an_entry_spreads_the_same_over_clicks_split_across_click_databases() {
         let mut rows: Vec<(Option<String>, Option<String>, i64)> =
             crate::report::entry_costs(&query, &entries, &windows, &days, &buckets)
                 .into_iter()
-                .map(|row| (row.day, row.sub1, row.cost_micros))
+                .map(|row| {
+                    let [day, _, _, _, _, sub1, ..] = row.keys.0;
+                    (day, sub1, row.cost_micros)
+                })
                 .collect();
         rows.sort();
         rows
@@ -2760,4 +2765,278 @@ fn click_rows_are_chunked_by_bytes_every_row_once() {
     let all: Vec<String> = largest.iter().map(|row| row.click_id.clone()).collect();
     assert_eq!(seen, all);
     assert!(json_chunks(&[]).is_empty());
+}
+
+#[test]
+fn report_figures_by_flow_dimension_equal_the_raw_rows() {
+    // 400 clicks over 4 days: 2 campaigns, rules, landers and offers, 4 User-Agents, 3
+    // regions, some bots and test clicks, landing clicks stored after their click's row
+    // and before it, and conversions recorded before and after their click rows.
+    const AGENTS: [&str; 4] = [
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36",
+        "Mozilla/5.0 (Linux; Android 13; SM-X710) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36",
+        "curl/8.5.0",
+    ];
+    let mut db = database();
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let start = NOW - 4 * 86_400_000;
+    let mut rows = Vec::new();
+    for n in 0..400u32 {
+        let at = start + next() % (4 * 86_400_000 - 60_000);
+        let random = [(n % 256) as u8, (n / 256) as u8, 9, 8, 7, 6, 5];
+        let mut record = click(&secrets().mint(at, random).unwrap());
+        record.created_at_ms = at;
+        record.campaign = ["a", "b"][(next() % 2) as usize].into();
+        record.rule = [None, Some("phones".to_string())][(next() % 2) as usize].clone();
+        record.lander =
+            [None, Some("quiz".to_string()), Some(String::new())][(next() % 3) as usize].clone();
+        record.offer = [
+            None,
+            Some("offer-a".to_string()),
+            Some("offer-b".to_string()),
+        ][(next() % 3) as usize]
+            .clone();
+        record.region =
+            [None, Some("TX".to_string()), Some("BY".to_string())][(next() % 3) as usize].clone();
+        record.agent = crate::user_agent::classify(Some(AGENTS[(next() % 4) as usize]));
+        record.bot_reason = (next() % 10 == 0).then(|| "head".to_string());
+        let mut row = click_row(&record, Some(1_000_000), Some("USD"), next() % 40 == 0);
+        if row.campaign == "a" {
+            row.cost_micros = Some(30_000 + (next() % 3) as i64);
+            row.cost_currency = Some("USD".into());
+        }
+        rows.push(row);
+    }
+    // Landing clicks of a fifth of the clicks with a lander: their own rows, the same
+    // click ID; a third of them reach the database before the click's own row.
+    let mut landings = Vec::new();
+    let mut early_landings = Vec::new();
+    for row in rows.iter().filter(|row| row.lander.is_some()).step_by(5) {
+        let mut landing = row.clone();
+        landing.landed_at = Some(row.created_at + 30_000);
+        if landings.len() % 3 == 0 {
+            early_landings.push(landing);
+        } else {
+            landings.push(landing);
+        }
+    }
+    // Conversions of every seventh click: half recorded before the click rows exist.
+    let converted: Vec<String> = rows
+        .iter()
+        .step_by(7)
+        .map(|row| row.click_id.clone())
+        .collect();
+    let (before, after) = converted.split_at(converted.len() / 2);
+    let mut tag = 0u8;
+    let mut convert = |db: &mut Connection, ids: &[String]| {
+        for id in ids {
+            tag = tag.wrapping_add(1);
+            let conversion_id = crate::postback::new_record_id(NOW, [tag; 14]);
+            let payout = format!("{}", 1 + tag % 4);
+            let draft = draft(id, &format!("T{tag}"), &payout, &conversion_id);
+            let outcome = record(db, &draft, &format!("pf{tag}"));
+            assert_eq!(outcome.outcome, "accepted", "{id}");
+        }
+    };
+    convert(&mut db, before);
+    run_batch(&mut db, &store_clicks(&early_landings, NOW));
+    for window in rows.chunks(23) {
+        run_batch(&mut db, &store_clicks(window, NOW));
+    }
+    for window in landings.chunks(11) {
+        run_batch(&mut db, &store_clicks(window, NOW));
+    }
+    // Retried: counted once.
+    run_batch(&mut db, &store_clicks(&rows[..50], NOW));
+    convert(&mut db, after);
+    let unattributed = run_query(
+        &db,
+        "SELECT COUNT(*) AS n FROM conversions WHERE attributed_at IS NULL OR device IS NULL",
+    );
+    assert_eq!(unattributed[0]["n"], 0);
+
+    let flow = [
+        "region", "rule", "lander", "offer", "device", "os", "browser",
+    ];
+    for (tz, group) in [
+        ("UTC", "offer"),
+        ("UTC", "device,region"),
+        ("Asia/Kathmandu", "day,campaign,offer,device"),
+        ("America/St_Johns", "lander,rule,os,browser,country"),
+        (
+            "UTC",
+            "campaign,offer,device,os,browser,region,lander,rule,day",
+        ),
+    ] {
+        let pairs: Vec<(String, String)> = vec![
+            ("from".into(), "2026-09-15".into()),
+            ("to".into(), "2026-09-22".into()),
+            ("tz".into(), tz.into()),
+            ("group_by".into(), group.into()),
+        ];
+        let query = crate::report::parse_query(&pairs, "UTC", NOW as i64).unwrap();
+        let statements = report_statements(&query, &[]);
+        assert!(statements[0].sql.contains("click_flow_rollup"), "{group}");
+        let windows = crate::report::day_windows(&query);
+        let names: Vec<&str> = ["day", "campaign", "country"]
+            .into_iter()
+            .chain(flow)
+            .collect();
+        // The key of a raw row: '' and NULL both report as null.
+        let key = |row: &serde_json::Value, day: &str| -> String {
+            let values: Vec<serde_json::Value> = names
+                .iter()
+                .map(|name| {
+                    if !group.split(',').any(|g| g == *name) {
+                        return serde_json::Value::Null;
+                    }
+                    if *name == "day" {
+                        return day.into();
+                    }
+                    match &row[*name] {
+                        serde_json::Value::String(s) if s.is_empty() => serde_json::Value::Null,
+                        other => other.clone(),
+                    }
+                })
+                .collect();
+            serde_json::Value::Array(values).to_string()
+        };
+        let day_of = |at: i64| {
+            windows
+                .iter()
+                .find(|(_, s, e)| at >= *s && at < *e)
+                .map(|(label, _, _)| label.clone())
+        };
+        // Clicks: [clicks, bots, lp views, lp clicks, cost].
+        let mut raw: std::collections::BTreeMap<String, [i64; 5]> = Default::default();
+        for row in run_query(&db, "SELECT * FROM clicks WHERE is_test = 0") {
+            let Some(day) = day_of(row["created_at"].as_i64().unwrap()) else {
+                continue;
+            };
+            let entry = raw.entry(key(&row, &day)).or_default();
+            let person = row["is_bot"] == 0;
+            entry[0] += i64::from(person);
+            entry[1] += i64::from(!person);
+            entry[2] += i64::from(person && !row["lander"].is_null());
+            entry[3] += i64::from(person && !row["landed_at"].is_null());
+            entry[4] += row["cost_micros"].as_i64().unwrap_or(0);
+        }
+        let mut rolled: std::collections::BTreeMap<String, [i64; 5]> = Default::default();
+        for row in run_batch(&mut db, &statements[..1]) {
+            let id = serde_json::Value::Array(names.iter().map(|n| row[*n].clone()).collect())
+                .to_string();
+            let entry = rolled.entry(id).or_default();
+            for (n, name) in [
+                "clicks",
+                "bot_clicks",
+                "lp_views",
+                "lp_clicks",
+                "cost_micros",
+            ]
+            .iter()
+            .enumerate()
+            {
+                entry[n] += row[*name].as_i64().unwrap_or(0);
+            }
+        }
+        assert_eq!(rolled, raw, "{tz} {group}");
+        assert!(rolled.len() >= 3, "{tz} {group}");
+        assert!(raw.values().any(|v| v[3] > 0), "landing clicks counted");
+
+        // Conversions: [conversions, approved, revenue], from their own copies of the
+        // click's dimensions, against the click rows they came from.
+        let mut raw: std::collections::BTreeMap<String, [i64; 3]> = Default::default();
+        for row in run_query(
+            &db,
+            "SELECT k.*, c.created_at AS converted_at, c.status, c.payout_micros AS payout \
+             FROM conversions c JOIN clicks k ON k.click_id = c.click_id WHERE c.is_test = 0",
+        ) {
+            let Some(day) = day_of(row["converted_at"].as_i64().unwrap()) else {
+                continue;
+            };
+            let entry = raw.entry(key(&row, &day)).or_default();
+            let approved = row["status"] == "approved";
+            entry[0] += 1;
+            entry[1] += i64::from(approved);
+            entry[2] += if approved {
+                row["payout"].as_i64().unwrap()
+            } else {
+                0
+            };
+        }
+        let mut grouped: std::collections::BTreeMap<String, [i64; 3]> = Default::default();
+        for row in run_batch(&mut db, &statements[1..2]) {
+            let id = serde_json::Value::Array(names.iter().map(|n| row[*n].clone()).collect())
+                .to_string();
+            let entry = grouped.entry(id).or_default();
+            entry[0] += row["conversions"].as_i64().unwrap();
+            entry[1] += row["approved"].as_i64().unwrap();
+            entry[2] += row["revenue_micros"].as_i64().unwrap();
+        }
+        assert_eq!(grouped, raw, "{tz} {group}");
+        assert!(grouped.values().map(|v| v[0]).sum::<i64>() > 40, "{group}");
+    }
+
+    // The sub-ID pre-aggregate holds the same totals.
+    let totals = |table: &str| {
+        run_query(
+            &db,
+            &format!(
+                "SELECT SUM(clicks) AS c, SUM(bot_clicks) AS b, SUM(lp_views) AS v, \
+                 SUM(lp_clicks) AS l, SUM(cost_micros) AS m FROM {table}"
+            ),
+        )
+    };
+    assert_eq!(totals("click_flow_rollup"), totals("click_rollup"));
+}
+
+#[test]
+fn migration_0012_counts_history_into_the_flow_pre_aggregate() {
+    // Before 0012: an old bucket whose clicks were purged (only its counts remain), and
+    // two stored clicks of a later bucket with their flow choice.
+    let db = Connection::open_in_memory().unwrap();
+    let (before, after) = MIGRATIONS.split_at(MIGRATIONS.len() - 1);
+    assert_eq!(after[0].0, "0012_flow_dimensions.sql");
+    for (_, sql) in before {
+        db.execute_batch(sql).unwrap();
+    }
+    db.execute_batch(
+        "INSERT INTO click_rollup (bucket, campaign, country, sub1, sub2, sub3, sub4, sub5, \
+         sub6, sub7, sub8, sub9, sub10, clicks, bot_clicks, lp_views, lp_clicks) VALUES \
+         (0, 'a', 'DE', 'z1', '', '', '', '', '', '', '', '', '', 5, 1, 2, 1), \
+         (0, 'a', 'DE', 'z2', '', '', '', '', '', '', '', '', '', 3, 0, 0, 0), \
+         (900000, 'a', 'US', 'z1', '', '', '', '', '', '', '', '', '', 2, 0, 1, 1); \
+         INSERT INTO clicks (click_id, campaign, created_at, country, is_bot, rule, offer, \
+         lander, landed_at) VALUES ('k1', 'a', 0, 'DE', 0, NULL, 'offer-a', NULL, NULL), \
+         ('k2', 'a', 900001, 'US', 0, 'r', 'offer-b', 'quiz', 900500), \
+         ('k3', 'a', 900002, 'US', 0, 'r', 'offer-b', NULL, NULL);",
+    )
+    .unwrap();
+    db.execute_batch(after[0].1).unwrap();
+    let rows = run_query(
+        &db,
+        "SELECT bucket, country, rule, lander, offer, device, clicks, bot_clicks, lp_views, \
+         lp_clicks FROM click_flow_rollup ORDER BY bucket, offer, lander",
+    );
+    assert_eq!(
+        rows,
+        [
+            serde_json::json!({ "bucket": 0, "country": "DE", "rule": "", "lander": "",
+                "offer": "", "device": "", "clicks": 8, "bot_clicks": 1, "lp_views": 2,
+                "lp_clicks": 1 }),
+            serde_json::json!({ "bucket": 900000, "country": "US", "rule": "r", "lander": "",
+                "offer": "offer-b", "device": "", "clicks": 1, "bot_clicks": 0, "lp_views": 0,
+                "lp_clicks": 0 }),
+            serde_json::json!({ "bucket": 900000, "country": "US", "rule": "r",
+                "lander": "quiz", "offer": "offer-b", "device": "", "clicks": 1,
+                "bot_clicks": 0, "lp_views": 1, "lp_clicks": 1 }),
+        ]
+    );
 }

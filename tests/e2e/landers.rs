@@ -306,9 +306,10 @@ fn rows_written_per_landing_click() {
     }
     let before = ledger(true);
     println!(
-        "rows written by {n} lander clicks: clicks {}, click_rollup {}",
+        "rows written by {n} lander clicks: clicks {}, click_rollup {}, click_flow_rollup {}",
         written(&before, "clicks"),
-        written(&before, "click_rollup")
+        written(&before, "click_rollup"),
+        written(&before, "click_flow_rollup")
     );
     for link in &links {
         assert_eq!(follow_on(w, link, "192.0.2.95").status, 302);
@@ -323,12 +324,15 @@ fn rows_written_per_landing_click() {
     let after = ledger(false);
     let per = |table: &str| written(&after, table) as f64 / f64::from(n);
     println!(
-        "rows written per landing click (/go): clicks {:.2}, click_rollup {:.2}",
+        "rows written per landing click (/go): clicks {:.2}, click_rollup {:.2}, \
+         click_flow_rollup {:.2}",
         per("clicks"),
-        per("click_rollup")
+        per("click_rollup"),
+        per("click_flow_rollup")
     );
     assert!(per("clicks") <= 1.0, "{after:?}");
     assert!(per("click_rollup") <= 1.0, "{after:?}");
+    assert!(per("click_flow_rollup") <= 1.0, "{after:?}");
 }
 
 /// An unnamed lander (`lander_url`): its views count like a named one's, and the click

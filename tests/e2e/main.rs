@@ -11,6 +11,7 @@ mod clicks;
 mod costs;
 mod flows;
 mod forwarding;
+mod groupby;
 mod harness;
 mod landers;
 mod listener;
