@@ -359,6 +359,8 @@ mod tests {
         assert!(text[2].starts_with("total,"), "{}", text[2]);
     }
 
+    // `parse_query` takes chrono-tz's zone rules: native only, as the test above.
+    #[cfg(not(target_arch = "wasm32"))]
     #[test]
     fn a_report_by_flow_dimensions_has_their_columns() {
         let query = crate::report::parse_query(

@@ -2758,7 +2758,7 @@ fn click_rows_are_chunked_by_bytes_every_row_once() {
         let parsed: Vec<serde_json::Value> = serde_json::from_str(text).unwrap();
         assert_eq!(parsed.len(), rows.len());
         for (value, row) in parsed.iter().zip(rows.iter()) {
-            assert_eq!(value["click_id"], row.click_id.as_str());
+            assert_eq!(value[0], row.click_id.as_str());
         }
         seen.extend(rows.iter().map(|row| row.click_id.clone()));
     }
@@ -3039,4 +3039,38 @@ fn migration_0012_counts_history_into_the_flow_pre_aggregate() {
                 "bot_clicks": 0, "lp_views": 1, "lp_clicks": 1 }),
         ]
     );
+}
+
+/// The click statements read rows by position (`column_index!`); `PositionalRow` writes
+/// them: every column read back through the statements' own SQL equals the row's named
+/// JSON (a row with every field set, each to a value no other field has).
+#[test]
+fn click_rows_read_by_position_equal_the_named_row() {
+    let connection = database();
+    let mut record = click("c-positional");
+    record.subs = std::array::from_fn(|n| Some(format!("sub-{}", n + 1)));
+    record.bot_reason = Some("bot-reason".into());
+    record.landed_at_ms = Some(NOW + 7);
+    let mut row = click_row(&record, Some(2_500_001), Some("EUR"), true);
+    row.cost_micros = Some(11);
+    row.cost_currency = Some("GBP".into());
+    row.cpa_micros = Some(12);
+    row.revshare_ppm = Some(13);
+    row.region = Some("region-x".into());
+    row.device = Some("device-x".into());
+    row.os = Some("os-x".into());
+    row.browser = Some("browser-x".into());
+    let named = serde_json::to_value(&row).unwrap();
+    let named = named.as_object().unwrap();
+    let mut prepared = connection
+        .prepare(super::clicks::SELECT_POSITIONAL_ROWS)
+        .unwrap();
+    let positional = serde_json::to_string(&[super::clicks::PositionalRow(&row)]).unwrap();
+    let read = rows_as_json(&mut prepared, [positional.as_str()]);
+    let read = read[0].as_object().unwrap();
+    assert_eq!(read.len(), named.len(), "{read:?}");
+    for (column, value) in named {
+        assert!(!value.is_null(), "{column} is not set by the test");
+        assert_eq!(&read[column], value, "{column}");
+    }
 }
