@@ -144,6 +144,10 @@ function card(title, figures) {
       el("dt", {}, "Revenue"), el("dd", { "data-figure": "revenue" }, revenue),
       el("dt", {}, "CR"), el("dd", { "data-figure": "cr" }, percent(figures.cr)),
       el("dt", {}, "EPC"), el("dd", { "data-figure": "epc" }, moneyText(figures.epc) || "—"),
+      // Cost, profit and ROI (docs/costs.md): "—" where no cost is tracked.
+      el("dt", {}, "Cost"), el("dd", { "data-figure": "cost" }, moneyText(figures.cost) || "—"),
+      el("dt", {}, "Profit"), el("dd", { "data-figure": "profit" }, moneyText(figures.profit) || "—"),
+      el("dt", {}, "ROI"), el("dd", { "data-figure": "roi" }, percent(figures.roi)),
       el("dt", {}, "Refused"), el("dd", { "data-figure": "refused" }, count(Object.values(figures.refused_postbacks || {}).reduce((a, b) => a + b, 0)))));
 }
 

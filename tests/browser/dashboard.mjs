@@ -49,6 +49,13 @@ try {
   const todayClicks = Number((await page.textContent("#overview-cards .card:first-child [data-figure=clicks]")).replace(/\D/g, ""));
   check(todayClicks >= 1, `today's clicks: ${todayClicks}`);
   check((await page.locator("#overview-chart rect.clicks").count()) === 7, "a bar per day of the week");
+  // Today's cost, profit and ROI (the Rust side made a CPC click today; other tests add
+  // theirs to the same worker at any moment, so the figures are checked for their form).
+  const figure = (name) => page.textContent(`#overview-cards .card:first-child [data-figure=${name}]`);
+  const shownCost = await figure("cost");
+  check(/[1-9]/.test(shownCost) && shownCost !== "—", `the overview shows today's cost: ${shownCost}`);
+  check(/\d/.test(await figure("profit")), "the overview shows today's profit");
+  check(/^(—|-?[\d,]+\.\d{2}%)$/.test(await figure("roi")), "the overview shows today's ROI");
   await page.waitForSelector("#overview-deliveries [data-figure=failed-deliveries]");
   check(Number(await page.textContent("#overview-deliveries [data-figure=failed-deliveries]").then((t) => t.replace("+", ""))) >= 1,
     "the failed delivery is counted");

@@ -51,6 +51,9 @@ fn the_dashboard_works_in_a_real_browser() {
     );
     assert_eq!(converted.outcome(), "accepted", "{}", converted.body);
 
+    // A click bought at a CPC today: the overview shows today's cost, profit and ROI.
+    crate::harness::click_through("dash-cost", "", "192.0.2.141");
+
     let out_dir = repo_root().join("test-output/dashboard");
     let output = std::process::Command::new("node")
         .arg(repo_root().join("tests/browser/dashboard.mjs"))
