@@ -291,7 +291,7 @@ pub fn ip_hash(secrets: &ClickSecrets, ip: &str) -> String {
 
 /// The click fields a request carries: canonical names win over campaign aliases, and the
 /// first occurrence of a name wins over later ones.
-fn click_fields(
+pub(crate) fn click_fields(
     campaign: &Campaign,
     query: &[(String, String)],
 ) -> ([Option<String>; 10], Option<String>) {

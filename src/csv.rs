@@ -125,7 +125,7 @@ pub fn report(report: &Value) -> String {
         Vec::new()
     };
     const COST_FIELDS: [&str; 4] = ["cost", "profit", "cpa", "cpc"];
-    const COUNTS: [&str; 10] = [
+    const COUNTS: [&str; 12] = [
         "clicks",
         "bot_clicks",
         "conversions",
@@ -136,6 +136,8 @@ pub fn report(report: &Value) -> String {
         "lp_views",
         "lp_clicks",
         "lp_ctr",
+        "impressions",
+        "ctr",
     ];
     let mut header: Vec<String> = keys.clone();
     header.extend(COUNTS.iter().map(|name| name.to_string()));
@@ -289,12 +291,12 @@ mod tests {
                 { "day": "2025-03-10", "clicks": 4, "bot_clicks": 1, "conversions": 2, "approved": 1,
                   "revenue": { "USD": "10.000000" }, "pending_revenue": {}, "cr": "0.500000",
                   "epc": { "USD": "2.500000" }, "approval_rate": "0.500000", "duplicates": 0,
-                  "lp_views": 2, "lp_clicks": 1, "lp_ctr": "0.500000",
-                  "refused_postbacks": { "bad_token": 3 } },
+                  "lp_views": 2, "lp_clicks": 1, "lp_ctr": "0.500000", "impressions": 10,
+                  "ctr": "0.400000", "refused_postbacks": { "bad_token": 3 } },
                 { "day": "2025-03-11", "clicks": 0, "bot_clicks": 0, "conversions": 0, "approved": 0,
                   "revenue": {}, "pending_revenue": {}, "cr": null, "epc": {}, "approval_rate": null,
                   "duplicates": 0, "lp_views": 0, "lp_clicks": 0, "lp_ctr": null,
-                  "refused_postbacks": {} }
+                  "impressions": 0, "ctr": null, "refused_postbacks": {} }
             ],
             "total": { "clicks": 4, "bot_clicks": 1, "conversions": 2, "approved": 1,
                   "revenue": { "USD": "10.000000" }, "pending_revenue": { "EUR": "1.000000" }, "cr": "0.500000",
@@ -304,15 +306,15 @@ mod tests {
         let text = report_csv_lines(&report);
         assert_eq!(
             text[0],
-            "day,clicks,bot_clicks,conversions,approved,cr,approval_rate,duplicates,lp_views,lp_clicks,lp_ctr,revenue_EUR,pending_revenue_EUR,epc_EUR,revenue_USD,pending_revenue_USD,epc_USD,refused_bad_token"
+            "day,clicks,bot_clicks,conversions,approved,cr,approval_rate,duplicates,lp_views,lp_clicks,lp_ctr,impressions,ctr,revenue_EUR,pending_revenue_EUR,epc_EUR,revenue_USD,pending_revenue_USD,epc_USD,refused_bad_token"
         );
         assert_eq!(
             text[1],
-            "2025-03-10,4,1,2,1,0.500000,0.500000,0,2,1,0.500000,0.000000,0.000000,0.000000,10.000000,0.000000,2.500000,3"
+            "2025-03-10,4,1,2,1,0.500000,0.500000,0,2,1,0.500000,10,0.400000,0.000000,0.000000,0.000000,10.000000,0.000000,2.500000,3"
         );
         assert_eq!(
             text[2],
-            "2025-03-11,0,0,0,0,,,0,0,0,,0.000000,0.000000,,0.000000,0.000000,,0"
+            "2025-03-11,0,0,0,0,,,0,0,0,,0,,0.000000,0.000000,,0.000000,0.000000,,0"
         );
         assert!(text[3].starts_with("total,4,1,2,1,"), "{}", text[3]);
         assert_eq!(text.len(), 4);

@@ -24,6 +24,7 @@ pub mod crypto;
 pub mod csv;
 pub mod flow;
 pub mod forward;
+pub mod impression;
 pub mod json;
 pub mod map;
 pub mod money;

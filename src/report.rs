@@ -216,6 +216,7 @@ struct Figures {
     bot_clicks: i64,
     lp_views: i64,
     lp_clicks: i64,
+    impressions: i64,
     conversions: i64,
     approved: i64,
     revenue: VecMap<String, i64>,
@@ -275,13 +276,15 @@ macro_rules! report_row {
 
 report_row!(
     /// Clicks, bot clicks, landing views and landing clicks of one group (from the
-    /// pre-aggregates), and their tracked cost outside manual entries in its currency
+    /// pre-aggregates; the pixel's impressions from their own read, docs/costs.md), and
+    /// their tracked cost outside manual entries in its currency
     /// (docs/costs.md; none without one).
     ClickFigureRow {
         clicks: i64,
         bot_clicks: i64,
         lp_views: i64,
         lp_clicks: i64,
+        impressions: Option<i64>,
         cost_currency: Option<String>,
         cost_micros: Option<i64>,
     }
@@ -403,6 +406,8 @@ impl Figures {
             "lp_views": if with_clicks { json!(self.lp_views) } else { Value::Null },
             "lp_clicks": if with_clicks { json!(self.lp_clicks) } else { Value::Null },
             "lp_ctr": if with_clicks { rate(self.lp_clicks, self.lp_views) } else { Value::Null },
+            "impressions": if with_clicks { json!(self.impressions) } else { Value::Null },
+            "ctr": if with_clicks { rate(self.clicks, self.impressions) } else { Value::Null },
             "approval_rate": rate(self.approved, self.conversions),
             "duplicates": self.duplicates,
             "refused_postbacks": self.refused,
@@ -419,6 +424,7 @@ impl Figures {
         self.bot_clicks += other.bot_clicks;
         self.lp_views += other.lp_views;
         self.lp_clicks += other.lp_clicks;
+        self.impressions = self.impressions.saturating_add(other.impressions);
         self.conversions += other.conversions;
         self.approved += other.approved;
         for (c, m) in &other.revenue {
@@ -501,6 +507,9 @@ pub fn assemble_with_costs(
             figures.bot_clicks += row.bot_clicks;
             figures.lp_views += row.lp_views;
             figures.lp_clicks += row.lp_clicks;
+            figures.impressions = figures
+                .impressions
+                .saturating_add(row.impressions.unwrap_or_default());
             if let Some(currency) = &row.cost_currency {
                 let entry = figures.cost.entry(currency.clone()).or_default();
                 *entry = entry.saturating_add(row.cost_micros.unwrap_or_default());

@@ -26,12 +26,12 @@ thread_local! {
 /// p99 from 1.7× to 0.9× the hello-world's (fewer requests meet a write); in production
 /// it is fewer D1 queries per second (docs/performance.md). A click row lands at most
 /// this much later; a postback that beats it waits for it (docs/clicks.md).
-const COALESCE_MS: u64 = 500;
+pub(super) const COALESCE_MS: u64 = 500;
 /// A scheduled flush that has not taken its rows after this long is presumed gone (its
 /// request context ended early); the next click schedules another.
-const FLUSH_PRESUMED_GONE_MS: u64 = 5_000;
+pub(super) const FLUSH_PRESUMED_GONE_MS: u64 = 5_000;
 /// Waits before each retry of a failed click write: within the after-response budget.
-const RETRY_DELAYS_MS: [u64; 4] = [250, 1_000, 3_000, 8_000];
+pub(super) const RETRY_DELAYS_MS: [u64; 4] = [250, 1_000, 3_000, 8_000];
 /// The KV prefix of click rows whose write failed every retry; the cron replays them.
 pub const SPILL_PREFIX: &str = "click-spill/";
 /// How long spilled rows are kept in KV if never replayed.

@@ -10,6 +10,7 @@ mod cron;
 mod d1;
 mod dashboard;
 mod forward;
+mod impression;
 mod postback;
 mod report;
 mod zones;
@@ -225,6 +226,13 @@ async fn route(request: Request, env: &Env, ctx: &Context, db: &LazyDb) -> Resul
         ["c", campaign] if !campaign.is_empty() => {
             if matches!(request.method(), Method::Get | Method::Head) {
                 click::handle(&request, &app, ctx, env, campaign, None).await
+            } else {
+                respond(405, "text/plain; charset=utf-8", "method not allowed")
+            }
+        }
+        ["i", campaign] if !campaign.is_empty() => {
+            if matches!(request.method(), Method::Get | Method::Head) {
+                impression::handle(&request, &app, ctx, env, campaign).await
             } else {
                 respond(405, "text/plain; charset=utf-8", "method not allowed")
             }

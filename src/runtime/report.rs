@@ -57,10 +57,12 @@ pub async fn build(
     // Typed rows: a column that does not match its struct fails the request, loudly.
     let mut clicks: Vec<ClickFigureRow> = rows_of(results, 0)?;
     let (mut day_clicks, mut bucket_clicks) = (Vec::new(), Vec::new());
+    // The impressions (main database only), in the click figures' shape.
+    clicks.extend(rows_of::<ClickFigureRow>(results, 4)?);
     if !spread_reads.is_empty() {
-        day_clicks.extend(rows_of::<EntryClicks>(results, 4)?);
+        day_clicks.extend(rows_of::<EntryClicks>(results, 5)?);
         if buckets {
-            bucket_clicks.extend(rows_of::<EntryClicks>(results, 5)?);
+            bucket_clicks.extend(rows_of::<EntryClicks>(results, 6)?);
         }
     }
     for other in all.iter().skip(1) {

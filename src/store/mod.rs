@@ -137,6 +137,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0012_flow_dimensions.sql",
         include_str!("../../migrations/0012_flow_dimensions.sql"),
     ),
+    (
+        "0013_impressions.sql",
+        include_str!("../../migrations/0013_impressions.sql"),
+    ),
 ];
 
 // The columns of a [`ConversionRow`], from `conversions c`.
@@ -152,12 +156,14 @@ macro_rules! conversion_columns {
 
 mod costs;
 mod deliveries;
+mod impressions;
 mod maintenance;
 mod reads;
 mod record;
 mod report;
 pub use costs::*;
 pub use deliveries::*;
+pub use impressions::*;
 pub use maintenance::*;
 pub use reads::*;
 pub use record::*;

@@ -97,16 +97,13 @@ macro_rules! click_report_keys {
     };
 }
 
-// The figures of click pre-aggregate rows `r` (starting at `$at`), per cost currency: the
-// clicks' costs count unless a manual entry of their campaign covers their time
-// (`p.entries`: `[[campaign, from_ms, to_ms], …]`, the entries overlapping the report;
-// docs/costs.md).
-macro_rules! click_report_figures {
+// The tracked cost of pre-aggregate rows `r` (starting at `$at`), per cost currency: it
+// counts unless a manual entry of their campaign covers their time (`p.entries`:
+// `[[campaign, from_ms, to_ms], …]`, the entries overlapping the report; docs/costs.md).
+macro_rules! tracked_cost {
     ($at:literal) => {
         concat!(
-            ", SUM(r.clicks) AS clicks, SUM(r.bot_clicks) AS bot_clicks, \
-             SUM(r.lp_views) AS lp_views, SUM(r.lp_clicks) AS lp_clicks, \
-             NULLIF(r.cost_currency, '') AS cost_currency, \
+            "NULLIF(r.cost_currency, '') AS cost_currency, \
              SUM(CASE WHEN EXISTS (SELECT 1 FROM json_each(p.entries) e \
              WHERE json_extract(e.value, '$[0]') = r.campaign \
              AND ",
@@ -116,6 +113,17 @@ macro_rules! click_report_figures {
             $at,
             " < json_extract(e.value, '$[2]')) THEN 0 ELSE r.cost_micros END) \
              AS cost_micros FROM p CROSS JOIN "
+        )
+    };
+}
+
+// The figures of click pre-aggregate rows `r` (starting at `$at`), per cost currency.
+macro_rules! click_report_figures {
+    ($at:literal) => {
+        concat!(
+            ", SUM(r.clicks) AS clicks, SUM(r.bot_clicks) AS bot_clicks, \
+             SUM(r.lp_views) AS lp_views, SUM(r.lp_clicks) AS lp_clicks, ",
+            tracked_cost!($at)
         )
     };
 }
@@ -166,6 +174,21 @@ const REPORT_FLOW_CLICKS: &str = concat!(
     click_report_figures!("r.bucket"),
     "d AS w JOIN click_flow_rollup r ON r.bucket >= w.start_ms AND r.bucket < w.end_ms \
      WHERE true GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15"
+);
+
+// Impressions of the pixel and their `cpm` cost (docs/costs.md, "The impression
+// pixel"), from their pre-aggregate in the main database, in the click figures' shape
+// (no clicks): its 15-minute buckets over every day window, in any zone. They have no
+// flow dimension: grouped by one, they are under none.
+const REPORT_IMPRESSIONS: &str = concat!(
+    report_params!(),
+    click_report_keys!(),
+    report_sub_keys!("r"),
+    ", 0 AS clicks, 0 AS bot_clicks, 0 AS lp_views, 0 AS lp_clicks, \
+     SUM(r.impressions) AS impressions, ",
+    tracked_cost!("r.bucket"),
+    "d AS w JOIN impression_rollup r ON r.bucket >= w.start_ms AND r.bucket < w.end_ms \
+     WHERE true GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 19"
 );
 
 // The grouping keys of conversion rows `c` over day windows `d` (their attribution
@@ -242,8 +265,8 @@ pub fn report_click_statement(
     report_statements(query, entries).into_iter().next()
 }
 
-/// The report's four reads (clicks, conversions, postback log, conversion costs) for
-/// `query`, one batch;
+/// The report's five reads (clicks, conversions, postback log, conversion costs,
+/// impressions) for `query`, one batch;
 /// `entries` are the manual cost entries overlapping the report, whose periods' tracked
 /// costs are left out.
 pub fn report_statements(
@@ -299,6 +322,7 @@ pub fn report_statements(
         REPORT_CONVERSIONS,
         REPORT_POSTBACKS,
         REPORT_CONVERSION_COSTS,
+        REPORT_IMPRESSIONS,
     ]
     .into_iter()
     .map(|sql| Statement {

@@ -2145,8 +2145,8 @@ fn the_report_groups_by_country_from_the_pre_aggregates() {
     refused.click_id = Some(ids[3].clone());
     run_batch(&mut db, &log_refusal(&refused, "bad_token", None));
 
-    let [clicks, conversions, postbacks, _] =
-        <[Vec<serde_json::Value>; 4]>::try_from(report_rows(&mut db, "country")).unwrap();
+    let [clicks, conversions, postbacks, _, _] =
+        <[Vec<serde_json::Value>; 5]>::try_from(report_rows(&mut db, "country")).unwrap();
     let by_country =
         |rows: &[serde_json::Value], figure: &str| -> Vec<(serde_json::Value, serde_json::Value)> {
             let mut pairs: Vec<_> = rows
@@ -2368,10 +2368,16 @@ fn report_with_costs(
             .collect();
     let statements = report_statements(&query, &entries);
     let typed = |rows: Vec<serde_json::Value>| -> Vec<_> { rows };
-    let clicks: Vec<crate::report::ClickFigureRow> = typed(run_batch(db, &statements[..1]))
+    let mut clicks: Vec<crate::report::ClickFigureRow> = typed(run_batch(db, &statements[..1]))
         .iter()
         .map(|row| from_value(row).unwrap())
         .collect();
+    // The pixel's impressions, in the click figures' shape.
+    clicks.extend(
+        run_batch(db, &statements[4..5])
+            .iter()
+            .map(|row| from_value::<crate::report::ClickFigureRow>(row).unwrap()),
+    );
     let conversions: Vec<crate::report::ConversionFigureRow> = run_batch(db, &statements[1..2])
         .iter()
         .map(|row| from_value(row).unwrap())
@@ -3002,8 +3008,11 @@ fn migration_0012_counts_history_into_the_flow_pre_aggregate() {
     // Before 0012: an old bucket whose clicks were purged (only its counts remain), and
     // two stored clicks of a later bucket with their flow choice.
     let db = Connection::open_in_memory().unwrap();
-    let (before, after) = MIGRATIONS.split_at(MIGRATIONS.len() - 1);
-    assert_eq!(after[0].0, "0012_flow_dimensions.sql");
+    let at = MIGRATIONS
+        .iter()
+        .position(|(name, _)| *name == "0012_flow_dimensions.sql")
+        .unwrap();
+    let (before, after) = MIGRATIONS.split_at(at);
     for (_, sql) in before {
         db.execute_batch(sql).unwrap();
     }
@@ -3073,4 +3082,104 @@ fn click_rows_read_by_position_equal_the_named_row() {
         assert!(!value.is_null(), "{column} is not set by the test");
         assert_eq!(&read[column], value, "{column}");
     }
+}
+
+/// `impressions` impressions (and `bots` of bots) of `summer` at `at_ms` with sub1
+/// `sub1`, each costing `micros` USD micro-units, as one write window of the pixel.
+fn impressions(at_ms: u64, sub1: &str, impressions: i64, bots: i64, micros: i64) -> Vec<Statement> {
+    use crate::impression::{ImpressionCounts, ImpressionKey, ImpressionTally};
+    let mut subs: [String; 10] = Default::default();
+    subs[0] = sub1.into();
+    let key = ImpressionKey {
+        bucket: at_ms - at_ms % ROLLUP_BUCKET_MS,
+        campaign: "summer".into(),
+        country: "DE".into(),
+        subs,
+        cost_currency: "USD".into(),
+    };
+    let mut tally = ImpressionTally::default();
+    for _ in 0..impressions {
+        tally.add(
+            key.clone(),
+            ImpressionCounts {
+                impressions: 1,
+                bot_impressions: 0,
+                cost_micros: micros,
+            },
+        );
+    }
+    for _ in 0..bots {
+        tally.add(
+            key.clone(),
+            ImpressionCounts {
+                impressions: 0,
+                bot_impressions: 1,
+                cost_micros: 0,
+            },
+        );
+    }
+    count_impressions(&tally)
+}
+
+#[test]
+fn impressions_are_counted_per_key_and_reported_with_their_cpm_cost_and_ctr() {
+    let mut db = database();
+    // Two free clicks on the 10th under sub1 a.
+    let mut batch = costed_click("c1", MARCH_10, "a", 0, false);
+    batch.extend(costed_click("c2", MARCH_10 + 1000, "a", 0, false));
+    run_batch(&mut db, &batch);
+    // 1,000 impressions at 2.50 USD CPM (2,500 micro-units each) on the 10th, written
+    // in two windows that add up in one row; 5 of bots, free; 200 on the 11th under b.
+    run_batch(&mut db, &impressions(MARCH_10, "a", 600, 5, 2_500));
+    run_batch(&mut db, &impressions(MARCH_10 + 60_000, "a", 400, 0, 2_500));
+    run_batch(&mut db, &impressions(MARCH_11, "b", 200, 0, 2_500));
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM impression_rollup"), 2);
+    assert_eq!(
+        count(&db, "SELECT SUM(bot_impressions) FROM impression_rollup"),
+        5
+    );
+
+    let report = report_with_costs(&mut db, "2025-03-10", "2025-03-11", "UTC", "day,sub1");
+    let rows = report["rows"].as_array().unwrap();
+    let row = |day: &str| {
+        rows.iter()
+            .find(|row| row["day"] == day)
+            .unwrap_or_else(|| panic!("{report}"))
+    };
+    // By hand: 1,000 × 0.0025 = 2.50 USD; CTR 2 / 1,000.
+    assert_eq!(row("2025-03-10")["sub1"], "a");
+    assert_eq!(row("2025-03-10")["impressions"], 1000);
+    assert_eq!(row("2025-03-10")["clicks"], 2);
+    assert_eq!(row("2025-03-10")["ctr"], "0.002000");
+    assert_eq!(row("2025-03-10")["cost"]["USD"], "2.500000");
+    assert_eq!(row("2025-03-10")["cpc"]["USD"], "1.250000");
+    // 200 × 0.0025 = 0.50 USD, and no click: a CTR of 0, no CPC.
+    assert_eq!(row("2025-03-11")["sub1"], "b");
+    assert_eq!(row("2025-03-11")["impressions"], 200);
+    assert_eq!(row("2025-03-11")["ctr"], "0.000000");
+    assert_eq!(row("2025-03-11")["cpc"], serde_json::Value::Null);
+    assert_eq!(row("2025-03-11")["cost"]["USD"], "0.500000");
+    assert_eq!(report["total"]["impressions"], 1200);
+    assert_eq!(report["total"]["cost"]["USD"], "3.000000");
+
+    // A manual entry for the 11th replaces its impressions' tracked cost.
+    put_entry(
+        &mut db,
+        serde_json::json!({"campaign": "summer", "from": "2025-03-11", "to": "2025-03-11",
+            "amount": "0.30", "currency": "USD"}),
+    );
+    let report = report_with_costs(&mut db, "2025-03-10", "2025-03-11", "UTC", "day");
+    let day = |label: &str| {
+        report["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|row| row["day"] == label)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(day("2025-03-10")["cost"]["USD"], "2.500000");
+    assert_eq!(day("2025-03-11")["cost"]["USD"], "0.300000");
+    assert_eq!(day("2025-03-11")["impressions"], 200);
+    assert_eq!(report["total"]["cost"]["USD"], "2.800000");
 }

@@ -221,3 +221,81 @@ fn cpc_automatic_and_cpa_costs_give_profit_and_roi_and_an_entry_replaces_the_day
         csv.body
     );
 }
+
+/// One request of the impression pixel: a 43-byte GIF whatever the campaign, never
+/// cached, and no D1 query before it.
+fn impression(w: &Worker, method: &str, path: &str, agent: &str) {
+    let reply = w.send(method, path, &[("user-agent", agent)], None);
+    assert_eq!(reply.status, 200, "{path}: {}", reply.body);
+    assert_eq!(reply.header("content-type"), Some("image/gif"), "{path}");
+    assert_eq!(reply.header("cache-control"), Some("no-store"), "{path}");
+    if method == "GET" {
+        assert_eq!(reply.header("content-length"), Some("43"), "{path}");
+    }
+    assert_eq!(
+        reply.d1_queries(),
+        0,
+        "D1 queries before the pixel's response"
+    );
+}
+
+#[test]
+fn the_impression_pixel_counts_cpm_costs_and_impressions_in_the_report() {
+    let w = worker();
+    let browser = "Mozilla/5.0 (e2e impressions)";
+    for _ in 0..4 {
+        impression(w, "GET", "/i/cost-cpm?zone=z1", browser);
+    }
+    // A bot's and a HEAD: counted apart, free.
+    impression(w, "GET", "/i/cost-cpm?zone=z1", "Googlebot/2.1");
+    impression(w, "HEAD", "/i/cost-cpm?zone=z1", browser);
+    // An unknown campaign still gets its image, and counts nothing.
+    impression(w, "GET", "/i/no-such-campaign?zone=z1", browser);
+    assert_eq!(w.send("POST", "/i/cost-cpm", &[], Some(b"x")).status, 405);
+    click(w, "cost-cpm", "zone=z1");
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let rows = loop {
+        let rows = w.query(
+            "SELECT sub1, cost_currency, impressions, bot_impressions, cost_micros \
+             FROM impression_rollup WHERE campaign = 'cost-cpm'",
+            &[],
+        );
+        let seen: u64 = rows
+            .iter()
+            .map(|row| {
+                row["impressions"].as_u64().unwrap_or(0)
+                    + row["bot_impressions"].as_u64().unwrap_or(0)
+            })
+            .sum();
+        if seen == 6 {
+            break rows;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "impressions not counted: {rows:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    // Counted, not stored one by one: one row per key (all six share one).
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(
+        rows[0],
+        json!({"sub1": "z1", "cost_currency": "USD", "impressions": 4, "bot_impressions": 2,
+               "cost_micros": 10_000})
+    );
+    assert!(w
+        .query(
+            "SELECT 1 FROM impression_rollup WHERE campaign = 'no-such-campaign'",
+            &[]
+        )
+        .is_empty());
+    wait_for_clicks(w, "cost-cpm", 1);
+    // By hand: 4 × 2.50 / 1,000 = 0.01 USD; CTR 1 / 4; CPC 0.01 / 1.
+    let row = report_row(w, "cost-cpm");
+    assert_eq!(row["impressions"], 4, "{row}");
+    assert_eq!(row["clicks"], 1, "{row}");
+    assert_eq!(row["ctr"], "0.250000", "{row}");
+    assert_eq!(row["cost"], json!({"USD": "0.010000"}), "{row}");
+    assert_eq!(row["cpc"], json!({"USD": "0.010000"}), "{row}");
+}
