@@ -232,10 +232,18 @@ const METRICS = [
   ["cost", "Cost", (r) => (r.cost == null ? "—" : moneyText(r.cost) || "—")],
   ["profit", "Profit", (r) => (r.profit == null ? "—" : moneyText(r.profit) || "—")],
   ["roi", "ROI", (r) => percent(r.roi)],
+  ["cpa", "CPA", (r) => (r.cpa == null ? "—" : moneyText(r.cpa) || "—")],
+  ["cpc", "CPC", (r) => (r.cpc == null ? "—" : moneyText(r.cpc) || "—")],
+  ["lp_views", "LP views", (r) => count(r.lp_views)],
+  ["lp_clicks", "LP clicks", (r) => count(r.lp_clicks)],
+  ["lp_ctr", "LP CTR", (r) => percent(r.lp_ctr)],
+  ["impressions", "Impr.", (r) => count(r.impressions)],
+  ["ctr", "CTR", (r) => percent(r.ctr)],
   ["duplicates", "Dupl.", (r) => count(r.duplicates)],
   ["refused", "Refused", (r) => Object.entries(r.refused_postbacks || {}).map(([o, n]) => `${o}: ${n}`).join(", ")],
 ];
-const LOW_PRIORITY = new Set(["bot_clicks", "pending_revenue", "epc", "duplicates", "refused", "approval_rate"]);
+const LOW_PRIORITY = new Set(["bot_clicks", "pending_revenue", "epc", "duplicates", "refused", "approval_rate",
+  "cpa", "lp_views", "lp_clicks", "lp_ctr", "impressions", "ctr"]);
 
 function sortValue(row, key) {
   const value = key === "refused" ? Object.values(row.refused_postbacks || {}).reduce((a, b) => a + b, 0) : row[key];

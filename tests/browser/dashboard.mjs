@@ -68,6 +68,12 @@ try {
   const fwRow = page.locator("#report-table tbody tr[data-campaign=fw]");
   await fwRow.waitFor({ timeout: 15000 });
   check(/%$/.test((await fwRow.locator("[data-metric=cr]").textContent()).trim()), "CR is a percentage");
+  // The campaign bought at a CPC of 0.05 USD shows it, with its cost per conversion.
+  const bought = page.locator("#report-table tbody tr[data-campaign=dash-cost]");
+  const cpc = (await bought.locator("[data-metric=cpc]").textContent()).trim();
+  check(/0\.05/.test(cpc) && /USD|\$/.test(cpc), `the CPC column: ${cpc}`);
+  check((await bought.locator("[data-metric=cpa]").textContent()).trim() === "—", "no CPA without approved conversions");
+  check((await page.locator("#report-table th[data-sort=impressions]").count()) === 1, "an impressions column");
   await fwRow.click();
   await page.waitForSelector("#report-back");
   await page.locator("#report-table tbody tr", { hasText: zone }).first().waitFor({ timeout: 15000 });
