@@ -104,6 +104,10 @@ pub struct DeliveryRow {
     pub external_id: Option<String>,
     pub country: Option<String>,
     pub subs: crate::click::SubIds,
+    /// The click's flow choice (docs/flows.md), copied to its conversion.
+    pub rule: Option<String>,
+    pub lander: Option<String>,
+    pub offer: Option<String>,
 }
 
 impl crate::store::FromRow for DeliveryRow {
@@ -135,6 +139,9 @@ impl crate::store::FromRow for DeliveryRow {
             external_id: c.opt_text("external_id"),
             country: c.opt_text("country"),
             subs: c.subs("subs"),
+            rule: c.opt_text("rule"),
+            lander: c.opt_text("lander"),
+            offer: c.opt_text("offer"),
         })
     }
 }
@@ -176,6 +183,10 @@ struct WebhookData<'a> {
     transaction_id: Option<&'a str>,
     external_id: Option<&'a str>,
     sub: serde_json::Map<String, serde_json::Value>,
+    country: Option<&'a str>,
+    rule: Option<&'a str>,
+    lander: Option<&'a str>,
+    offer: Option<&'a str>,
     clicked_at: String,
     converted_at: String,
     previous: Option<Previous<'a>>,
@@ -217,6 +228,10 @@ pub fn webhook_body(row: &DeliveryRow) -> String {
             transaction_id: row.transaction_id.as_deref(),
             external_id: row.external_id.as_deref(),
             sub,
+            country: row.country.as_deref(),
+            rule: row.rule.as_deref(),
+            lander: row.lander.as_deref(),
+            offer: row.offer.as_deref(),
             clicked_at: time::rfc3339(row.clicked_at),
             converted_at: time::rfc3339(row.converted_at),
             previous,

@@ -39,6 +39,9 @@ fn row(change_type: &str) -> DeliveryRow {
             sub3: Some("s3".into()),
             ..Default::default()
         },
+        rule: Some("mobile".into()),
+        lander: None,
+        offer: Some("offer-a".into()),
     }
 }
 
@@ -69,6 +72,7 @@ fn the_webhook_body_is_the_spec_shape() {
                 "network": "tune", "event": "sale", "status": "approved", "raw_status": "1",
                 "payout": "12.500000", "currency": "USD", "transaction_id": "T 1&2",
                 "external_id": "ext/9", "sub": { "sub1": "zone 1", "sub3": "s3" },
+                "country": "DE", "rule": "mobile", "lander": null, "offer": "offer-a",
                 "clicked_at": "2026-11-21T16:53:20Z", "converted_at": "2026-11-21T19:00:00Z",
                 "previous": null
             }

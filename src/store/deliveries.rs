@@ -30,7 +30,7 @@ const SELECT_CLAIMED: &str = "SELECT d.delivery_id, d.destination, d.type, d.att
      c.transaction_id, c.clicked_at, c.created_at AS converted_at, h.changed_at, \
      prev.status AS previous_status, prev.payout_micros AS previous_payout_micros, \
      c.external_id, c.country, json_array(c.sub1, c.sub2, c.sub3, c.sub4, c.sub5, c.sub6, \
-     c.sub7, c.sub8, c.sub9, c.sub10) AS subs \
+     c.sub7, c.sub8, c.sub9, c.sub10) AS subs, c.rule, c.lander, c.offer \
      FROM deliveries d INDEXED BY deliveries_due \
      JOIN conversions c ON c.conversion_id = d.conversion_id \
      JOIN conversion_history h ON h.conversion_id = d.conversion_id AND h.version = d.version \

@@ -125,6 +125,28 @@ fn the_worked_examples_mobile_lander_leads_on_to_an_offer_and_is_recorded() {
         (&row["rule"], &row["lander"], &row["offer"]),
         "{found}"
     );
+    // So does its webhook, with the click's country.
+    let hook = crate::listener::listener()
+        .wait_for_match("/hooks/flow-hook", |r| {
+            r.json()["data"]["conversion_id"] == conversion_id.as_str()
+        })
+        .unwrap_or_else(|| panic!("no webhook for {conversion_id}"));
+    let data = hook.json()["data"].clone();
+    assert_eq!(
+        (
+            &data["rule"],
+            &data["lander"],
+            &data["offer"],
+            &data["country"]
+        ),
+        (
+            &row["rule"],
+            &row["lander"],
+            &row["offer"],
+            &country["country"]
+        ),
+        "{data}"
+    );
 }
 
 #[test]
