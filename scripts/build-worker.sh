@@ -47,6 +47,11 @@ wasm="build/index_bg.wasm"
   "$wasm" -o "$wasm.opt"
 mv "$wasm.opt" "$wasm"
 
+# Another worker crate (make bench's Rust hello-world) has no dashboard: done.
+if [ "$crate_dir" != "$repo_root" ]; then
+  exit 0
+fi
+
 # The dashboard's files (src/runtime/dashboard.rs): its script and style sheet minified by
 # esbuild (from the npm packages tools.sh installs; the script as an IIFE, so its
 # top-level names shrink too), the page as it is, written as string constants into
