@@ -22,3 +22,15 @@ CREATE TABLE impression_rollup (
   PRIMARY KEY (bucket, campaign, country, sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8,
     sub9, sub10, cost_currency)
 ) WITHOUT ROWID;
+
+-- Which write windows each isolate has already added (docs/costs.md, "The impression
+-- pixel"): a window's batch is retried when D1 reports an error, and an error can come
+-- after the batch committed (the reply lost); its counts must not be added twice. One
+-- row per isolate (`writer`, random), updated by each window's batch with the window's
+-- number; `windows` keeps the isolate's last 32 numbers (a JSON array), more than a
+-- window's retries span. Rows of isolates gone for a day are purged by the cron.
+CREATE TABLE impression_writers (
+  writer  TEXT PRIMARY KEY,
+  windows TEXT NOT NULL,
+  at      INTEGER NOT NULL
+) WITHOUT ROWID;

@@ -94,7 +94,7 @@ pub struct ImpressionTally {
 }
 
 impl ImpressionTally {
-    /// At most this many keys wait for one write (about 200 KB of JSON with typical sub-IDs, 11 MB at worst).
+    /// At most this many keys wait for one write (about 200 KB of JSON with typical sub-IDs; tens of MB with ten 512-byte sub-IDs of escaped control characters per key, which a window's traffic would have to send).
     pub const MAX_KEYS: usize = 2_000;
 
     /// Adds one impression's counts; `false` when it was dropped.

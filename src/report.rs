@@ -247,7 +247,7 @@ impl RowKeys {
     }
 }
 
-// The rows of the report's three reads (`store::report_statements`), typed: a renamed
+// The rows of the report's reads (`store::report_statements`), typed: a renamed
 // or missing column is an error (unknown fields are refused, figures are required), never
 // a silent 0.
 macro_rules! report_row {
@@ -444,7 +444,8 @@ impl Figures {
     }
 }
 
-/// Builds the report from the three row sets of `store::report_statements`, without
+/// Builds the report from the click, conversion and log rows of
+/// `store::report_statements`, without
 /// costs ([`assemble_with_costs`]).
 pub fn assemble(
     query: &ReportQuery,
@@ -455,7 +456,8 @@ pub fn assemble(
     assemble_with_costs(query, clicks, conversions, log, &[])
 }
 
-/// Builds the report from the three row sets of `store::report_statements` and the cost
+/// Builds the report from the click, conversion and log rows of
+/// `store::report_statements` and the cost
 /// rows (docs/costs.md: tracked costs outside manual entries, plus the entries' parts from
 /// `cost::allocate`, each grouped by the query's keys). Costs are a campaign's spend, not
 /// a network's or an event's: grouped by either, they are left out like clicks.

@@ -16,6 +16,11 @@ thread_local! {
     static TALLY: RefCell<ImpressionTally> = RefCell::new(ImpressionTally::default());
     // When the request that will write the current window scheduled its write.
     static WRITE_SCHEDULED_AT: Cell<Option<u64>> = const { Cell::new(None) };
+    // This isolate's name as a writer of impression windows (random, made once) and the
+    // number of its last window: a window's batch marks its number written, so a retry
+    // of a batch that committed adds nothing (store::count_impressions).
+    static WRITER: std::cell::OnceCell<String> = const { std::cell::OnceCell::new() };
+    static LAST_WINDOW: Cell<u64> = const { Cell::new(0) };
 }
 
 pub async fn handle(
@@ -25,12 +30,16 @@ pub async fn handle(
     env: &Env,
     campaign_id: &str,
 ) -> Result<Response> {
-    let url = request.url()?;
-    let query: Vec<(String, String)> = url
-        .query_pairs()
-        .take(crate::click::MAX_PARAMS)
-        .map(|(name, value)| (name.into_owned(), value.into_owned()))
-        .collect();
+    // Whatever goes wrong, the page gets its image: an error counts nothing.
+    let query: Vec<(String, String)> = request.url().map_or_else(
+        |_| Vec::new(),
+        |url| {
+            url.query_pairs()
+                .take(crate::click::MAX_PARAMS)
+                .map(|(name, value)| (name.into_owned(), value.into_owned()))
+                .collect()
+        },
+    );
     let headers = request.headers();
     let user_agent = headers.get("user-agent").ok().flatten();
     let purpose = headers
@@ -39,7 +48,13 @@ pub async fn handle(
         .flatten()
         .or_else(|| headers.get("purpose").ok().flatten());
     let country = request.cf().and_then(|cf| cf.country());
-    let found = super::campaigns::find(app, env, campaign_id).await?;
+    let found = match super::campaigns::find(app, env, campaign_id).await {
+        Ok(found) => found,
+        Err(error) => {
+            worker::console_error!("edgeback: impression of {campaign_id} not counted: {error}");
+            None
+        }
+    };
     let campaign = found.as_ref().map(|(campaign, _)| campaign.as_ref());
     let impression = ClickRequest {
         is_head: request.method() == Method::Head,
@@ -54,9 +69,8 @@ pub async fn handle(
         TALLY.with(|tally| tally.borrow_mut().add(key, counts));
         write_after_response(ctx, env);
     }
-    let mut response = super::respond(200, "image/gif", PIXEL_GIF.to_vec())?;
-    response.headers_mut().set("cache-control", "no-store")?;
-    Ok(response)
+    // `finish` adds `Cache-Control: no-store`: a cached image would count once.
+    super::respond(200, "image/gif", PIXEL_GIF.to_vec())
 }
 
 /// Makes this request the window's writer unless one is scheduled: it waits
@@ -74,6 +88,10 @@ fn write_after_response(ctx: &Context, env: &Env) {
         worker::Delay::from(std::time::Duration::from_millis(COALESCE_MS)).await;
         let tally = TALLY.with(|tally| std::mem::take(&mut *tally.borrow_mut()));
         WRITE_SCHEDULED_AT.with(|slot| slot.set(None));
+        let window = LAST_WINDOW.with(|last| {
+            last.set(last.get().saturating_add(1));
+            last.get()
+        });
         if tally.dropped > 0 {
             worker::console_error!(
                 "edgeback: {} impressions dropped: more than {} distinct keys in one window",
@@ -81,18 +99,28 @@ fn write_after_response(ctx: &Context, env: &Env) {
                 ImpressionTally::MAX_KEYS
             );
         }
-        write(&env, &tally).await;
+        write(&env, &tally, window).await;
     });
 }
 
-/// One batch (a transaction: the counts are added once or not at all), retried with the
-/// click rows' backoff; a window that still fails is logged as lost. Impressions are
-/// estimates of a source's spend, which a manual entry (`PUT /api/costs`) corrects.
-async fn write(env: &Env, tally: &ImpressionTally) {
+/// One batch (a transaction that also marks the window written, so a retry never adds
+/// it twice), retried with the click rows' backoff; a window that still fails is logged
+/// as lost. Impressions are estimates of a source's spend, which a manual entry
+/// (`PUT /api/costs`) corrects.
+async fn write(env: &Env, tally: &ImpressionTally, window: u64) {
     if tally.is_empty() {
         return;
     }
-    let statements = crate::store::count_impressions(tally);
+    let writer = WRITER.with(|writer| {
+        writer
+            .get_or_init(|| {
+                super::random::<8>()
+                    .map(|bytes| crate::crypto::hex(&bytes))
+                    .unwrap_or_else(|_| format!("t{}", super::now_ms()))
+            })
+            .clone()
+    });
+    let statements = crate::store::count_impressions(tally, &writer, window, super::now_ms());
     let mut last_error = String::new();
     for delay in std::iter::once(0).chain(RETRY_DELAYS_MS) {
         if delay > 0 {

@@ -11,16 +11,43 @@ const COUNT_IMPRESSIONS: &str = "INSERT INTO impression_rollup (bucket, campaign
      bot_impressions, cost_micros) SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, \
      value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, \
      value ->> 11, value ->> 12, value ->> 13, value ->> 14, value ->> 15, value ->> 16 \
-     FROM json_each(?1) WHERE true \
+     FROM json_each(?1) WHERE NOT EXISTS (SELECT 1 FROM impression_writers w, \
+     json_each(w.windows) n WHERE w.writer = ?2 AND n.value = ?3) \
      ON CONFLICT (bucket, campaign, country, sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, \
      sub9, sub10, cost_currency) DO UPDATE SET impressions = impressions + excluded.impressions, \
      bot_impressions = bot_impressions + excluded.bot_impressions, \
      cost_micros = cost_micros + excluded.cost_micros";
 
-/// The statements that add `tally` to the impression pre-aggregate: one upsert per
-/// [`CLICK_JSON_BYTES_PER_STATEMENT`] of keys, one batch. Not idempotent (counts add up):
-/// a write is retried only when it failed as a whole, which a batch (a transaction) does.
-pub fn count_impressions(tally: &ImpressionTally) -> Vec<Statement> {
+// The window is marked written by its writer (an isolate), in the same batch: a retry of
+// a batch that did commit adds nothing. The writer keeps its last 32 window numbers.
+const MARK_WINDOW_WRITTEN: &str = "INSERT INTO impression_writers (writer, windows, at) \
+     VALUES (?1, json_array(?2), ?3) ON CONFLICT (writer) DO UPDATE SET \
+     windows = (SELECT json_group_array(value) FROM (SELECT value FROM \
+     json_each(impression_writers.windows) WHERE value <> ?2 AND value > ?2 - 32 \
+     UNION ALL SELECT ?2)), at = ?3";
+
+// Writers not seen for a day (`?1`), at most `?2` a run.
+const PURGE_IMPRESSION_WRITERS: &str = "DELETE FROM impression_writers WHERE writer IN \
+     (SELECT writer FROM impression_writers WHERE at < ?1 LIMIT ?2)";
+
+/// Deletes at most `limit` writer marks last written before `cutoff_ms`.
+pub fn purge_impression_writers(cutoff_ms: u64, limit: u32) -> Statement {
+    Statement {
+        sql: PURGE_IMPRESSION_WRITERS,
+        params: vec![cutoff_ms.into(), i64::from(limit).into()],
+    }
+}
+
+/// The batch that adds `tally`, window number `window` of isolate `writer`, to the
+/// impression pre-aggregate at `now_ms`: one upsert per [`CLICK_JSON_BYTES_PER_STATEMENT`]
+/// of keys, then the window's mark. Idempotent: run again (a retry after an error that
+/// came after the commit), it adds nothing.
+pub fn count_impressions(
+    tally: &ImpressionTally,
+    writer: &str,
+    window: u64,
+    now_ms: u64,
+) -> Vec<Statement> {
     let mut statements = Vec::new();
     let mut json = String::from("[");
     for (key, counts) in tally.iter() {
@@ -53,11 +80,23 @@ pub fn count_impressions(tally: &ImpressionTally) -> Vec<Statement> {
         json.push(']');
         statements.push(json);
     }
-    statements
+    if statements.is_empty() {
+        return Vec::new();
+    }
+    let mut batch: Vec<Statement> = statements
         .into_iter()
         .map(|json| Statement {
             sql: COUNT_IMPRESSIONS,
-            params: vec![SqlValue::Text(json)],
+            params: vec![
+                SqlValue::Text(json),
+                writer.to_string().into(),
+                window.into(),
+            ],
         })
-        .collect()
+        .collect();
+    batch.push(Statement {
+        sql: MARK_WINDOW_WRITTEN,
+        params: vec![writer.to_string().into(), window.into(), now_ms.into()],
+    });
+    batch
 }

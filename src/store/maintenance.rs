@@ -36,8 +36,8 @@ pub fn purge_clicks(cutoff_ms: u64) -> Statement {
     }
 }
 
-/// Deletes at most `PURGE_CHUNK` clicks and log rows older than `cutoff_ms`, and replay
-/// keys expired at `now_ms`, in the main database.
+/// Deletes at most `PURGE_CHUNK` clicks and log rows older than `cutoff_ms`, replay keys
+/// expired at `now_ms` and impression writers gone for a day, in the main database.
 pub fn purge_expired(cutoff_ms: u64, now_ms: u64) -> Vec<Statement> {
     let chunk = i64::from(PURGE_CHUNK);
     vec![
@@ -53,6 +53,7 @@ pub fn purge_expired(cutoff_ms: u64, now_ms: u64) -> Vec<Statement> {
             sql: PURGE_SEEN_SIGNATURES,
             params: vec![now_ms.into(), chunk.into()],
         },
+        super::purge_impression_writers(now_ms.saturating_sub(86_400_000), PURGE_CHUNK),
     ]
 }
 

@@ -3,7 +3,8 @@
 
 use super::{SqlValue, Statement};
 
-// The report (design §9): three grouped reads over the local-day windows the core computed.
+// The report (design §9): grouped reads (clicks, conversions, the postback log, conversion
+// costs, impressions) over the local-day windows the core computed.
 // Grouping keys are switched on and off by parameters (a key that is off is NULL for
 // every row), so the statements stay fixed. Test traffic is left out. GROUP BY uses
 // positions: SQLite would resolve a name such as `sub1` to the input column first.

@@ -3085,7 +3085,8 @@ fn click_rows_read_by_position_equal_the_named_row() {
 }
 
 /// `impressions` impressions (and `bots` of bots) of `summer` at `at_ms` with sub1
-/// `sub1`, each costing `micros` USD micro-units, as one write window of the pixel.
+/// `sub1`, each costing `micros` USD micro-units, as one write window of the pixel (its
+/// number: the 500 ms windows since the epoch).
 fn impressions(at_ms: u64, sub1: &str, impressions: i64, bots: i64, micros: i64) -> Vec<Statement> {
     use crate::impression::{ImpressionCounts, ImpressionKey, ImpressionTally};
     let mut subs: [String; 10] = Default::default();
@@ -3118,7 +3119,51 @@ fn impressions(at_ms: u64, sub1: &str, impressions: i64, bots: i64, micros: i64)
             },
         );
     }
-    count_impressions(&tally)
+    count_impressions(&tally, "isolate-a", at_ms / 500, at_ms)
+}
+
+#[test]
+fn a_retried_impression_window_is_added_once() {
+    let mut db = database();
+    let window = impressions(MARCH_10, "a", 3, 1, 2_500);
+    // The batch committed, then its reply was lost: the retry adds nothing.
+    run_batch(&mut db, &window);
+    run_batch(&mut db, &window);
+    let totals = |db: &Connection| {
+        (
+            count(db, "SELECT SUM(impressions) FROM impression_rollup"),
+            count(db, "SELECT SUM(bot_impressions) FROM impression_rollup"),
+            count(db, "SELECT SUM(cost_micros) FROM impression_rollup"),
+        )
+    };
+    assert_eq!(totals(&db), (3, 1, 7_500));
+    // The isolate's next windows add up, and each of their retries adds nothing, also
+    // after later windows (out of order); another isolate's window of the same number
+    // is its own.
+    let next = impressions(MARCH_10 + 500, "a", 2, 0, 2_500);
+    let later = impressions(MARCH_10 + 1_000, "a", 1, 0, 2_500);
+    run_batch(&mut db, &next);
+    run_batch(&mut db, &later);
+    run_batch(&mut db, &next);
+    run_batch(&mut db, &window);
+    assert_eq!(totals(&db), (6, 1, 15_000));
+    let mut other = window.clone();
+    for statement in &mut other {
+        for param in &mut statement.params {
+            if *param == SqlValue::from("isolate-a") {
+                *param = SqlValue::from("isolate-b");
+            }
+        }
+    }
+    run_batch(&mut db, &other);
+    assert_eq!(totals(&db), (9, 2, 22_500));
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM impression_writers"), 2);
+    // Writers gone for a day are purged by the cron.
+    run_batch(
+        &mut db,
+        &[purge_impression_writers(MARCH_10 + 86_400_000 + 1_001, 500)],
+    );
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM impression_writers"), 0);
 }
 
 #[test]

@@ -91,7 +91,8 @@ fn the_report_groups_by_offer_and_device_as_computed_by_hand() {
         "offer": "gb-phone", "device": "mobile", "clicks": 3, "bot_clicks": 0,
         "conversions": 1, "approved": 1, "revenue": { "USD": "4.000000" },
         "pending_revenue": {}, "cr": "0.333333", "epc": { "USD": "1.333333" },
-        "lp_views": 0, "lp_clicks": 0, "lp_ctr": null, "approval_rate": "1.000000",
+        "lp_views": 0, "lp_clicks": 0, "lp_ctr": null, "impressions": 0, "ctr": null,
+        "approval_rate": "1.000000",
         "duplicates": 0, "refused_postbacks": {}, "cost": { "USD": "0.300000" },
         "profit": { "USD": "3.700000" }, "roi": "12.333333", "cpa": { "USD": "0.300000" },
         "cpc": { "USD": "0.100000" }
@@ -99,7 +100,8 @@ fn the_report_groups_by_offer_and_device_as_computed_by_hand() {
     let desk = json!({
         "offer": "gb-desk", "device": "desktop", "clicks": 2, "bot_clicks": 0,
         "conversions": 0, "approved": 0, "revenue": {}, "pending_revenue": {}, "cr": "0.000000",
-        "epc": {}, "lp_views": 0, "lp_clicks": 0, "lp_ctr": null, "approval_rate": null,
+        "epc": {}, "lp_views": 0, "lp_clicks": 0, "lp_ctr": null, "impressions": 0, "ctr": null,
+        "approval_rate": null,
         "duplicates": 0, "refused_postbacks": {}, "cost": { "USD": "0.200000" },
         "profit": { "USD": "-0.200000" }, "roi": "-1.000000", "cpa": null,
         "cpc": { "USD": "0.100000" }
