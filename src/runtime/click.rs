@@ -26,21 +26,19 @@ thread_local! {
 /// p99 from 1.7× to 0.9× the hello-world's (fewer requests meet a write); in production
 /// it is fewer D1 queries per second (docs/performance.md). A click row lands at most
 /// this much later; a postback that beats it waits for it (docs/clicks.md).
-pub(super) const COALESCE_MS: u64 = 500;
+const COALESCE_MS: u64 = 500;
 /// A scheduled flush that has not taken its rows after this long is presumed gone (its
 /// request context ended early); the next click schedules another.
-pub(super) const FLUSH_PRESUMED_GONE_MS: u64 = 5_000;
+const FLUSH_PRESUMED_GONE_MS: u64 = 5_000;
 /// Waits before each retry of a failed click write: within the after-response budget.
-pub(super) const RETRY_DELAYS_MS: [u64; 4] = [250, 1_000, 3_000, 8_000];
+const RETRY_DELAYS_MS: [u64; 4] = [250, 1_000, 3_000, 8_000];
 /// The KV prefix of click rows whose write failed every retry; the cron replays them.
 pub const SPILL_PREFIX: &str = "click-spill/";
 /// How long spilled rows are kept in KV if never replayed.
 const SPILL_TTL_SECONDS: u64 = 30 * 24 * 60 * 60;
 
-/// Queues the click row for writing after the response. The first row of a window makes
-/// its own request's `wait_until` the window's writer: it waits [`COALESCE_MS`], takes
-/// every queued row and writes them. Other requests only queue plain data and await
-/// nothing, so no I/O or promise crosses request contexts (workerd cancels those).
+/// Queues the click row for writing after the response, in the current window
+/// ([`write_in_window`]).
 fn store_after_response(ctx: &Context, env: &Env, row: ClickRow) {
     PENDING.with(|pending| {
         let mut pending = pending.borrow_mut();
@@ -54,21 +52,63 @@ fn store_after_response(ctx: &Context, env: &Env, row: ClickRow) {
             None => pending.push(row),
         }
     });
+    let env = env.clone();
+    write_in_window(
+        ctx,
+        &FLUSH_SCHEDULED_AT,
+        Box::new(move || {
+            let rows = PENDING.with(|pending| std::mem::take(&mut *pending.borrow_mut()));
+            Box::pin(async move { write_clicks(&env, rows).await })
+        }),
+    );
+}
+
+/// Makes this request the writer of a write window (click rows, impressions) unless one
+/// is scheduled (`scheduled`: when it was): its `wait_until` waits [`COALESCE_MS`], then
+/// calls `write`, which takes the window's data before its first `await`. Other requests
+/// only queue plain data and await nothing, so no I/O or promise crosses request
+/// contexts (workerd cancels those). Boxed, not generic: one copy in the wasm.
+pub(super) fn write_in_window(
+    ctx: &Context,
+    scheduled: &'static std::thread::LocalKey<Cell<Option<u64>>>,
+    write: Box<dyn FnOnce() -> LocalFuture<'static, ()>>,
+) {
     let now = super::now_ms();
-    let scheduled = FLUSH_SCHEDULED_AT.with(Cell::get);
-    if scheduled.is_some_and(|at| now.saturating_sub(at) < FLUSH_PRESUMED_GONE_MS) {
+    if scheduled
+        .with(Cell::get)
+        .is_some_and(|at| now.saturating_sub(at) < FLUSH_PRESUMED_GONE_MS)
+    {
         return;
     }
-    FLUSH_SCHEDULED_AT.with(|slot| slot.set(Some(now)));
-    let env = env.clone();
+    scheduled.with(|slot| slot.set(Some(now)));
     ctx.wait_until(async move {
         worker::Delay::from(std::time::Duration::from_millis(COALESCE_MS)).await;
-        // Taking the rows and closing the window is one synchronous step: a row queued
+        // Closing the window and taking its data is one synchronous step: data queued
         // after it opens a new window with a writer of its own.
-        let rows = PENDING.with(|pending| std::mem::take(&mut *pending.borrow_mut()));
-        FLUSH_SCHEDULED_AT.with(|slot| slot.set(None));
-        write_clicks(&env, rows).await;
+        scheduled.with(|slot| slot.set(None));
+        write().await;
     });
+}
+
+/// A future of this isolate (nothing here is `Send`).
+pub(super) type LocalFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 'a>>;
+
+/// Runs `attempt` until it succeeds, waiting [`RETRY_DELAYS_MS`] before each retry;
+/// the last error when every attempt failed.
+pub(super) async fn with_retries<'a>(
+    attempt: &mut dyn FnMut() -> LocalFuture<'a, Result<()>>,
+) -> std::result::Result<(), String> {
+    let mut last_error = String::new();
+    for delay in std::iter::once(0).chain(RETRY_DELAYS_MS) {
+        if delay > 0 {
+            worker::Delay::from(std::time::Duration::from_millis(delay)).await;
+        }
+        match attempt().await {
+            Ok(()) => return Ok(()),
+            Err(error) => last_error = error.to_string(),
+        }
+    }
+    Err(last_error)
 }
 
 /// Writes `rows` with retries and backoff; rows that still fail are spilled to KV for
@@ -78,16 +118,9 @@ async fn write_clicks(env: &Env, rows: Vec<ClickRow>) {
     if rows.is_empty() {
         return;
     }
-    let mut last_error = String::new();
-    for delay in std::iter::once(0).chain(RETRY_DELAYS_MS) {
-        if delay > 0 {
-            worker::Delay::from(std::time::Duration::from_millis(delay)).await;
-        }
-        match write_once(env, &rows).await {
-            Ok(()) => return,
-            Err(error) => last_error = error.to_string(),
-        }
-    }
+    let Err(last_error) = with_retries(&mut || Box::pin(write_once(env, &rows))).await else {
+        return;
+    };
     let count = u64::try_from(rows.len()).unwrap_or(u64::MAX);
     match spill(env, &rows).await {
         Ok(()) => {
@@ -232,11 +265,7 @@ pub async fn handle(
     go: Option<&str>,
 ) -> Result<Response> {
     let url = request.url()?;
-    let query: Vec<(String, String)> = url
-        .query_pairs()
-        .take(crate::click::MAX_PARAMS)
-        .map(|(name, value)| (name.into_owned(), value.into_owned()))
-        .collect();
+    let query = query_pairs(&url);
     let campaign_id = match go {
         Some(_) => query
             .iter()
@@ -247,11 +276,7 @@ pub async fn handle(
     let origin = url.origin().ascii_serialization();
     let headers = request.headers();
     let user_agent = headers.get("user-agent").ok().flatten();
-    let purpose = headers
-        .get("sec-purpose")
-        .ok()
-        .flatten()
-        .or_else(|| headers.get("purpose").ok().flatten());
+    let purpose = purpose(headers);
     let ip = client_ip(request);
     let cf = request.cf();
     let country = cf.and_then(|cf| cf.country());
@@ -366,4 +391,23 @@ pub async fn handle(
         ClickResponse::Unavailable => respond(503, text, "temporarily unavailable"),
         ClickResponse::InvalidLink => respond(400, text, "invalid link"),
     }
+}
+
+/// The query's parameters, at most [`crate::click::MAX_PARAMS`] (a click's, an
+/// impression's).
+pub(super) fn query_pairs(url: &url::Url) -> Vec<(String, String)> {
+    url.query_pairs()
+        .take(crate::click::MAX_PARAMS)
+        .map(|(name, value)| (name.into_owned(), value.into_owned()))
+        .collect()
+}
+
+/// The prefetch header of a request, `Sec-Purpose` or else `Purpose` (SPEC §4's bot
+/// rule).
+pub(super) fn purpose(headers: &worker::Headers) -> Option<String> {
+    headers
+        .get("sec-purpose")
+        .ok()
+        .flatten()
+        .or_else(|| headers.get("purpose").ok().flatten())
 }

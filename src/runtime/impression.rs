@@ -3,7 +3,7 @@
 //! impression is added to this isolate's tally, and the tally is written after the
 //! response in windows, as click rows are (`click::COALESCE_MS`).
 
-use super::click::{COALESCE_MS, FLUSH_PRESUMED_GONE_MS, RETRY_DELAYS_MS};
+use super::click::{purpose, query_pairs, with_retries, write_in_window};
 use super::App;
 use crate::click::ClickRequest;
 use crate::impression::{count_impression, ImpressionTally, PIXEL_GIF};
@@ -31,22 +31,12 @@ pub async fn handle(
     campaign_id: &str,
 ) -> Result<Response> {
     // Whatever goes wrong, the page gets its image: an error counts nothing.
-    let query: Vec<(String, String)> = request.url().map_or_else(
-        |_| Vec::new(),
-        |url| {
-            url.query_pairs()
-                .take(crate::click::MAX_PARAMS)
-                .map(|(name, value)| (name.into_owned(), value.into_owned()))
-                .collect()
-        },
-    );
+    let query = request
+        .url()
+        .map_or_else(|_| Vec::new(), |url| query_pairs(&url));
     let headers = request.headers();
     let user_agent = headers.get("user-agent").ok().flatten();
-    let purpose = headers
-        .get("sec-purpose")
-        .ok()
-        .flatten()
-        .or_else(|| headers.get("purpose").ok().flatten());
+    let purpose = purpose(headers);
     let country = request.cf().and_then(|cf| cf.country());
     let found = match super::campaigns::find(app, env, campaign_id).await {
         Ok(found) => found,
@@ -73,34 +63,30 @@ pub async fn handle(
     super::respond(200, "image/gif", PIXEL_GIF.to_vec())
 }
 
-/// Makes this request the window's writer unless one is scheduled: it waits
-/// [`COALESCE_MS`], takes the tally and writes it. Other requests only add plain data to
-/// the tally and await nothing, so no I/O or promise crosses request contexts.
+/// Writes the tally in the current window (`click::write_in_window`), as click rows are.
 fn write_after_response(ctx: &Context, env: &Env) {
-    let now = super::now_ms();
-    let scheduled = WRITE_SCHEDULED_AT.with(Cell::get);
-    if scheduled.is_some_and(|at| now.saturating_sub(at) < FLUSH_PRESUMED_GONE_MS) {
-        return;
-    }
-    WRITE_SCHEDULED_AT.with(|slot| slot.set(Some(now)));
     let env = env.clone();
-    ctx.wait_until(async move {
-        worker::Delay::from(std::time::Duration::from_millis(COALESCE_MS)).await;
-        let tally = TALLY.with(|tally| std::mem::take(&mut *tally.borrow_mut()));
-        WRITE_SCHEDULED_AT.with(|slot| slot.set(None));
-        let window = LAST_WINDOW.with(|last| {
-            last.set(last.get().saturating_add(1));
-            last.get()
-        });
-        if tally.dropped > 0 {
-            worker::console_error!(
-                "edgeback: {} impressions dropped: more than {} distinct keys in one window",
-                tally.dropped,
-                ImpressionTally::MAX_KEYS
-            );
-        }
-        write(&env, &tally, window).await;
-    });
+    write_in_window(
+        ctx,
+        &WRITE_SCHEDULED_AT,
+        Box::new(move || {
+            let tally = TALLY.with(|tally| std::mem::take(&mut *tally.borrow_mut()));
+            let window = LAST_WINDOW.with(|last| {
+                last.set(last.get().saturating_add(1));
+                last.get()
+            });
+            Box::pin(async move {
+                if tally.dropped > 0 {
+                    worker::console_error!(
+                        "edgeback: {} impressions dropped: more than {} distinct keys in one window",
+                        tally.dropped,
+                        ImpressionTally::MAX_KEYS
+                    );
+                }
+                write(&env, &tally, window).await;
+            })
+        }),
+    );
 }
 
 /// One batch (a transaction that also marks the window written, so a retry never adds
@@ -121,20 +107,16 @@ async fn write(env: &Env, tally: &ImpressionTally, window: u64) {
             .clone()
     });
     let statements = crate::store::count_impressions(tally, &writer, window, super::now_ms());
-    let mut last_error = String::new();
-    for delay in std::iter::once(0).chain(RETRY_DELAYS_MS) {
-        if delay > 0 {
-            worker::Delay::from(std::time::Duration::from_millis(delay)).await;
-        }
-        let written = match super::d1::Db::for_path(env, "impression") {
-            Ok(db) => db.batch(&statements).await.map(|_| ()),
-            Err(error) => Err(error),
-        };
-        match written {
-            Ok(()) => return,
-            Err(error) => last_error = error.to_string(),
-        }
-    }
+    let written = with_retries(&mut || {
+        Box::pin(async {
+            let db = super::d1::Db::for_path(env, "impression")?;
+            db.batch(&statements).await.map(|_| ())
+        })
+    })
+    .await;
+    let Err(last_error) = written else {
+        return;
+    };
     worker::console_error!(
         "edgeback: impressions of {} keys LOST: not stored ({last_error})",
         tally.len()

@@ -771,20 +771,36 @@ pub fn waiting_click_ids(limit: u32) -> Statement {
 /// `rows` as JSON arrays of at most [`CLICK_JSON_BYTES_PER_STATEMENT`] bytes (a row is
 /// never split; one larger than that would have a chunk of its own), each with its rows.
 pub fn json_chunks(rows: &[ClickRow]) -> Vec<(SqlValue, &[ClickRow])> {
+    // A plain struct of strings and numbers: serde_json cannot fail on it.
+    let texts = rows
+        .iter()
+        .map(|row| serde_json::to_string(&PositionalRow(row)).unwrap_or_default())
+        .collect();
+    json_array_chunks(texts)
+        .into_iter()
+        .map(|(json, range)| (json, rows.get(range).unwrap_or_default()))
+        .collect()
+}
+
+/// JSON arrays of the JSON `texts` (an empty one is left out), at most
+/// [`CLICK_JSON_BYTES_PER_STATEMENT`] bytes each but for a text larger than that, each
+/// with the range of the texts it holds: one bound value per statement (click rows,
+/// impression counts).
+pub fn json_array_chunks(texts: Vec<String>) -> Vec<(SqlValue, std::ops::Range<usize>)> {
     let mut chunks = Vec::new();
     let (mut json, mut start) = (String::from("["), 0);
-    for (index, row) in rows.iter().enumerate() {
-        // A plain struct of strings and numbers: serde_json cannot fail on it.
-        let Ok(text) = serde_json::to_string(&PositionalRow(row)) else {
+    let count = texts.len();
+    for (index, text) in texts.into_iter().enumerate() {
+        if text.is_empty() {
             continue;
-        };
+        }
         if json.len() > 1
             && json.len().saturating_add(text.len()).saturating_add(2)
                 > CLICK_JSON_BYTES_PER_STATEMENT
         {
             json.push(']');
             let full = std::mem::replace(&mut json, String::from("["));
-            chunks.push((full.into(), rows.get(start..index).unwrap_or_default()));
+            chunks.push((full.into(), start..index));
             start = index;
         }
         if json.len() > 1 {
@@ -794,7 +810,7 @@ pub fn json_chunks(rows: &[ClickRow]) -> Vec<(SqlValue, &[ClickRow])> {
     }
     if json.len() > 1 {
         json.push(']');
-        chunks.push((json.into(), rows.get(start..).unwrap_or_default()));
+        chunks.push((json.into(), start..count));
     }
     chunks
 }

@@ -1,7 +1,7 @@
 //! Writing the impression pre-aggregate (docs/costs.md, "The impression pixel"): one
 //! upsert adds a write window's counts, one row per distinct key.
 
-use super::{SqlValue, Statement, CLICK_JSON_BYTES_PER_STATEMENT};
+use super::{json_array_chunks, Statement};
 use crate::impression::ImpressionTally;
 
 // Each row of `?1` is a JSON array: bucket, campaign, country, sub1…sub10, cost currency,
@@ -39,18 +39,16 @@ pub fn purge_impression_writers(cutoff_ms: u64, limit: u32) -> Statement {
 }
 
 /// The batch that adds `tally`, window number `window` of isolate `writer`, to the
-/// impression pre-aggregate at `now_ms`: one upsert per [`CLICK_JSON_BYTES_PER_STATEMENT`]
-/// of keys, then the window's mark. Idempotent: run again (a retry after an error that
-/// came after the commit), it adds nothing.
+/// impression pre-aggregate at `now_ms`: one upsert per chunk of keys
+/// (`json_array_chunks`), then the window's mark. Idempotent: run again (a retry after an
+/// error that came after the commit), it adds nothing.
 pub fn count_impressions(
     tally: &ImpressionTally,
     writer: &str,
     window: u64,
     now_ms: u64,
 ) -> Vec<Statement> {
-    let mut statements = Vec::new();
-    let mut json = String::from("[");
-    for (key, counts) in tally.iter() {
+    let texts = tally.iter().map(|(key, counts)| {
         let mut row = vec![
             serde_json::Value::from(key.bucket),
             key.campaign.as_str().into(),
@@ -63,37 +61,18 @@ pub fn count_impressions(
             counts.bot_impressions.into(),
             counts.cost_micros.into(),
         ]);
-        let text = crate::json::text(&serde_json::Value::Array(row));
-        if json.len() > 1
-            && json.len().saturating_add(text.len()).saturating_add(2)
-                > CLICK_JSON_BYTES_PER_STATEMENT
-        {
-            json.push(']');
-            statements.push(std::mem::replace(&mut json, String::from("[")));
-        }
-        if json.len() > 1 {
-            json.push(',');
-        }
-        json.push_str(&text);
-    }
-    if json.len() > 1 {
-        json.push(']');
-        statements.push(json);
-    }
-    if statements.is_empty() {
-        return Vec::new();
-    }
-    let mut batch: Vec<Statement> = statements
+        crate::json::text(&serde_json::Value::Array(row))
+    });
+    let mut batch: Vec<Statement> = json_array_chunks(texts.collect())
         .into_iter()
-        .map(|json| Statement {
+        .map(|(json, _)| Statement {
             sql: COUNT_IMPRESSIONS,
-            params: vec![
-                SqlValue::Text(json),
-                writer.to_string().into(),
-                window.into(),
-            ],
+            params: vec![json, writer.to_string().into(), window.into()],
         })
         .collect();
+    if batch.is_empty() {
+        return batch;
+    }
     batch.push(Statement {
         sql: MARK_WINDOW_WRITTEN,
         params: vec![writer.to_string().into(), window.into(), now_ms.into()],
