@@ -1,7 +1,7 @@
 //! `GET`/`HEAD /c/{campaign}`: the click redirect. Zero D1 queries before the response;
 //! the click row is written afterwards through `ctx.wait_until` (design §2, §10).
 
-use super::{click_databases, client_ip, random, respond, App, Misconfigured};
+use super::{click_databases, client_ip, random, redirect, respond, App, Misconfigured};
 use crate::click::{meta_refresh_page, plan_click, ClickRequest, ClickResponse};
 use crate::cost::CostModel;
 use crate::store::{click_row, count_click_losses, ClickLosses, ClickRow};
@@ -43,11 +43,15 @@ fn store_after_response(ctx: &Context, env: &Env, row: ClickRow) {
     PENDING.with(|pending| {
         let mut pending = pending.borrow_mut();
         // A landing click of a click still queued here lands on its row: one row per
-        // click ID in a window, so the batch counts the click once.
-        match pending
-            .iter_mut()
-            .find(|queued| queued.click_id == row.click_id)
-        {
+        // click ID in a window, so the batch counts the click once. Only a landing click
+        // (`/go`) can meet its click ID again; a new click's ID was just minted, so it is
+        // not looked for (a window holds hundreds of rows when busy).
+        let queued = row.landed_at.and_then(|_| {
+            pending
+                .iter_mut()
+                .find(|queued| queued.click_id == row.click_id)
+        });
+        match queued {
             Some(queued) => queued.landed_at = queued.landed_at.or(row.landed_at),
             None => pending.push(row),
         }
@@ -362,8 +366,7 @@ pub async fn handle(
     let text = "text/plain; charset=utf-8";
     match plan.response {
         ClickResponse::Redirect { status, location } => {
-            let mut response = respond(status, text, "")?;
-            response.headers_mut().set("location", &location)?;
+            let mut response = redirect(status, &location)?;
             response
                 .headers_mut()
                 .set("referrer-policy", "no-referrer")?;
@@ -380,11 +383,7 @@ pub async fn handle(
                 .set("referrer-policy", "no-referrer")?;
             Ok(response)
         }
-        ClickResponse::Fallback { location } => {
-            let mut response = respond(302, text, "")?;
-            response.headers_mut().set("location", &location)?;
-            Ok(response)
-        }
+        ClickResponse::Fallback { location } => redirect(302, &location),
         ClickResponse::NotFound => respond(404, text, "campaign not found"),
         ClickResponse::BotBlocked => respond(403, text, "blocked"),
         ClickResponse::TargetNotAllowed => respond(400, text, "invalid click parameters"),

@@ -19,7 +19,7 @@ use crate::click_id::ClickSecrets;
 use crate::config::{Config, ConfigErrors, VAR_NAME};
 use d1::Db;
 use std::rc::Rc;
-use worker::{event, Context, Env, Headers, Method, Request, Response, Result};
+use worker::{event, Context, Env, Method, Request, Response, ResponseBuilder, Result};
 
 /// Everything a request needs that comes from the deployment: configuration and secrets.
 pub struct App {
@@ -120,17 +120,30 @@ pub fn client_ip(request: &Request) -> Option<String> {
 /// A response with a body, a status and a content type (`finish` adds the headers every
 /// response carries, `Cache-Control: no-store` among them).
 pub fn respond(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Result<Response> {
-    let headers = Headers::new();
-    headers.set("content-type", content_type)?;
-    Ok(Response::from_bytes(body.into())?
+    // One headers object and one `set`: `Response::from_bytes` would set a content type
+    // of its own first.
+    Ok(ResponseBuilder::new()
         .with_status(status)
-        .with_headers(headers))
+        .with_header("content-type", content_type)?
+        .fixed(body.into()))
+}
+
+/// A redirect with no body (no content type to declare, no body stream to send).
+pub fn redirect(status: u16, location: &str) -> Result<Response> {
+    Ok(ResponseBuilder::new()
+        .with_status(status)
+        .with_header("location", location)?
+        .empty())
 }
 
 /// A JSON response.
 pub fn respond_json(status: u16, value: &serde_json::Value) -> Result<Response> {
     respond(status, "application/json", crate::json::text(value))
 }
+
+/// The request header that asks for the D1 figures of the response (with
+/// `diagnostics.d1_query_header` on).
+pub const DIAGNOSTICS_HEADER: &str = "x-edgeback-diagnostics";
 
 /// Adds the headers every response carries, and the D1 figures of the work done before
 /// the response when diagnostics ask for them (design §10 budgets).
@@ -296,7 +309,13 @@ async fn fetch(request: Request, env: Env, ctx: Context) -> Result<Response> {
         env: env.clone(),
         db: std::cell::OnceCell::new(),
     };
-    let expose_d1 = app(&env).is_ok_and(|app| app.config.diagnostics.d1_query_header);
+    // Only a request that asks for them gets the D1 figures: three more headers on every
+    // click cost CPU in the worker and in whatever proxies it (docs/performance.md).
+    let expose_d1 = app(&env).is_ok_and(|app| app.config.diagnostics.d1_query_header)
+        && request
+            .headers()
+            .get(DIAGNOSTICS_HEADER)
+            .is_ok_and(|value| value.is_some());
     let response = match route(request, &env, &ctx, &db).await {
         Ok(response) => response,
         Err(error) => {

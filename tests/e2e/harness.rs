@@ -689,7 +689,11 @@ impl Worker {
         headers: &[(&str, &str)],
         body: Option<&[u8]>,
     ) -> Reply {
-        let mut request = agent().request(method, &self.url(path));
+        // Every test asks for the D1 figures (`x-edgeback-d1-*`; the benchmark's load
+        // does not, as a visitor's browser would not).
+        let mut request = agent()
+            .request(method, &self.url(path))
+            .set("x-edgeback-diagnostics", "d1");
         for (name, value) in headers {
             request = request.set(name, value);
         }
