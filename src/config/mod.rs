@@ -91,8 +91,9 @@ pub const MAX_REDACT_NAME_BYTES: usize = 128;
 /// Switches for tests and local runs; all off by default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Diagnostics {
-    /// Adds `x-edgeback-d1-queries` to responses: the D1 round trips made before the
-    /// response (design §10 budgets). Harmless, but noise in production.
+    /// Adds `x-edgeback-d1-queries` to the responses of requests that send
+    /// `x-edgeback-diagnostics`: the D1 round trips made before the response (design §10
+    /// budgets). Harmless, but noise in production.
     pub d1_query_header: bool,
     /// Serves `GET /_diagnostics/zone-days` (admin token required): the local days the
     /// worker computes with the runtime's zone rules, for the end-to-end test that
