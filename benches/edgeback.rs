@@ -76,6 +76,8 @@ mod native {
         /// Milliseconds of CPU (user + system) of the worker's workerd processes per
         /// answered request, from /proc: the after-response work included.
         cpu_ms: f64,
+        /// The same for the process that runs the worker alone (without wrangler's proxy).
+        own_cpu_ms: f64,
         /// Milliseconds per answered request, sorted.
         latencies: Vec<f64>,
     }
@@ -130,11 +132,14 @@ mod native {
                 })
         });
         let elapsed = started.elapsed().as_secs_f64();
-        let ticks = worker.workerd_cpu_ticks().saturating_sub(cpu_before);
+        let cpu_after = worker.workerd_cpu_ticks();
+        let ticks = cpu_after.0.saturating_sub(cpu_before.0);
+        let own_ticks = cpu_after.1.saturating_sub(cpu_before.1);
         latencies.sort_by(|a, b| a.total_cmp(b));
         Sample {
             rps: done as f64 / elapsed,
             cpu_ms: ticks as f64 * 10.0 / done.max(1) as f64,
+            own_cpu_ms: own_ticks as f64 * 10.0 / done.max(1) as f64,
             latencies,
         }
     }
@@ -214,10 +219,14 @@ mod native {
         dir.join("wrangler.toml")
     }
 
-    /// Starts the JavaScript D1 baseline: its migration applied to a fresh local D1, then
-    /// `wrangler dev`, as the harness does for edgeback.
+    /// Starts the JavaScript D1 baseline.
     fn js_d1() -> Worker {
-        let config = js_d1_config();
+        start_js_with_d1(&js_d1_config())
+    }
+
+    /// Starts a JavaScript worker with a D1 binding `DB`: its migrations applied to a
+    /// fresh local D1, then `wrangler dev`, as the harness does for edgeback.
+    fn start_js_with_d1(config: &Path) -> Worker {
         let persist = std::env::temp_dir().join(format!(
             "edgeback-jsd1-state-{}-{}",
             std::process::id(),
@@ -226,7 +235,7 @@ mod native {
         std::fs::create_dir_all(&persist).unwrap();
         let output = std::process::Command::new(repo_root().join("node_modules/.bin/wrangler"))
             .args(["d1", "migrations", "apply", "DB", "--local", "--config"])
-            .arg(&config)
+            .arg(config)
             .arg("--persist-to")
             .arg(&persist)
             .env("CI", "true")
@@ -239,17 +248,121 @@ mod native {
             "baseline migration: {}",
             String::from_utf8_lossy(&output.stderr)
         );
-        let worker = Worker::serve(&config, persist);
+        let worker = Worker::serve(config, persist);
         let started = Instant::now();
         while let Err(ureq::Error::Transport(_)) = agent().get(&worker.url("/")).call() {
             assert!(
                 started.elapsed() < Duration::from_secs(90),
-                "the JavaScript D1 baseline did not start:\n{}",
+                "{} did not start:\n{}",
+                config.display(),
                 worker.log_tail()
             );
             std::thread::sleep(Duration::from_millis(250));
         }
         worker
+    }
+
+    /// The JavaScript click with edgeback's storage: what a click costs here when the
+    /// request's work is as small as JavaScript makes it and the storage is edgeback's own.
+    /// A random ID, the `cf` country, colo, ASN and region, the sub-IDs and User-Agent in a
+    /// positional row, a 302; the first click of a 500 ms window writes the window's rows
+    /// after it, with edgeback's own click batch (`edgeback::store::store_clicks`: the
+    /// pre-aggregate counts, the insert, the completion of waiting conversions) on a D1
+    /// migrated with edgeback's migrations. No signature, no IP hash, no User-Agent
+    /// classes, no flow rules: a floor for any worker that stores and counts clicks here.
+    /// `insert_only`: the batch's insert alone, no pre-aggregate and no completion (a floor
+    /// for any worker that stores each click's row in D1 here).
+    fn js_same_storage_config(insert_only: bool) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "edgeback-jsstore-{}-{insert_only}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        // The batch's statements, each parameter named by what it carries: the rows' JSON,
+        // the oldest click's time, or now (markers that no real value can equal).
+        let row: edgeback::store::ClickRow = edgeback::store::from_value(&serde_json::json!({
+            "click_id": "marker", "campaign": "marker", "created_at": 7_777_777_777_777u64,
+            "is_bot": 0, "is_test": 0,
+        }))
+        .unwrap();
+        let statements: Vec<serde_json::Value> =
+            edgeback::store::store_clicks(&[row], 8_888_888_888_888)
+                .into_iter()
+                .filter(|statement| {
+                    !insert_only || statement.sql.starts_with("INSERT INTO clicks ")
+                })
+                .map(|statement| {
+                    let params: Vec<&str> = statement
+                        .params
+                        .iter()
+                        .map(|param| match param {
+                            edgeback::store::SqlValue::Text(_) => "rows",
+                            edgeback::store::SqlValue::Integer(7_777_777_777_777) => "oldest",
+                            edgeback::store::SqlValue::Integer(8_888_888_888_888) => "now",
+                            other => panic!("unexpected parameter {other:?}"),
+                        })
+                        .collect();
+                    serde_json::json!({ "sql": statement.sql, "params": params })
+                })
+                .collect();
+        std::fs::write(
+            dir.join("index.js"),
+            format!(
+                r#"const STATEMENTS = {statements};
+let pending = [];
+let writing = false;
+const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+async function write(env) {{
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const rows = pending;
+  pending = [];
+  writing = false;
+  const json = JSON.stringify(rows);
+  let oldest = Infinity;
+  for (const row of rows) oldest = Math.min(oldest, row[2]);
+  const now = Date.now();
+  const value = (name) => (name === 'rows' ? json : name === 'oldest' ? oldest : now);
+  await env.DB.batch(STATEMENTS.map((s) => env.DB.prepare(s.sql).bind(...s.params.map(value))));
+}}
+export default {{
+  async fetch(request, env, ctx) {{
+    const url = new URL(request.url);
+    if (!url.pathname.startsWith('/c/')) return new Response('not found', {{ status: 404 }});
+    const id = hex(crypto.getRandomValues(new Uint8Array(16)));
+    const q = url.searchParams;
+    const cf = request.cf || {{}};
+    const subs = [];
+    for (let i = 1; i <= 10; i++) subs.push(q.get('sub' + i));
+    pending.push([id, url.pathname.slice(3), Date.now(), ...subs, null, cf.country ?? null,
+      cf.asn ?? null, cf.colo ?? null, request.headers.get('user-agent'), null, 0, null,
+      2500000, null, 0, null, null, null, null, null, null, null, null, cf.regionCode ?? null,
+      null, null, null]);
+    if (!writing) {{
+      writing = true;
+      ctx.waitUntil(write(env));
+    }}
+    return new Response(null, {{ status: 302, headers: {{
+      location: 'https://offer.example/lp?aff_sub=' + id + '&s2=' + (subs[0] ?? ''),
+      'referrer-policy': 'no-referrer', 'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff' }} }});
+  }}
+}};
+"#,
+                statements = serde_json::Value::Array(statements)
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("wrangler.toml"),
+            format!(
+                "name = \"jsstore\"\nmain = \"index.js\"\ncompatibility_date = \"2025-09-01\"\n\n\
+                 [[d1_databases]]\nbinding = \"DB\"\ndatabase_name = \"jsstore\"\n\
+                 database_id = \"00000000-0000-0000-0000-0000000000d2\"\nmigrations_dir = \"{}\"\n",
+                repo_root().join("migrations").display()
+            ),
+        )
+        .unwrap();
+        dir.join("wrangler.toml")
     }
 
     /// The click rounds: 4 and 16 connections alternating with the hello-world (at 16 also
@@ -259,6 +372,8 @@ mod native {
         hello: &Worker,
         hello_rust: &Worker,
         baseline: &Worker,
+        // The JavaScript clicks with edgeback's storage, and with its insert alone.
+        [js_store, js_insert]: [&Worker; 2],
         round: Duration,
         rounds: usize,
     ) -> ClickRounds {
@@ -269,10 +384,14 @@ mod native {
         let nope_url = fixed(edgeback.url("/nope"));
         let unknown_url = fixed(edgeback.url("/c/no-such-campaign"));
         let js_click_url = fixed(baseline.url("/c/slice?sub1=bench"));
+        let js_store_url = fixed(js_store.url("/c/slice?sub1=bench"));
+        let js_insert_url = fixed(js_insert.url("/c/slice?sub1=bench"));
         let warm = round.min(Duration::from_secs(2));
         load(edgeback, 16, warm, &click_url, 302);
         load(hello, 16, warm, &hello_url, 302);
         load(baseline, 16, warm, &js_click_url, 302);
+        load(js_store, 16, warm, &js_store_url, 302);
+        load(js_insert, 16, warm, &js_insert_url, 302);
         let (mut hello4, mut click4) = (Vec::new(), Vec::new());
         for _ in 0..rounds {
             hello4.push(load(hello, 4, round, &hello_url, 302));
@@ -285,7 +404,7 @@ mod native {
         let quiet = isolated_worker();
         let quiet_nope_url = fixed(quiet.url("/nope"));
         load(quiet, 16, warm, &quiet_nope_url, 404);
-        let mut at16: [Vec<Sample>; 7] = Default::default();
+        let mut at16: [Vec<Sample>; 9] = Default::default();
         for _ in 0..rounds {
             at16[0].push(load(hello, 16, round, &hello_url, 302));
             at16[1].push(load(edgeback, 16, round, &click_url, 302));
@@ -294,17 +413,20 @@ mod native {
             at16[4].push(load(baseline, 16, round, &js_click_url, 302));
             at16[5].push(load(hello_rust, 16, round, &rust_url, 302));
             at16[6].push(load(quiet, 16, round, &quiet_nope_url, 404));
+            at16[7].push(load(js_store, 16, round, &js_store_url, 302));
+            at16[8].push(load(js_insert, 16, round, &js_insert_url, 302));
         }
         eprintln!("[bench] click throughput done");
         // Latency at one connection, alternating.
         // `/nope` (the empty wasm route) too: the latency floor of any wasm route here.
-        let (mut hello1, mut click1, mut nope1, mut rust1) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut hello1, mut click1, mut nope1, mut rust1, mut js_store1) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for _ in 0..rounds {
             hello1.push(load(hello, 1, round, &hello_url, 302));
             click1.push(load(edgeback, 1, round, &click_url, 302));
             nope1.push(load(edgeback, 1, round, &nope_url, 404));
             rust1.push(load(hello_rust, 1, round, &rust_url, 302));
+            js_store1.push(load(js_store, 1, round, &js_store_url, 302));
         }
         eprintln!("[bench] click latency done");
         ClickRounds {
@@ -317,6 +439,7 @@ mod native {
             click1,
             nope1,
             rust1,
+            js_store1,
         }
     }
 
@@ -326,8 +449,16 @@ mod native {
         let hello = hello_world();
         let rust = hello_rust();
         let baseline = js_d1();
+        let js_store = start_js_with_d1(&js_same_storage_config(false));
+        let js_insert = start_js_with_d1(&js_same_storage_config(true));
         click_sections(&measure_clicks(
-            edgeback, &hello, &rust, &baseline, round, rounds,
+            edgeback,
+            &hello,
+            &rust,
+            &baseline,
+            [&js_store, &js_insert],
+            round,
+            rounds,
         ))
     }
 
@@ -338,11 +469,12 @@ mod native {
         rounds: usize,
         hello4: Vec<Sample>,
         click4: Vec<Sample>,
-        at16: [Vec<Sample>; 7],
+        at16: [Vec<Sample>; 9],
         hello1: Vec<Sample>,
         click1: Vec<Sample>,
         nope1: Vec<Sample>,
         rust1: Vec<Sample>,
+        js_store1: Vec<Sample>,
     }
 
     /// BENCHMARKS.md's click throughput, decomposition and latency sections.
@@ -353,6 +485,11 @@ mod native {
         let (hello4_rps, _) = medians(&r.hello4);
         let (click4_rps, _) = medians(&r.click4);
         let m16: Vec<(f64, f64)> = r.at16.iter().map(|samples| medians(samples)).collect();
+        let own16: Vec<f64> = r
+            .at16
+            .iter()
+            .map(|samples| median(samples.iter().map(|s| s.own_cpu_ms).collect()))
+            .collect();
         let _ = writeln!(
             out,
             "## Click redirect throughput (design §13: ≥ 0.9× the hello-world at 16 connections)\n"
@@ -379,8 +516,8 @@ mod native {
             out,
             "### Where the click's time goes (16 connections, the same rounds)\n"
         );
-        let _ = writeln!(out, "Each path takes a part of the click away. CPU is user + system time of the worker's own workerd process over the round (from /proc, the after-response work included), divided by the requests answered: it does not depend on how busy the two cores are, unlike requests/s.\n");
-        let _ = writeln!(out, "| worker and path | requests/s | × hello-world | workerd CPU per request |\n|---|---|---|---|");
+        let _ = writeln!(out, "Each path takes a part of the click away. CPU is user + system time of the worker's workerd processes over the round (from /proc, the after-response work included), divided by the requests answered: it depends less on how busy the two cores are than requests/s does. `wrangler dev` runs two: a proxy that every request crosses first (the same work for every worker) and the process that runs the worker, whose CPU is the last column.\n");
+        let _ = writeln!(out, "| worker and path | requests/s | × hello-world | workerd CPU per request | of which the worker's own process |\n|---|---|---|---|---|");
         let labels = [
             "hello-world JavaScript: a fixed 302",
             "hello-world Rust on `worker` 0.8.7 (benches/hello-rust): a fixed 302, same toolchain and profile as edgeback",
@@ -389,12 +526,15 @@ mod native {
             "edgeback unknown campaign: the same plus one KV read, 404, no click row",
             "edgeback click: mint and sign the click ID, fill the offer URL, 302, click row (and pre-aggregates) written after the response",
             "JavaScript click: a 302 and one D1 row per click written after the response (`ctx.waitUntil`)",
+            "JavaScript click with edgeback's storage: a random ID, `cf` and sub-IDs in a row, 302; the window's rows written with edgeback's own click batch (`store_clicks`) on edgeback's schema",
+            "JavaScript click storing its row alone: the same with only the batch's insert (no pre-aggregate, no completion)",
         ];
-        for (label, index) in labels.iter().zip([0usize, 5, 2, 6, 3, 1, 4]) {
+        for (label, index) in labels.iter().zip([0usize, 5, 2, 6, 3, 1, 4, 7, 8]) {
             let (rps, cpu) = m16[index];
+            let own = own16.get(index).copied().unwrap_or_default();
             let _ = writeln!(
                 out,
-                "| {label} | {rps:.0} | {:.2}× | {cpu:.2} ms |",
+                "| {label} | {rps:.0} | {:.2}× | {cpu:.2} ms | {own:.2} ms |",
                 ratio(rps, m16[0].0)
             );
         }
@@ -435,10 +575,19 @@ mod native {
         );
         let _ = writeln!(
             out,
-            "| hello-world Rust on `worker` (benches/hello-rust), same rounds | {} | {r50:.2} ms ({:.2}×) | {r99:.2} ms ({:.2}×) |\n",
+            "| hello-world Rust on `worker` (benches/hello-rust), same rounds | {} | {r50:.2} ms ({:.2}×) | {r99:.2} ms ({:.2}×) |",
             rust_lat.len(),
             ratio(r50, h50),
             ratio(r99, h99)
+        );
+        let store_lat = pooled(&r.js_store1);
+        let (s50, s99) = (percentile(&store_lat, 0.5), percentile(&store_lat, 0.99));
+        let _ = writeln!(
+            out,
+            "| JavaScript click with edgeback's storage, same rounds | {} | {s50:.2} ms ({:.2}×) | {s99:.2} ms ({:.2}×) |\n",
+            store_lat.len(),
+            ratio(s50, h50),
+            ratio(s99, h99)
         );
         out
     }
@@ -1061,7 +1210,17 @@ mod native {
 
         let warm = round.min(Duration::from_secs(2));
         let rust = hello_rust();
-        let clicks = measure_clicks(edgeback, &hello, &rust, &baseline, round, rounds);
+        let js_store = start_js_with_d1(&js_same_storage_config(false));
+        let js_insert = start_js_with_d1(&js_same_storage_config(true));
+        let clicks = measure_clicks(
+            edgeback,
+            &hello,
+            &rust,
+            &baseline,
+            [&js_store, &js_insert],
+            round,
+            rounds,
+        );
         // Accepted postbacks: each a new transaction on a click of its own.
         let postback_connections = env_or("BENCH_POSTBACK_CONNECTIONS", 4usize).max(1);
         let next_edgeback = std::sync::atomic::AtomicUsize::new(0);

@@ -547,21 +547,26 @@ impl Worker {
     }
 
     /// The CPU time (user + system, in clock ticks of 1/100 s) this worker's workerd
-    /// processes have used so far, from /proc (the benchmark's per-request CPU).
+    /// processes have used so far, from /proc (the benchmark's per-request CPU): all of
+    /// them, and the one that runs the worker itself (not wrangler's proxy in front of it).
     #[allow(dead_code)] // used by benches/edgeback.rs, which includes this file
-    pub fn workerd_cpu_ticks(&self) -> u64 {
+    pub fn workerd_cpu_ticks(&self) -> (u64, u64) {
         self.workerd_pids()
             .into_iter()
-            .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
-            .filter_map(|stat| {
+            .filter_map(|pid| {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
                 // After "pid (comm)": state is field 3, utime 14, stime 15.
                 let (_, rest) = stat.rsplit_once(')')?;
                 let fields: Vec<&str> = rest.split_whitespace().collect();
                 let utime = fields.get(11)?.parse::<u64>().ok()?;
                 let stime = fields.get(12)?.parse::<u64>().ok()?;
-                Some(utime + stime)
+                let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                let runs_worker = String::from_utf8_lossy(&cmdline).contains("--inspector-addr");
+                Some((utime + stime, runs_worker))
             })
-            .sum()
+            .fold((0, 0), |(all, own), (ticks, runs_worker)| {
+                (all + ticks, own + if runs_worker { ticks } else { 0 })
+            })
     }
 
     /// The processes named `workerd` among the descendants of the wrangler guardian.
