@@ -266,9 +266,10 @@ mod native {
     /// request's work is as small as JavaScript makes it and the storage is edgeback's own.
     /// A random ID, the `cf` country, colo, ASN and region, the sub-IDs and User-Agent in a
     /// positional row, a 302; the first click of a 500 ms window writes the window's rows
-    /// after it, with edgeback's own click batch (`edgeback::store::store_clicks`: the
-    /// pre-aggregate counts, the insert, the completion of waiting conversions) on a D1
-    /// migrated with edgeback's migrations. No signature, no IP hash, no User-Agent
+    /// after it, with edgeback's own click batch (`edgeback::store::store_click_rows`: the
+    /// pre-aggregate counts and the insert, then `any_waiting`, the question whether a
+    /// conversion waits for its click, which in the benchmark none does) on a D1 migrated
+    /// with edgeback's migrations. No signature, no IP hash, no User-Agent
     /// classes, no flow rules: a floor for any worker that stores and counts clicks here.
     /// `insert_only`: the batch's insert alone, no pre-aggregate and no completion (a floor
     /// for any worker that stores each click's row in D1 here).
@@ -278,33 +279,31 @@ mod native {
             std::process::id()
         ));
         std::fs::create_dir_all(&dir).unwrap();
-        // The batch's statements, each parameter named by what it carries: the rows' JSON,
-        // the oldest click's time, or now (markers that no real value can equal).
+        // The batch's statements, each parameter named by what it carries: the rows' JSON
+        // or the oldest click's time (a marker no real value can equal).
         let row: edgeback::store::ClickRow = edgeback::store::from_value(&serde_json::json!({
             "click_id": "marker", "campaign": "marker", "created_at": 7_777_777_777_777u64,
             "is_bot": 0, "is_test": 0,
         }))
         .unwrap();
-        let statements: Vec<serde_json::Value> =
-            edgeback::store::store_clicks(&[row], 8_888_888_888_888)
-                .into_iter()
-                .filter(|statement| {
-                    !insert_only || statement.sql.starts_with("INSERT INTO clicks ")
-                })
-                .map(|statement| {
-                    let params: Vec<&str> = statement
-                        .params
-                        .iter()
-                        .map(|param| match param {
-                            edgeback::store::SqlValue::Text(_) => "rows",
-                            edgeback::store::SqlValue::Integer(7_777_777_777_777) => "oldest",
-                            edgeback::store::SqlValue::Integer(8_888_888_888_888) => "now",
-                            other => panic!("unexpected parameter {other:?}"),
-                        })
-                        .collect();
-                    serde_json::json!({ "sql": statement.sql, "params": params })
-                })
-                .collect();
+        let mut batch = edgeback::store::store_click_rows(&[row]);
+        batch.push(edgeback::store::any_waiting());
+        let statements: Vec<serde_json::Value> = batch
+            .into_iter()
+            .filter(|statement| !insert_only || statement.sql.starts_with("INSERT INTO clicks "))
+            .map(|statement| {
+                let params: Vec<&str> = statement
+                    .params
+                    .iter()
+                    .map(|param| match param {
+                        edgeback::store::SqlValue::Text(_) => "rows",
+                        edgeback::store::SqlValue::Integer(7_777_777_777_777) => "oldest",
+                        other => panic!("unexpected parameter {other:?}"),
+                    })
+                    .collect();
+                serde_json::json!({ "sql": statement.sql, "params": params })
+            })
+            .collect();
         std::fs::write(
             dir.join("index.js"),
             format!(
@@ -320,8 +319,7 @@ async function write(env) {{
   const json = JSON.stringify(rows);
   let oldest = Infinity;
   for (const row of rows) oldest = Math.min(oldest, row[2]);
-  const now = Date.now();
-  const value = (name) => (name === 'rows' ? json : name === 'oldest' ? oldest : now);
+  const value = (name) => (name === 'rows' ? json : oldest);
   await env.DB.batch(STATEMENTS.map((s) => env.DB.prepare(s.sql).bind(...s.params.map(value))));
 }}
 export default {{
@@ -526,8 +524,8 @@ export default {{
             "edgeback unknown campaign: the same plus one KV read, 404, no click row",
             "edgeback click: mint and sign the click ID, fill the offer URL, 302, click row (and pre-aggregates) written after the response",
             "JavaScript click: a 302 and one D1 row per click written after the response (`ctx.waitUntil`)",
-            "JavaScript click with edgeback's storage: a random ID, `cf` and sub-IDs in a row, 302; the window's rows written with edgeback's own click batch (`store_clicks`) on edgeback's schema",
-            "JavaScript click storing its row alone: the same with only the batch's insert (no pre-aggregate, no completion)",
+            "JavaScript click with edgeback's storage: a random ID, `cf` and sub-IDs in a row, 302; the window's rows written with edgeback's own click batch (`store_click_rows`, `any_waiting`) on edgeback's schema",
+            "JavaScript click storing its row alone: the same with only the batch's insert (no pre-aggregate)",
         ];
         for (label, index) in labels.iter().zip([0usize, 5, 2, 6, 3, 1, 4, 7, 8]) {
             let (rps, cpu) = m16[index];

@@ -8,7 +8,7 @@
 use super::d1::{Db, BINDING};
 use super::App;
 use crate::store::{
-    click_database_index, click_rows_from_json, complete_waiting, released_indexes,
+    answer_indexes, any_waiting, click_database_index, click_rows_from_json, complete_waiting,
     select_click_rows, store_click_rows, ClickRow, Statement,
 };
 use worker::{Env, Result};
@@ -76,12 +76,22 @@ pub async fn store(
         }
     }
     each(writes).await?;
-    main.extend(complete_waiting(rows, super::now_ms()));
-    run_main(env, &main, path).await
+    // The main batch ends by asking, in its transaction, whether any conversion waits for
+    // a click row. Nearly always none does, and the window is this one batch: the rows'
+    // JSON is not carried to D1 four more times for the completion (docs/performance.md).
+    // A conversion recorded after this batch finds its click row itself; one recorded
+    // before it is seen here and completed by the second batch. If that batch never runs
+    // (the isolate ends in between), the cron's sweep completes it ([`complete_from_clicks`]).
+    main.push(any_waiting());
+    // No completion in this batch: its only answer is whether a conversion waits.
+    if run_main(env, &main, path).await?.is_empty() {
+        return Ok(Vec::new());
+    }
+    run_main(env, &complete_waiting(rows, super::now_ms()), path).await
 }
 
-/// Completes the conversions waiting for `click_ids` from their rows in the click
-/// databases (those in the main database are completed by their own click batch).
+/// Completes the conversions waiting for `click_ids` from their rows, wherever they are
+/// stored (the cron's sweep, and a postback whose click lives in a click database).
 /// Returns the deliveries released; none when no row is found (the click batch that
 /// writes it later completes them).
 pub async fn complete_from_clicks(
@@ -91,7 +101,7 @@ pub async fn complete_from_clicks(
     path: &'static str,
 ) -> Result<Vec<String>> {
     let mut reads = Vec::new();
-    for binding in bindings(app).into_iter().filter(|b| *b != BINDING) {
+    for binding in bindings(app) {
         let ids: Vec<&str> = click_ids
             .iter()
             .map(String::as_str)
@@ -158,11 +168,12 @@ pub async fn each(jobs: Vec<(Db, Vec<Statement>)>) -> Result<Vec<Vec<worker::D1R
     Ok(all)
 }
 
-/// Runs `statements` on the main database; the delivery IDs their release reads return.
+/// Runs `statements` on the main database; what their answers return
+/// ([`answer_indexes`]): the delivery IDs their release reads, or `waiting`.
 async fn run_main(env: &Env, statements: &[Statement], path: &'static str) -> Result<Vec<String>> {
     let results = Db::for_path(env, path)?.batch(statements).await?;
     let mut ids = Vec::new();
-    for index in released_indexes(statements) {
+    for index in answer_indexes(statements) {
         let rows: Vec<crate::store::DeliveryId> = super::d1::rows_of(&results, index)?;
         ids.extend(rows.into_iter().map(|row| row.0));
     }

@@ -56,8 +56,9 @@ pub async fn run(env: &Env, cron: &str, scheduled_ms: u64) -> Result<()> {
         let days = ended_click_days(&app, scheduled_ms);
         statements.extend(sum_click_day(&days));
         if click_databases::spread(&app) {
-            spread_upkeep(env, &app, &db, cutoff, &days).await;
+            spread_upkeep(env, &app, cutoff, &days).await;
         }
+        complete_left_waiting(env, &app, &db).await;
     }
     db.batch(&statements).await.map(|_| ())
 }
@@ -83,15 +84,13 @@ fn ended_click_days(app: &super::App, at_ms: u64) -> Vec<(i64, i64)> {
 /// read the 15-minute figures.
 const MAX_SUMMED_DAYS: u32 = 400;
 
-/// Conversions completed per run from their click databases, when neither the click batch
-/// nor the read after the record step did it (one of them failed).
+/// Conversions completed per run from their click rows, when neither the click batch nor
+/// the read after the record step did it (one of them failed, or the isolate ended first).
 const COMPLETIONS_PER_RUN: u32 = 100;
 
-/// With clicks in click databases: purge each and sum its next day's click figures, and
-/// complete the conversions still
-/// waiting for a click row that exists (docs/scale.md). Failures are logged; the next run
-/// tries again.
-async fn spread_upkeep(env: &Env, app: &super::App, db: &Db, cutoff: u64, days: &[(i64, i64)]) {
+/// With clicks in click databases: purge each and sum its next day's click figures
+/// (docs/scale.md). Failures are logged; the next run tries again.
+async fn spread_upkeep(env: &Env, app: &super::App, cutoff: u64, days: &[(i64, i64)]) {
     let purges = click_databases::others(env, app, "cron").map(|databases| {
         databases
             .into_iter()
@@ -109,6 +108,12 @@ async fn spread_upkeep(env: &Env, app: &super::App, db: &Db, cutoff: u64, days: 
     if let Err(error) = purged {
         worker::console_error!("edgeback: click databases not purged: {error}");
     }
+}
+
+/// Completes conversions still waiting for a click row that exists, wherever it is stored
+/// (docs/clicks.md): a sample of [`COMPLETIONS_PER_RUN`]. Failures are logged; the next
+/// run tries again.
+async fn complete_left_waiting(env: &Env, app: &super::App, db: &Db) {
     struct Waiting {
         click_id: String,
     }

@@ -638,17 +638,24 @@ const INSERT_CLICKS: &str = concat!(
 // The conversions of these clicks (`k`, the rows of `?1`) still waiting for their click
 // row. The click's attributes come from the rows themselves, not the `clicks` table: the
 // same statements complete conversions whether the clicks are stored in this database
-// (one batch with their insert) or in a click database of their own (docs/scale.md).
-// Normally no conversion waits: the first test reads the partial index
-// `conversions_awaiting_click` once, before the rows' JSON (a constant term, which SQLite
-// checks before its loops), so the four statements that complete conversions cost a
-// window almost nothing then (400 rows natively: 4.8 ms before, docs/performance.md).
+// or in a click database of their own (docs/scale.md), and they run only when
+// [`ANY_WAITING`] says a conversion waits (docs/clicks.md).
 macro_rules! waiting {
     () => {
-        "EXISTS (SELECT 1 FROM conversions WHERE attributed_at IS NULL) \
-         AND c.attributed_at IS NULL AND c.click_id = k.click_id"
+        "c.attributed_at IS NULL AND c.click_id = k.click_id"
     };
 }
+
+// A row when any conversion waits for its click row (the partial index
+// `conversions_awaiting_click`, read once), none otherwise. A window's click batch ends
+// with it, in the same transaction as its rows, and completes conversions in a second
+// batch only when it answers: the completion statements would otherwise carry the rows'
+// JSON to D1 four more times in every window, for nothing nearly always
+// (docs/performance.md, "Session 8").
+// Its row has the shape of a released delivery's (a `delivery_id` column), so the one
+// reader of a batch's answers ([`answer_indexes`]) reads both: a smaller worker.
+const ANY_WAITING: &str = "SELECT 'waiting' AS delivery_id \
+     WHERE EXISTS (SELECT 1 FROM conversions WHERE attributed_at IS NULL)";
 
 // Every version that took its payout or currency from the click gets the click's.
 const COMPLETE_HISTORY: &str = concat!(
@@ -857,7 +864,7 @@ pub fn store_click_rows(rows: &[ClickRow]) -> Vec<Statement> {
 
 /// Completes, in the main database at `now_ms`, every conversion that was waiting for one
 /// of `rows` (stored): its attribution, payout and currency, its held deliveries (those a
-/// campaign filter rejects are deleted). The statements at [`released_indexes`] return
+/// campaign filter rejects are deleted). The statements at [`answer_indexes`] return
 /// the `delivery_id`s released. Idempotent: a completed conversion is not waiting.
 pub fn complete_waiting(rows: &[ClickRow], now_ms: u64) -> Vec<Statement> {
     let mut statements = Vec::new();
@@ -880,21 +887,32 @@ pub fn complete_waiting(rows: &[ClickRow], now_ms: u64) -> Vec<Statement> {
     statements
 }
 
-/// The batch that stores `rows` at `now_ms` when clicks live in the main database: the
-/// rows and, in the same transaction, the completion of the conversions that were waiting
-/// for them. Idempotent: running it again changes nothing.
+/// Whether any conversion waits for its click row: a row when one does ([`ANY_WAITING`]).
+pub fn any_waiting() -> Statement {
+    Statement {
+        sql: ANY_WAITING,
+        params: Vec::new(),
+    }
+}
+
+/// The rows and the completion of the conversions waiting for them, as one batch: what
+/// the worker's click write amounts to when a conversion waits (it runs the completion
+/// as a second batch then, `runtime::click_databases::store`). Idempotent: running it
+/// again changes nothing.
 pub fn store_clicks(rows: &[ClickRow], now_ms: u64) -> Vec<Statement> {
     let mut statements = store_click_rows(rows);
     statements.extend(complete_waiting(rows, now_ms));
     statements
 }
 
-/// Where a batch's released deliveries are read (statements may be added around them).
-pub fn released_indexes(statements: &[Statement]) -> Vec<usize> {
+/// Where a batch's answers are read (statements may be added around them): the
+/// deliveries its completion released, and [`any_waiting`]'s answer, each a row with a
+/// `delivery_id` column.
+pub fn answer_indexes(statements: &[Statement]) -> Vec<usize> {
     statements
         .iter()
         .enumerate()
-        .filter(|(_, statement)| statement.sql == RELEASED_DELIVERIES)
+        .filter(|(_, statement)| [RELEASED_DELIVERIES, ANY_WAITING].contains(&statement.sql))
         .map(|(index, _)| index)
         .collect()
 }

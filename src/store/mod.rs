@@ -7,10 +7,11 @@ mod row;
 pub use row::{as_row, from_value, Column, Columns, DeliveryId, FromRow, Row};
 mod clicks;
 pub use clicks::{
-    click_database_index, click_health, click_row, click_rows_from_json, complete_waiting,
-    count_click_losses, count_clicks_recovered, json_array_chunks, released_indexes,
-    select_click_rows, store_click_rows, store_clicks, waiting_click_ids, ClickHealth, ClickLosses,
-    ClickRow, CLICK_JSON_BYTES_PER_STATEMENT, DELIVERY_HOLD_MS, ROLLUP_BUCKET_MS,
+    answer_indexes, any_waiting, click_database_index, click_health, click_row,
+    click_rows_from_json, complete_waiting, count_click_losses, count_clicks_recovered,
+    json_array_chunks, select_click_rows, store_click_rows, store_clicks, waiting_click_ids,
+    ClickHealth, ClickLosses, ClickRow, CLICK_JSON_BYTES_PER_STATEMENT, DELIVERY_HOLD_MS,
+    ROLLUP_BUCKET_MS,
 };
 
 /// A positional parameter value. Integers stay within ±2^53 (times in ms, micro-units),

@@ -1176,10 +1176,29 @@ fn attribution_scenario(click_row_after: usize) -> (Connection, Vec<String>) {
     record_of_click.subs[0] = Some("zone-7".into());
     record_of_click.subs[1] = Some("creative b".into());
     let mut released = Vec::new();
+    // As the worker writes a window (runtime::click_databases::store): the rows, then
+    // whether any conversion waits; only then the completion, as a second batch.
     let mut store_click = |db: &mut Connection| {
         let row = click_row(&record_of_click, Some(2_500_000), Some("EUR"), false);
-        let statements = store_clicks(&[row], NOW + 5);
-        let at = released_indexes(&statements)[0];
+        let was_waiting =
+            !run_query(db, "SELECT 1 FROM conversions WHERE attributed_at IS NULL").is_empty();
+        let mut first = store_click_rows(std::slice::from_ref(&row));
+        first.push(any_waiting());
+        assert_eq!(answer_indexes(&first), [first.len() - 1]);
+        let answer = run_batch(db, &first);
+        assert_eq!(
+            answer,
+            if was_waiting {
+                vec![serde_json::json!({ "delivery_id": "waiting" })]
+            } else {
+                Vec::new()
+            }
+        );
+        if answer.is_empty() {
+            return;
+        }
+        let statements = complete_waiting(&[row], NOW + 5);
+        let at = answer_indexes(&statements)[0];
         let rows = run_batch(db, &statements[..=at]);
         run_batch(db, &statements[at + 1..]);
         released.extend(
@@ -1254,7 +1273,7 @@ fn attribution_scenario_spread(click_row_after: usize) -> (Connection, Connectio
     let row = click_row(&record_of_click, Some(2_500_000), Some("EUR"), false);
     fn completion(main: &mut Connection, rows: &[ClickRow]) -> usize {
         let statements = complete_waiting(rows, NOW + 5);
-        let at = released_indexes(&statements)[0];
+        let at = answer_indexes(&statements)[0];
         let released = run_batch(main, &statements[..=at]).len();
         run_batch(main, &statements[at + 1..]);
         released

@@ -256,6 +256,53 @@ fn conversions_complete_while_click_writes_fail_for_a_few_seconds() {
     assert_eq!(health["clicks"]["clicks_lost"], 0, "{health}");
 }
 
+/// A window's click batch stores its rows and asks whether a conversion waits; the
+/// completion is a second batch (docs/clicks.md). When that batch never succeeds (here it
+/// fails until the write gives up; in production the isolate may end in between), the
+/// conversions wait beside their stored click rows until the cron's sweep completes them
+/// from those rows.
+#[test]
+fn conversions_left_waiting_beside_their_stored_click_rows_are_completed_by_the_cron() {
+    let _alone = exclusive();
+    let w = isolated_worker();
+    w.execute(
+        "CREATE TRIGGER e2e_fail_completion BEFORE UPDATE ON conversion_history \
+         BEGIN SELECT RAISE(ABORT, 'injected completion failure'); END",
+    );
+    let failing = Injected(w, "e2e_fail_completion");
+    let pairs: Vec<(String, String)> = (0..3)
+        .map(|n| click_then_postback(w, "attr-fail", n, "stopped"))
+        .collect();
+    // Longer than every retry (about 12 s): the write gives up with its rows stored.
+    std::thread::sleep(Duration::from_secs(16));
+    drop(failing);
+    for (click_id, conversion_id) in &pairs {
+        assert_eq!(
+            w.query("SELECT 1 FROM clicks WHERE click_id = ?1", &[click_id])
+                .len(),
+            1,
+            "the click row of {click_id} was not stored"
+        );
+        let conversion =
+            admin(w, &format!("/api/conversions/{conversion_id}"))["conversion"].clone();
+        assert_eq!(conversion["attributed"], false, "{conversion}");
+    }
+    // The minute cron (not the five-minute one, which replays spilled rows) completes them.
+    let reply = w.trigger_cron();
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    for (n, pair) in pairs.iter().enumerate() {
+        assert_complete(w, "attr-fail", pair, n, "stopped", "4.000000", "GBP");
+    }
+    // The write spilled its rows when it gave up: the next click write counts them, the
+    // five-minute cron replays them (stored already: nothing changes), so the tests after
+    // this one start from settled counts.
+    w.click_through("attr-fail", "", "192.0.2.143");
+    let reply = w.trigger_cron_at("*/5 * * * *", None);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let health = w.get("/healthz", &[]).json();
+    assert_eq!(health["clicks"]["clicks_lost"], 0, "{health}");
+}
+
 #[test]
 fn clicks_that_fail_every_retry_are_spilled_counted_and_replayed() {
     let _alone = exclusive();
