@@ -279,15 +279,21 @@ mod native {
             std::process::id()
         ));
         std::fs::create_dir_all(&dir).unwrap();
-        // The batch's statements, each parameter named by what it carries: the rows' JSON
-        // or the oldest click's time (a marker no real value can equal).
+        // The batch's statements, each parameter named by what it carries: the rows' JSON,
+        // the oldest click's time (a marker no real value can equal), or `any_waiting`'s bound.
         let row: edgeback::store::ClickRow = edgeback::store::from_value(&serde_json::json!({
             "click_id": "marker", "campaign": "marker", "created_at": 7_777_777_777_777u64,
             "is_bot": 0, "is_test": 0,
         }))
         .unwrap();
-        let mut batch = edgeback::store::store_click_rows(&[row]);
-        batch.push(edgeback::store::any_waiting());
+        // `any_waiting` looks back from the oldest row by a margin of its own.
+        let since_marker = match edgeback::store::any_waiting(std::slice::from_ref(&row)).params[..]
+        {
+            [edgeback::store::SqlValue::Integer(since)] => since,
+            _ => panic!("any_waiting takes one integer"),
+        };
+        let mut batch = edgeback::store::store_click_rows(std::slice::from_ref(&row));
+        batch.push(edgeback::store::any_waiting(std::slice::from_ref(&row)));
         let statements: Vec<serde_json::Value> = batch
             .into_iter()
             .filter(|statement| !insert_only || statement.sql.starts_with("INSERT INTO clicks "))
@@ -298,6 +304,9 @@ mod native {
                     .map(|param| match param {
                         edgeback::store::SqlValue::Text(_) => "rows",
                         edgeback::store::SqlValue::Integer(7_777_777_777_777) => "oldest",
+                        edgeback::store::SqlValue::Integer(since) if *since == since_marker => {
+                            "since"
+                        }
                         other => panic!("unexpected parameter {other:?}"),
                     })
                     .collect();
@@ -308,6 +317,7 @@ mod native {
             dir.join("index.js"),
             format!(
                 r#"const STATEMENTS = {statements};
+const SINCE = {margin};
 let pending = [];
 let writing = false;
 const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
@@ -319,7 +329,7 @@ async function write(env) {{
   const json = JSON.stringify(rows);
   let oldest = Infinity;
   for (const row of rows) oldest = Math.min(oldest, row[2]);
-  const value = (name) => (name === 'rows' ? json : oldest);
+  const value = (name) => (name === 'rows' ? json : name === 'oldest' ? oldest : oldest - SINCE);
   await env.DB.batch(STATEMENTS.map((s) => env.DB.prepare(s.sql).bind(...s.params.map(value))));
 }}
 export default {{
@@ -346,7 +356,8 @@ export default {{
   }}
 }};
 "#,
-                statements = serde_json::Value::Array(statements)
+                statements = serde_json::Value::Array(statements),
+                margin = 7_777_777_777_777 - since_marker
             ),
         )
         .unwrap();

@@ -76,13 +76,13 @@ pub async fn store(
         }
     }
     each(writes).await?;
-    // The main batch ends by asking, in its transaction, whether any conversion waits for
-    // a click row. Nearly always none does, and the window is this one batch: the rows'
+    // The main batch ends by asking, in its transaction, whether a conversion that may be
+    // one of these clicks' waits for its click row. Nearly always none does, and the window is this one batch: the rows'
     // JSON is not carried to D1 four more times for the completion (docs/performance.md).
     // A conversion recorded after this batch finds its click row itself; one recorded
     // before it is seen here and completed by the second batch. If that batch never runs
     // (the isolate ends in between), the cron's sweep completes it ([`complete_from_clicks`]).
-    main.push(any_waiting());
+    main.push(any_waiting(rows));
     // No completion in this batch: its only answer is whether a conversion waits.
     if run_main(env, &main, path).await?.is_empty() {
         return Ok(Vec::new());

@@ -646,16 +646,17 @@ macro_rules! waiting {
     };
 }
 
-// A row when any conversion waits for its click row (the partial index
-// `conversions_awaiting_click`, read once), none otherwise. A window's click batch ends
+// A row when a conversion recorded since `?1` waits for its click row (a range of the
+// partial index `conversions_awaiting_click`), none otherwise. A window's click batch ends
 // with it, in the same transaction as its rows, and completes conversions in a second
 // batch only when it answers: the completion statements would otherwise carry the rows'
 // JSON to D1 four more times in every window, for nothing nearly always
-// (docs/performance.md, "Session 8").
+// (docs/performance.md, "Session 8"). Bounded in time so that a conversion whose click
+// never came (it waits for good) does not make every window pay the second batch.
 // Its row has the shape of a released delivery's (a `delivery_id` column), so the one
 // reader of a batch's answers ([`answer_indexes`]) reads both: a smaller worker.
-const ANY_WAITING: &str = "SELECT 'waiting' AS delivery_id \
-     WHERE EXISTS (SELECT 1 FROM conversions WHERE attributed_at IS NULL)";
+const ANY_WAITING: &str = "SELECT 'waiting' AS delivery_id WHERE EXISTS \
+     (SELECT 1 FROM conversions WHERE attributed_at IS NULL AND created_at >= ?1)";
 
 // Every version that took its payout or currency from the click gets the click's.
 const COMPLETE_HISTORY: &str = concat!(
@@ -887,11 +888,17 @@ pub fn complete_waiting(rows: &[ClickRow], now_ms: u64) -> Vec<Statement> {
     statements
 }
 
-/// Whether any conversion waits for its click row: a row when one does ([`ANY_WAITING`]).
-pub fn any_waiting() -> Statement {
+/// Whether a conversion that may belong to one of `rows` waits for its click row: a row
+/// when one does ([`ANY_WAITING`]). Such a conversion was recorded after its click was
+/// made, less the clock skew a click ID's time may show
+/// ([`crate::click_id::MAX_FUTURE_SKEW_MS`], twice for safety): older waiting conversions
+/// belong to other clicks.
+pub fn any_waiting(rows: &[ClickRow]) -> Statement {
+    let oldest = rows.iter().map(|row| row.created_at).min().unwrap_or(0);
+    let since = oldest.saturating_sub(2 * crate::click_id::MAX_FUTURE_SKEW_MS);
     Statement {
         sql: ANY_WAITING,
-        params: Vec::new(),
+        params: vec![since.into()],
     }
 }
 

@@ -1183,7 +1183,7 @@ fn attribution_scenario(click_row_after: usize) -> (Connection, Vec<String>) {
         let was_waiting =
             !run_query(db, "SELECT 1 FROM conversions WHERE attributed_at IS NULL").is_empty();
         let mut first = store_click_rows(std::slice::from_ref(&row));
-        first.push(any_waiting());
+        first.push(any_waiting(std::slice::from_ref(&row)));
         assert_eq!(answer_indexes(&first), [first.len() - 1]);
         let answer = run_batch(db, &first);
         assert_eq!(
@@ -1225,6 +1225,38 @@ fn attribution_scenario(click_row_after: usize) -> (Connection, Vec<String>) {
     // A retried click write changes nothing, and counts nothing twice.
     store_click(&mut db);
     (db, released)
+}
+
+/// The click batch's question (`any_waiting`) sees a conversion that may be one of its
+/// clicks', however late, and not one that waits for good since before them: a
+/// conversion whose click never came must not make every window pay the second batch.
+#[test]
+fn the_waiting_question_looks_back_only_as_far_as_its_clicks_could_have_converted() {
+    let mut db = database();
+    let waiting_for = secrets().mint(NOW - 1000, [41; 7]).unwrap();
+    let recorded = record(
+        &mut db,
+        &draft(&waiting_for, "tx-wait", "", "cv-wait"),
+        "pb-wait",
+    );
+    assert_eq!(recorded.outcome, "accepted");
+    let later = secrets().mint(NOW, [42; 7]).unwrap();
+    let mut row = click_row(&click(&later), None, None, false);
+    let asks = |db: &mut Connection, row: &ClickRow| {
+        let statement = any_waiting(std::slice::from_ref(row));
+        run_batch(db, std::slice::from_ref(&statement)).len()
+    };
+    // A window of clicks made up to the clock skew a click ID may show after the
+    // conversion (twice, for safety) may hold its click.
+    row.created_at = NOW + 2 * crate::click_id::MAX_FUTURE_SKEW_MS;
+    assert_eq!(asks(&mut db, &row), 1);
+    // One made later cannot: that conversion was recorded before its click was made.
+    row.created_at = NOW + 2 * crate::click_id::MAX_FUTURE_SKEW_MS + 1;
+    assert_eq!(asks(&mut db, &row), 0);
+    // Once the conversion is attributed, nothing waits.
+    let own = click_row(&click(&waiting_for), None, None, false);
+    run_batch(&mut db, &store_clicks(std::slice::from_ref(&own), NOW + 5));
+    assert_eq!(asks(&mut db, &own), 0);
 }
 
 #[test]
