@@ -381,11 +381,13 @@ export default {{
         hello: &Worker,
         hello_rust: &Worker,
         baseline: &Worker,
-        // The JavaScript clicks with edgeback's storage, and with its insert alone.
-        [js_store, js_insert]: [&Worker; 2],
         round: Duration,
         rounds: usize,
     ) -> ClickRounds {
+        // The JavaScript storage floors: a click with edgeback's storage, and with its
+        // insert alone.
+        let js_store = &start_js_with_d1(&js_same_storage_config(false));
+        let js_insert = &start_js_with_d1(&js_same_storage_config(true));
         // Click redirect throughput at 4 and 16 connections, alternating with the
         // hello-world; at 16 also the paths that take parts of the click away.
         let click_url = fixed(edgeback.url("/c/slice?sub1=bench"));
@@ -460,16 +462,8 @@ export default {{
         let hello = hello_world();
         let rust = hello_rust();
         let baseline = js_d1();
-        let js_store = start_js_with_d1(&js_same_storage_config(false));
-        let js_insert = start_js_with_d1(&js_same_storage_config(true));
         click_sections(&measure_clicks(
-            edgeback,
-            &hello,
-            &rust,
-            &baseline,
-            [&js_store, &js_insert],
-            round,
-            rounds,
+            edgeback, &hello, &rust, &baseline, round, rounds,
         ))
     }
 
@@ -1221,17 +1215,7 @@ export default {{
 
         let warm = round.min(Duration::from_secs(2));
         let rust = hello_rust();
-        let js_store = start_js_with_d1(&js_same_storage_config(false));
-        let js_insert = start_js_with_d1(&js_same_storage_config(true));
-        let clicks = measure_clicks(
-            edgeback,
-            &hello,
-            &rust,
-            &baseline,
-            [&js_store, &js_insert],
-            round,
-            rounds,
-        );
+        let clicks = measure_clicks(edgeback, &hello, &rust, &baseline, round, rounds);
         // Accepted postbacks: each a new transaction on a click of its own.
         let postback_connections = env_or("BENCH_POSTBACK_CONNECTIONS", 4usize).max(1);
         let next_edgeback = std::sync::atomic::AtomicUsize::new(0);
